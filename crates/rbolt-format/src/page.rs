@@ -1,0 +1,455 @@
+//! Page headers and the two B+tree page kinds (bbolt's `internal/common/page.go` and
+//! `inode.go`): bounds-checked views over a page span and the encoders that write one.
+//!
+//! An element's `pos` is measured from the start of its own 16-byte element header; keys (and
+//! leaf values) are packed after the element array in element order.
+
+use crate::{
+    BRANCH_ELEM_SIZE, BRANCH_PAGE, FormatError, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE,
+    read_u16, read_u32, read_u64, write_u16, write_u32, write_u64,
+};
+use std::cmp::Ordering;
+use std::ops::Range;
+
+/// The 16 bytes at the start of every page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageHeader {
+    /// The page's own id; must equal its position in the file.
+    pub id: u64,
+    /// Page type ([`BRANCH_PAGE`], [`LEAF_PAGE`], ...), compared by equality.
+    pub flags: u16,
+    /// Element count (for freelists, 0xFFFF means the count is in the body).
+    pub count: u16,
+    /// Number of extra pages that follow this one as part of the same span.
+    pub overflow: u32,
+}
+
+impl PageHeader {
+    /// Decodes the header at the start of `page`.
+    pub fn decode(page: &[u8]) -> Result<Self, FormatError> {
+        let short = || FormatError::PageTooShort { len: page.len() };
+        Ok(Self {
+            id: read_u64(page, 0).ok_or_else(short)?,
+            flags: read_u16(page, 8).ok_or_else(short)?,
+            count: read_u16(page, 10).ok_or_else(short)?,
+            overflow: read_u32(page, 12).ok_or_else(short)?,
+        })
+    }
+
+    /// Writes the header into the first 16 bytes of `page`.
+    pub fn encode(&self, page: &mut [u8]) {
+        write_u64(page, 0, self.id);
+        write_u16(page, 8, self.flags);
+        write_u16(page, 10, self.count);
+        write_u32(page, 12, self.overflow);
+    }
+
+    /// A human name for the page type, as bbolt's `Tx.Page` reports it.
+    pub fn type_name(&self) -> String {
+        match self.flags {
+            BRANCH_PAGE => "branch".into(),
+            LEAF_PAGE => "leaf".into(),
+            crate::META_PAGE => "meta".into(),
+            crate::FREELIST_PAGE => "freelist".into(),
+            f => format!("unknown<{f:02x}>"),
+        }
+    }
+}
+
+fn check_elements(page: &[u8], count: u16, elem_size: usize) -> Result<(), FormatError> {
+    let need = PAGE_HEADER_SIZE + usize::from(count) * elem_size;
+    if need > page.len() {
+        return Err(FormatError::ElementsOutOfBounds {
+            count,
+            len: page.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Returns `base+pos .. base+pos+len` if it lies inside `page`.
+fn span(
+    page: &[u8],
+    base: usize,
+    pos: u32,
+    len: u32,
+    index: usize,
+) -> Result<Range<usize>, FormatError> {
+    let start = base.checked_add(pos as usize);
+    let end = start.and_then(|s| s.checked_add(len as usize));
+    match (start, end) {
+        (Some(s), Some(e)) if e <= page.len() => Ok(s..e),
+        _ => Err(FormatError::ElementOutOfBounds { index }),
+    }
+}
+
+/// A leaf element: flags and the byte ranges of its key and value within the page span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeafElem {
+    /// [`crate::BUCKET_LEAF_FLAG`] if the value is a bucket.
+    pub flags: u32,
+    /// Key bytes, as a range of the page span.
+    pub key: Range<usize>,
+    /// Value bytes, as a range of the page span.
+    pub value: Range<usize>,
+}
+
+/// A validated view of a leaf page span (header plus any overflow pages).
+#[derive(Clone, Copy, Debug)]
+pub struct LeafPage<'a> {
+    page: &'a [u8],
+    count: usize,
+}
+
+impl<'a> LeafPage<'a> {
+    /// Checks that `page` is a leaf whose element array fits in the span. Element bodies are
+    /// checked when they are read.
+    pub fn new(page: &'a [u8]) -> Result<Self, FormatError> {
+        let h = PageHeader::decode(page)?;
+        if h.flags != LEAF_PAGE {
+            return Err(FormatError::WrongPageType {
+                pgid: h.id,
+                flags: h.flags,
+            });
+        }
+        check_elements(page, h.count, LEAF_ELEM_SIZE)?;
+        Ok(Self {
+            page,
+            count: usize::from(h.count),
+        })
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True if the page holds no element (bbolt leaves such pages behind; cursors skip them).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The whole page span.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.page
+    }
+
+    /// Element `i`, with its ranges checked against the span.
+    pub fn elem(&self, i: usize) -> Result<LeafElem, FormatError> {
+        if i >= self.count {
+            return Err(FormatError::NoSuchElement { index: i });
+        }
+        let base = PAGE_HEADER_SIZE + i * LEAF_ELEM_SIZE;
+        let p = self.page;
+        // The element array was bounds-checked in `new`, so these reads cannot fail; keep them
+        // fallible anyway rather than index.
+        let bad = || FormatError::ElementOutOfBounds { index: i };
+        let flags = read_u32(p, base).ok_or_else(bad)?;
+        let pos = read_u32(p, base + 4).ok_or_else(bad)?;
+        let ksize = read_u32(p, base + 8).ok_or_else(bad)?;
+        let vsize = read_u32(p, base + 12).ok_or_else(bad)?;
+        if ksize == 0 {
+            return Err(FormatError::EmptyKey { index: i });
+        }
+        let key = span(p, base, pos, ksize, i)?;
+        let value = span(p, key.end, 0, vsize, i)?;
+        Ok(LeafElem { flags, key, value })
+    }
+
+    /// Key of element `i`.
+    pub fn key(&self, i: usize) -> Result<&'a [u8], FormatError> {
+        if i >= self.count {
+            return Err(FormatError::NoSuchElement { index: i });
+        }
+        let base = PAGE_HEADER_SIZE + i * LEAF_ELEM_SIZE;
+        let bad = || FormatError::ElementOutOfBounds { index: i };
+        let pos = read_u32(self.page, base + 4).ok_or_else(bad)?;
+        let ksize = read_u32(self.page, base + 8).ok_or_else(bad)?;
+        if ksize == 0 {
+            return Err(FormatError::EmptyKey { index: i });
+        }
+        Ok(&self.page[span(self.page, base, pos, ksize, i)?])
+    }
+
+    /// Index of the first element whose key is ≥ `key` (may be `len()`), and whether it is an
+    /// exact match. Keys are assumed sorted; on a corrupt page the answer is wrong but safe.
+    pub fn search(&self, key: &[u8]) -> Result<(usize, bool), FormatError> {
+        search(self.count, key, |i| self.key(i))
+    }
+}
+
+/// A branch element: the child's first key (as a range of the span) and its page id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BranchElem {
+    /// Key bytes, as a range of the page span.
+    pub key: Range<usize>,
+    /// Page id of the child.
+    pub pgid: u64,
+}
+
+/// A validated view of a branch page span.
+#[derive(Clone, Copy, Debug)]
+pub struct BranchPage<'a> {
+    page: &'a [u8],
+    count: usize,
+}
+
+impl<'a> BranchPage<'a> {
+    /// Checks that `page` is a branch whose element array fits in the span.
+    pub fn new(page: &'a [u8]) -> Result<Self, FormatError> {
+        let h = PageHeader::decode(page)?;
+        if h.flags != BRANCH_PAGE {
+            return Err(FormatError::WrongPageType {
+                pgid: h.id,
+                flags: h.flags,
+            });
+        }
+        check_elements(page, h.count, BRANCH_ELEM_SIZE)?;
+        Ok(Self {
+            page,
+            count: usize::from(h.count),
+        })
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True if the page holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The whole page span.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.page
+    }
+
+    /// Element `i`, with its key range checked against the span.
+    pub fn elem(&self, i: usize) -> Result<BranchElem, FormatError> {
+        if i >= self.count {
+            return Err(FormatError::NoSuchElement { index: i });
+        }
+        let base = PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE;
+        let bad = || FormatError::ElementOutOfBounds { index: i };
+        let pos = read_u32(self.page, base).ok_or_else(bad)?;
+        let ksize = read_u32(self.page, base + 4).ok_or_else(bad)?;
+        let pgid = read_u64(self.page, base + 8).ok_or_else(bad)?;
+        if ksize == 0 {
+            return Err(FormatError::EmptyKey { index: i });
+        }
+        Ok(BranchElem {
+            key: span(self.page, base, pos, ksize, i)?,
+            pgid,
+        })
+    }
+
+    /// Child page id of element `i`.
+    pub fn child(&self, i: usize) -> Result<u64, FormatError> {
+        if i >= self.count {
+            return Err(FormatError::NoSuchElement { index: i });
+        }
+        let base = PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE;
+        read_u64(self.page, base + 8).ok_or(FormatError::ElementOutOfBounds { index: i })
+    }
+
+    /// Key of element `i`.
+    pub fn key(&self, i: usize) -> Result<&'a [u8], FormatError> {
+        Ok(&self.page[self.elem(i)?.key])
+    }
+
+    /// Index of the first element whose key is ≥ `key` (may be `len()`), and whether it is an
+    /// exact match.
+    pub fn search(&self, key: &[u8]) -> Result<(usize, bool), FormatError> {
+        search(self.count, key, |i| self.key(i))
+    }
+
+    /// Index of the child to descend into for `key`: the last element whose key is ≤ `key`, or
+    /// element 0 if `key` sorts before all of them (bbolt's `searchPage`). `None` on an empty
+    /// branch, which the format never writes.
+    pub fn child_index(&self, key: &[u8]) -> Result<Option<usize>, FormatError> {
+        if self.count == 0 {
+            return Ok(None);
+        }
+        let (i, exact) = self.search(key)?;
+        Ok(Some(if exact { i } else { i.saturating_sub(1) }))
+    }
+}
+
+/// Binary search for the first index whose key is ≥ `key`.
+pub(crate) fn search<'a>(
+    count: usize,
+    key: &[u8],
+    key_at: impl Fn(usize) -> Result<&'a [u8], FormatError>,
+) -> Result<(usize, bool), FormatError> {
+    let (mut lo, mut hi) = (0, count);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match key_at(mid)?.cmp(key) {
+            Ordering::Less => lo = mid + 1,
+            Ordering::Equal => return Ok((mid, true)),
+            Ordering::Greater => hi = mid,
+        }
+    }
+    Ok((lo, false))
+}
+
+/// Serialised size of a leaf page holding `count` elements with `data` key+value bytes.
+pub fn leaf_page_size(count: usize, data: usize) -> usize {
+    PAGE_HEADER_SIZE + count * LEAF_ELEM_SIZE + data
+}
+
+/// Serialised size of a branch page holding `count` elements with `data` key bytes.
+pub fn branch_page_size(count: usize, data: usize) -> usize {
+    PAGE_HEADER_SIZE + count * BRANCH_ELEM_SIZE + data
+}
+
+fn u32_len(n: usize) -> u32 {
+    u32::try_from(n).expect("invariant: element sizes were limited to u32 before encoding")
+}
+
+/// Writes a leaf page (header, element array, packed data) into `buf`, which the caller sized
+/// to the whole span. Returns the bytes used. `items` are (flags, key, value) in key order.
+pub fn encode_leaf<'a>(
+    buf: &mut [u8],
+    id: u64,
+    overflow: u32,
+    items: impl ExactSizeIterator<Item = (u32, &'a [u8], &'a [u8])>,
+) -> usize {
+    let n = items.len();
+    PageHeader {
+        id,
+        flags: LEAF_PAGE,
+        count: u16::try_from(n).expect("invariant: pages hold at most 0xFFFE elements"),
+        overflow,
+    }
+    .encode(buf);
+    let mut data = PAGE_HEADER_SIZE + n * LEAF_ELEM_SIZE;
+    for (i, (flags, k, v)) in items.enumerate() {
+        let base = PAGE_HEADER_SIZE + i * LEAF_ELEM_SIZE;
+        write_u32(buf, base, flags);
+        write_u32(buf, base + 4, u32_len(data - base));
+        write_u32(buf, base + 8, u32_len(k.len()));
+        write_u32(buf, base + 12, u32_len(v.len()));
+        buf[data..data + k.len()].copy_from_slice(k);
+        data += k.len();
+        buf[data..data + v.len()].copy_from_slice(v);
+        data += v.len();
+    }
+    data
+}
+
+/// Writes a branch page into `buf`. `items` are (first key of child, child page id).
+pub fn encode_branch<'a>(
+    buf: &mut [u8],
+    id: u64,
+    overflow: u32,
+    items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
+) -> usize {
+    let n = items.len();
+    PageHeader {
+        id,
+        flags: BRANCH_PAGE,
+        count: u16::try_from(n).expect("invariant: pages hold at most 0xFFFE elements"),
+        overflow,
+    }
+    .encode(buf);
+    let mut data = PAGE_HEADER_SIZE + n * BRANCH_ELEM_SIZE;
+    for (i, (k, pgid)) in items.enumerate() {
+        let base = PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE;
+        write_u32(buf, base, u32_len(data - base));
+        write_u32(buf, base + 4, u32_len(k.len()));
+        write_u64(buf, base + 8, pgid);
+        buf[data..data + k.len()].copy_from_slice(k);
+        data += k.len();
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(items: &[(u32, &[u8], &[u8])]) -> Vec<u8> {
+        let data: usize = items.iter().map(|(_, k, v)| k.len() + v.len()).sum();
+        let mut buf = vec![0u8; leaf_page_size(items.len(), data)];
+        let used = encode_leaf(&mut buf, 3, 0, items.iter().copied());
+        assert_eq!(used, buf.len());
+        buf
+    }
+
+    #[test]
+    fn inline_bucket_leaf_matches_bbolt_bytes() {
+        // bbolt.md §3.4: bucket "b" holding foo->bar, one element with pos 16.
+        let buf = leaf(&[(0, b"foo", b"bar")]);
+        assert_eq!(
+            &buf[16..32],
+            &[0, 0, 0, 0, 16, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0]
+        );
+        assert_eq!(&buf[32..], b"foobar");
+        let p = LeafPage::new(&buf).unwrap();
+        let e = p.elem(0).unwrap();
+        assert_eq!((&buf[e.key], &buf[e.value]), (&b"foo"[..], &b"bar"[..]));
+    }
+
+    #[test]
+    fn leaf_search_finds_lower_bound() {
+        let buf = leaf(&[(0, b"b", b"1"), (1, b"d", b""), (0, b"f", b"3")]);
+        let p = LeafPage::new(&buf).unwrap();
+        assert_eq!(p.search(b"a").unwrap(), (0, false));
+        assert_eq!(p.search(b"d").unwrap(), (1, true));
+        assert_eq!(p.search(b"e").unwrap(), (2, false));
+        assert_eq!(p.search(b"g").unwrap(), (3, false));
+        assert_eq!(p.elem(1).unwrap().flags, 1);
+        assert!(p.elem(1).unwrap().value.is_empty());
+    }
+
+    #[test]
+    fn branch_positions_and_child_index() {
+        let keys: Vec<Vec<u8>> = (0..126u8).map(|i| vec![b'k', i]).collect();
+        let data: usize = keys.iter().map(Vec::len).sum();
+        let mut buf = vec![0u8; branch_page_size(keys.len(), data)];
+        encode_branch(
+            &mut buf,
+            9,
+            0,
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (&k[..], i as u64 + 10)),
+        );
+        // bbolt.md §3.19: element 0 of a 126-element branch has pos 2016, element 1 2008 + 2.
+        assert_eq!(read_u32(&buf, 16), Some(2016));
+        let p = BranchPage::new(&buf).unwrap();
+        assert_eq!(p.child_index(b"a").unwrap(), Some(0));
+        assert_eq!(p.child_index(&[b'k', 5]).unwrap(), Some(5));
+        assert_eq!(p.child_index(&[b'k', 5, 0]).unwrap(), Some(5));
+        assert_eq!(p.child(125).unwrap(), 135);
+    }
+
+    #[test]
+    fn hostile_elements_are_errors() {
+        let mut buf = leaf(&[(0, b"foo", b"bar")]);
+        buf[20] = 200; // pos past the page
+        let p = LeafPage::new(&buf).unwrap();
+        assert_eq!(p.elem(0), Err(FormatError::ElementOutOfBounds { index: 0 }));
+        assert!(p.key(0).is_err());
+        buf[20] = 16;
+        buf[24] = 0; // ksize 0
+        assert_eq!(
+            LeafPage::new(&buf).unwrap().elem(0),
+            Err(FormatError::EmptyKey { index: 0 })
+        );
+        buf[10] = 0xff; // count far past the span
+        assert!(LeafPage::new(&buf).is_err());
+        buf[8] = 1; // now a branch
+        assert!(matches!(
+            LeafPage::new(&buf),
+            Err(FormatError::WrongPageType { .. })
+        ));
+        assert!(PageHeader::decode(&buf[..15]).is_err());
+        let mut vbuf = leaf(&[(0, b"foo", b"bar")]);
+        vbuf[28] = 0xff; // vsize
+        assert!(LeafPage::new(&vbuf).unwrap().elem(0).is_err());
+    }
+}

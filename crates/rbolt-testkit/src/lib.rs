@@ -1,0 +1,109 @@
+//! Test support shared by rbolt's integration tests, interop tests and tools.
+//!
+//! - [`TempDb`]: a database in a temporary directory that is consistency-checked when dropped,
+//!   so every test ends with a full `check` (bbolt's `btesting.MustCreateDB`).
+//! - [`script`]: the op-script format of `rbolt-script` and the Go interop helper (apply, dump).
+#![forbid(unsafe_code)]
+
+pub mod script;
+
+use rbolt::{Db, Options};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+
+/// A database in its own temporary directory, checked for consistency when dropped.
+#[derive(Debug)]
+pub struct TempDb {
+    db: Option<Db>,
+    path: PathBuf,
+    opts: Options,
+    _dir: tempfile::TempDir,
+}
+
+impl TempDb {
+    /// A new database with default options.
+    pub fn new() -> Self {
+        Self::with_options(Options::new())
+    }
+
+    /// A new database opened with `opts` (also used for every reopen).
+    pub fn with_options(opts: Options) -> Self {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        let path = dir.path().join("test.db");
+        let db = opts.clone().open(&path).expect("open temp db");
+        Self {
+            db: Some(db),
+            path,
+            opts,
+            _dir: dir,
+        }
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes and reopens the database with the same options.
+    pub fn reopen(&mut self) {
+        self.db = None;
+        self.db = Some(self.opts.clone().open(&self.path).expect("reopen temp db"));
+    }
+
+    /// Closes and reopens with other options (which then stay in force).
+    pub fn reopen_with(&mut self, opts: Options) {
+        self.db = None;
+        self.opts = opts;
+        self.db = Some(self.opts.clone().open(&self.path).expect("reopen temp db"));
+    }
+
+    /// Closes the database, leaving the file for the test to inspect or reopen.
+    pub fn close(&mut self) {
+        self.db = None;
+    }
+
+    /// Runs the consistency check and panics with every problem if there are any.
+    pub fn must_check(&self) {
+        let Some(db) = &self.db else { return };
+        let problems = db.begin_read().expect("begin read for check").check();
+        assert!(
+            problems.is_empty(),
+            "consistency check of {} failed:\n{}",
+            self.path.display(),
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+impl Default for TempDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Deref for TempDb {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        self.db.as_ref().expect("TempDb is closed; reopen it first")
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if self.db.is_none() {
+            // Closed by the test: check what is on disk.
+            match Options::new().read_only(true).open(&self.path) {
+                Ok(db) => self.db = Some(db),
+                Err(e) => panic!("reopen {} for the final check: {e}", self.path.display()),
+            }
+        }
+        self.must_check();
+    }
+}

@@ -1,0 +1,334 @@
+//! Buckets (bbolt's `bucket.go`): named key spaces, nested to any depth, each its own B+tree or,
+//! when small, an inline page inside its parent's leaf.
+//!
+//! A [`Bucket`] is a cheap handle. In a read transaction it carries the bucket's root; in the
+//! write transaction it names an entry of the transaction's bucket table, where changes are
+//! staged until commit.
+
+use crate::cursor::{Cursor, Item, Iter};
+use crate::error::{Error, Result};
+use crate::node::{BucketId, BucketState};
+use crate::tx::{LeafEntry, MAX_DEPTH, Slot, Tx};
+use rbolt_format::{
+    BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, LEAF_PAGE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
+    PageHeader,
+};
+use std::fmt;
+use std::ops::RangeBounds;
+
+/// Fill percent used for splits unless a bucket sets another (bbolt's `DefaultFillPercent`).
+pub const DEFAULT_FILL_PERCENT: f64 = 0.5;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum BucketHandle {
+    Read {
+        root: u64,
+        inline: Option<Slot>,
+        seq: u64,
+    },
+    Write(BucketId),
+}
+
+/// A bucket in a transaction. Get one from [`Tx::bucket`], [`Tx::create_bucket`] or a parent
+/// bucket's [`Bucket::bucket`].
+#[derive(Clone, Copy)]
+pub struct Bucket<'tx> {
+    tx: &'tx Tx,
+    h: BucketHandle,
+}
+
+impl fmt::Debug for Bucket<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bucket")
+            .field("root", &self.root())
+            .field("writable", &self.writable())
+            .finish()
+    }
+}
+
+/// The value of a new, empty bucket: a header with root 0 and an empty inline leaf.
+fn empty_bucket_value() -> [u8; BUCKET_HEADER_SIZE + 16] {
+    let mut v = [0u8; BUCKET_HEADER_SIZE + 16];
+    PageHeader {
+        id: 0,
+        flags: LEAF_PAGE,
+        count: 0,
+        overflow: 0,
+    }
+    .encode(&mut v[BUCKET_HEADER_SIZE..]);
+    v
+}
+
+impl<'tx> Bucket<'tx> {
+    pub(crate) fn new(tx: &'tx Tx, h: BucketHandle) -> Self {
+        Self { tx, h }
+    }
+
+    fn id(&self) -> Option<BucketId> {
+        match self.h {
+            BucketHandle::Write(id) => Some(id),
+            BucketHandle::Read { .. } => None,
+        }
+    }
+
+    /// Errors with [`Error::BucketNotFound`] if the bucket was deleted in this transaction.
+    pub(crate) fn check_live(&self) -> Result<()> {
+        match self.id() {
+            Some(id) if self.tx.bucket_state(id).deleted => Err(Error::BucketNotFound),
+            _ => Ok(()),
+        }
+    }
+
+    fn writable_id(&self) -> Result<BucketId> {
+        let id = self.id().ok_or(Error::TxNotWritable)?;
+        self.check_live()?;
+        Ok(id)
+    }
+
+    /// True in a write transaction.
+    pub fn writable(&self) -> bool {
+        self.id().is_some()
+    }
+
+    /// Page id of the bucket's root page as of the start of the transaction (0 if inline).
+    pub fn root(&self) -> u64 {
+        match self.h {
+            BucketHandle::Read { root, .. } => root,
+            BucketHandle::Write(id) => self.tx.bucket_state(id).header.root,
+        }
+    }
+
+    /// Finds the leaf entry for `key` without changing anything.
+    fn lookup(&self, key: &[u8]) -> Result<Option<LeafEntry<'tx>>> {
+        self.check_live()?;
+        let mut loc = self.tx.root_loc(&self.h)?;
+        for _ in 0..MAX_DEPTH {
+            let (leaf, count) = self.tx.level(loc)?;
+            let (i, exact) = self.tx.search(loc, key)?;
+            if leaf {
+                return if exact {
+                    self.tx.leaf_entry(loc, i).map(Some)
+                } else {
+                    Ok(None)
+                };
+            }
+            if count == 0 {
+                return Err(Error::corrupted(None, "branch page with no elements"));
+            }
+            loc = self.tx.child_at(loc, i)?;
+        }
+        Err(Error::corrupted(
+            None,
+            format!("tree deeper than {MAX_DEPTH} levels"),
+        ))
+    }
+
+    /// The value stored under `key`, or `None` if there is none or `key` names a sub-bucket.
+    /// The slice borrows from the transaction and stays valid until it ends, even across
+    /// later writes in the same transaction.
+    pub fn get(&self, key: &[u8]) -> Result<Option<&'tx [u8]>> {
+        Ok(self
+            .lookup(key)?
+            .filter(|e| e.flags & BUCKET_LEAF_FLAG == 0)
+            .map(|e| e.value))
+    }
+
+    /// Stores `value` under `key`, replacing any value. Both are copied.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let id = self.writable_id()?;
+        if key.is_empty() {
+            return Err(Error::KeyRequired);
+        }
+        if key.len() > MAX_KEY_SIZE {
+            return Err(Error::KeyTooLarge);
+        }
+        if value.len() > MAX_VALUE_SIZE {
+            return Err(Error::ValueTooLarge);
+        }
+        let slot = self.tx.store(&[key, value]);
+        self.tx.put_entry(
+            id,
+            slot.sub(0, key.len()),
+            0,
+            slot.sub(key.len(), value.len()),
+        )
+    }
+
+    /// Removes `key`. Missing keys are not an error; a sub-bucket is
+    /// [`Error::IncompatibleValue`] (use [`Bucket::delete_bucket`]).
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        let id = self.writable_id()?;
+        match self.lookup(key)? {
+            None => Ok(()),
+            Some(e) if e.flags & BUCKET_LEAF_FLAG != 0 => Err(Error::IncompatibleValue),
+            Some(_) => self.tx.delete_entry(id, key),
+        }
+    }
+
+    /// The sub-bucket `name`, or `None` if there is none (or `name` holds a plain value).
+    pub fn bucket(&self, name: &[u8]) -> Result<Option<Bucket<'tx>>> {
+        if let Some(id) = self.id() {
+            self.check_live()?;
+            let cached = self.tx.bucket_state(id).children.get(name).copied();
+            if let Some(c) = cached {
+                return Ok(Some(Bucket::new(self.tx, BucketHandle::Write(c))));
+            }
+        }
+        let Some(e) = self.lookup(name)? else {
+            return Ok(None);
+        };
+        if e.flags & BUCKET_LEAF_FLAG == 0 {
+            return Ok(None);
+        }
+        let header = BucketHeader::decode(e.value).map_err(|err| Error::corrupted(None, err))?;
+        let inline = (header.root == 0).then(|| {
+            e.value_slot
+                .sub(BUCKET_HEADER_SIZE, e.value.len() - BUCKET_HEADER_SIZE)
+        });
+        let h = match self.id() {
+            None => BucketHandle::Read {
+                root: header.root,
+                inline,
+                seq: header.sequence,
+            },
+            Some(parent) => {
+                let mut st = self.tx.wstate_mut();
+                let c = st.buckets.len();
+                st.buckets.push(BucketState::new(header, inline));
+                st.buckets[parent].children.insert(name.to_vec(), c);
+                BucketHandle::Write(c)
+            }
+        };
+        Ok(Some(Bucket::new(self.tx, h)))
+    }
+
+    fn check_name(name: &[u8]) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::BucketNameRequired);
+        }
+        if name.len() > MAX_KEY_SIZE {
+            return Err(Error::KeyTooLarge);
+        }
+        Ok(())
+    }
+
+    /// Creates the sub-bucket `name`. [`Error::BucketExists`] if it exists,
+    /// [`Error::IncompatibleValue`] if `name` holds a value.
+    pub fn create_bucket(&self, name: &[u8]) -> Result<Bucket<'tx>> {
+        let id = self.writable_id()?;
+        Self::check_name(name)?;
+        match self.lookup(name)? {
+            Some(e) if e.flags & BUCKET_LEAF_FLAG != 0 => return Err(Error::BucketExists),
+            Some(_) => return Err(Error::IncompatibleValue),
+            None => {}
+        }
+        let value = empty_bucket_value();
+        let slot = self.tx.store(&[name, &value]);
+        self.tx.put_entry(
+            id,
+            slot.sub(0, name.len()),
+            BUCKET_LEAF_FLAG,
+            slot.sub(name.len(), value.len()),
+        )?;
+        self.bucket(name)?
+            .ok_or_else(|| Error::corrupted(None, "bucket vanished after creation"))
+    }
+
+    /// Returns the sub-bucket `name`, creating it if needed.
+    pub fn create_bucket_if_not_exists(&self, name: &[u8]) -> Result<Bucket<'tx>> {
+        self.writable_id()?;
+        Self::check_name(name)?;
+        match self.bucket(name)? {
+            Some(b) => Ok(b),
+            None => self.create_bucket(name),
+        }
+    }
+
+    /// Deletes the sub-bucket `name` with everything under it; its pages are freed at commit.
+    pub fn delete_bucket(&self, name: &[u8]) -> Result<()> {
+        let id = self.writable_id()?;
+        Self::check_name(name)?;
+        match self.lookup(name)? {
+            None => return Err(Error::BucketNotFound),
+            Some(e) if e.flags & BUCKET_LEAF_FLAG == 0 => return Err(Error::IncompatibleValue),
+            Some(_) => {}
+        }
+        let child = self
+            .bucket(name)?
+            .and_then(|b| b.id())
+            .ok_or(Error::BucketNotFound)?;
+        self.tx.free_bucket(child)?;
+        self.tx.wstate_mut().buckets[id].children.remove(name);
+        self.tx.delete_entry(id, name)
+    }
+
+    /// The bucket's sequence counter.
+    pub fn sequence(&self) -> u64 {
+        match self.h {
+            BucketHandle::Read { seq, .. } => seq,
+            BucketHandle::Write(id) => self.tx.bucket_state(id).header.sequence,
+        }
+    }
+
+    /// Sets the sequence counter.
+    pub fn set_sequence(&self, v: u64) -> Result<()> {
+        let id = self.writable_id()?;
+        // A materialised root is what makes commit rewrite the bucket's header.
+        self.tx.ensure_root_node(id)?;
+        let mut st = self.tx.wstate_mut();
+        st.buckets[id].header.sequence = v;
+        st.generation += 1;
+        Ok(())
+    }
+
+    /// Increments the sequence counter and returns the new value (bbolt's `NextSequence`).
+    pub fn next_sequence(&self) -> Result<u64> {
+        let v = self.sequence().wrapping_add(1);
+        self.set_sequence(v)?;
+        Ok(v)
+    }
+
+    /// The fill percent used when this bucket's pages split at commit.
+    pub fn fill_percent(&self) -> f64 {
+        match self.h {
+            BucketHandle::Read { .. } => DEFAULT_FILL_PERCENT,
+            BucketHandle::Write(id) => self.tx.bucket_state(id).fill_percent,
+        }
+    }
+
+    /// Sets the fill percent (0.1 to 1.0; values outside are clamped at split time) for the
+    /// rest of this transaction. Use 1.0 for append-only loads to pack pages full.
+    pub fn set_fill_percent(&self, f: f64) -> Result<()> {
+        let id = self.writable_id()?;
+        self.tx.wstate_mut().buckets[id].fill_percent = f;
+        Ok(())
+    }
+
+    /// A cursor over this bucket.
+    pub fn cursor(&self) -> Cursor<'tx> {
+        Cursor::new(self.tx, self.h)
+    }
+
+    /// All entries in key order; iterate backwards with `.rev()`.
+    pub fn iter(&self) -> Iter<'tx> {
+        Iter::new::<[u8]>(*self, ..)
+    }
+
+    /// Entries whose keys fall in `range`, e.g. `b.range(&b"a"[..]..&b"m"[..])`.
+    pub fn range<K: AsRef<[u8]> + ?Sized>(&self, range: impl RangeBounds<K>) -> Iter<'tx> {
+        Iter::new(*self, range)
+    }
+
+    /// Calls `f` for every entry in key order (bbolt's `ForEach`).
+    pub fn for_each(&self, mut f: impl FnMut(Item<'tx>) -> Result<()>) -> Result<()> {
+        for item in self.iter() {
+            f(item?)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for every sub-bucket's name in order (bbolt's `ForEachBucket`).
+    pub fn for_each_bucket(&self, mut f: impl FnMut(&'tx [u8]) -> Result<()>) -> Result<()> {
+        self.for_each(|(k, v)| if v.is_none() { f(k) } else { Ok(()) })
+    }
+}

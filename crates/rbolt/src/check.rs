@@ -1,0 +1,328 @@
+//! Consistency check (bbolt's `tx_check.go`) and the reachability walk it shares with the
+//! freelist rebuild for files written without a freelist.
+//!
+//! Every page in `[2, hwm)` must be reachable exactly once from the root bucket (counting the
+//! freelist's own pages) or be listed in the freelist, never both. Within each page keys
+//! strictly increase, and every key under a branch element lies in `[key_i, key_{i+1})`.
+//! A page is descended into only the first time it is seen, so shared or cyclic subtrees in a
+//! hostile file are reported once and cannot make the walk explode.
+
+use crate::error::{Error, Result};
+use crate::mmap::Mapping;
+use crate::tx::{MAX_DEPTH, Tx, page_span};
+use rbolt_format::{
+    BRANCH_PAGE, BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BranchPage, BucketHeader, FREELIST_PAGE,
+    LEAF_PAGE, LeafPage, Meta, PGID_NO_FREELIST, PageHeader,
+};
+use std::fmt;
+use std::sync::Arc;
+
+/// One inconsistency found by [`Tx::check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckError {
+    pgid: Option<u64>,
+    message: String,
+}
+
+impl CheckError {
+    fn new(pgid: impl Into<Option<u64>>, message: impl Into<String>) -> Self {
+        Self {
+            pgid: pgid.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The page concerned, if the problem is tied to one.
+    pub fn pgid(&self) -> Option<u64> {
+        self.pgid
+    }
+
+    /// What is wrong, in bbolt's words where bbolt has them ("unreachable unfreed", ...).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pgid {
+            Some(p) => write!(f, "page {p}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: u64) -> Self {
+        Bits(vec![0; usize::try_from(n.div_ceil(64)).unwrap_or(0)])
+    }
+    fn get(&self, i: u64) -> bool {
+        self.0
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+    /// Sets bit `i`; returns whether it was already set.
+    fn set(&mut self, i: u64) -> bool {
+        match self.0.get_mut((i / 64) as usize) {
+            Some(w) => {
+                let was = *w & (1 << (i % 64)) != 0;
+                *w |= 1 << (i % 64);
+                was
+            }
+            None => false,
+        }
+    }
+}
+
+struct Walker<'a> {
+    map: &'a [u8],
+    ps: usize,
+    hwm: u64,
+    seen: Bits,
+    free: Bits,
+    errors: Vec<CheckError>,
+}
+
+impl<'a> Walker<'a> {
+    fn new(map: &'a [u8], ps: usize, hwm: u64) -> Self {
+        Self {
+            map,
+            ps,
+            hwm,
+            seen: Bits::new(hwm),
+            free: Bits::new(hwm),
+            errors: Vec::new(),
+        }
+    }
+
+    fn err(&mut self, pgid: impl Into<Option<u64>>, msg: impl Into<String>) {
+        self.errors.push(CheckError::new(pgid, msg));
+    }
+
+    /// Marks a page span as reachable; false if it was seen before (then it is not walked).
+    fn mark(&mut self, pgid: u64, overflow: u32) -> bool {
+        let mut first = true;
+        for id in pgid..=pgid + u64::from(overflow) {
+            if self.seen.set(id) {
+                self.err(id, "multiple references");
+                first = false;
+            }
+            if self.free.get(id) {
+                self.err(id, "reachable freed");
+            }
+        }
+        first
+    }
+
+    fn page(&mut self, pgid: u64) -> Option<(&'a [u8], PageHeader)> {
+        match page_span(self.map, self.ps, self.hwm, pgid) {
+            Ok(r) => {
+                let bytes = &self.map[r];
+                let h = PageHeader::decode(bytes).ok()?;
+                Some((bytes, h))
+            }
+            Err(e) => {
+                self.err(pgid, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn walk_page(&mut self, pgid: u64, lo: Option<&[u8]>, hi: Option<&[u8]>, depth: usize) {
+        if depth > MAX_DEPTH {
+            self.err(pgid, format!("tree deeper than {MAX_DEPTH} levels"));
+            return;
+        }
+        let Some((bytes, h)) = self.page(pgid) else {
+            return;
+        };
+        if !self.mark(pgid, h.overflow) {
+            return;
+        }
+        match h.flags {
+            LEAF_PAGE => self.walk_leaf(pgid, bytes, lo, hi, depth),
+            BRANCH_PAGE => self.walk_branch(pgid, bytes, lo, hi, depth),
+            _ => self.err(pgid, format!("invalid type: {}", h.type_name())),
+        }
+    }
+
+    fn check_key(
+        &mut self,
+        pgid: Option<u64>,
+        i: usize,
+        k: &[u8],
+        prev: Option<&[u8]>,
+        lo: Option<&[u8]>,
+        hi: Option<&[u8]>,
+    ) {
+        if prev.is_some_and(|p| p >= k) {
+            self.err(
+                pgid,
+                format!("key {i} ({}) not above the previous key", hex(k)),
+            );
+        }
+        if lo.is_some_and(|l| k < l) {
+            self.err(pgid, format!("key {i} ({}) below its branch key", hex(k)));
+        }
+        if hi.is_some_and(|h| k >= h) {
+            self.err(
+                pgid,
+                format!("key {i} ({}) not below the next branch key", hex(k)),
+            );
+        }
+    }
+
+    fn walk_branch(
+        &mut self,
+        pgid: u64,
+        bytes: &'a [u8],
+        lo: Option<&[u8]>,
+        hi: Option<&[u8]>,
+        depth: usize,
+    ) {
+        let p = match BranchPage::new(bytes) {
+            Ok(p) if !p.is_empty() => p,
+            Ok(_) => return self.err(pgid, "branch page with no elements"),
+            Err(e) => return self.err(pgid, e.to_string()),
+        };
+        let mut elems = Vec::with_capacity(p.len());
+        for i in 0..p.len() {
+            match p.elem(i) {
+                Ok(e) => elems.push((&bytes[e.key], e.pgid)),
+                Err(e) => return self.err(pgid, e.to_string()),
+            }
+        }
+        for (i, &(k, _)) in elems.iter().enumerate() {
+            let prev = i.checked_sub(1).map(|j| elems[j].0);
+            self.check_key(Some(pgid), i, k, prev, lo, hi);
+        }
+        for (i, &(k, child)) in elems.iter().enumerate() {
+            let next = elems.get(i + 1).map(|e| e.0).or(hi);
+            self.walk_page(child, Some(k), next, depth + 1);
+        }
+    }
+
+    fn walk_leaf(
+        &mut self,
+        pgid: u64,
+        bytes: &'a [u8],
+        lo: Option<&[u8]>,
+        hi: Option<&[u8]>,
+        depth: usize,
+    ) {
+        let p = match LeafPage::new(bytes) {
+            Ok(p) => p,
+            Err(e) => return self.err(pgid, e.to_string()),
+        };
+        let mut prev: Option<&[u8]> = None;
+        for i in 0..p.len() {
+            let e = match p.elem(i) {
+                Ok(e) => e,
+                Err(e) => return self.err(pgid, e.to_string()),
+            };
+            let k = &bytes[e.key.clone()];
+            self.check_key(Some(pgid), i, k, prev, lo, hi);
+            prev = Some(k);
+            if e.flags & BUCKET_LEAF_FLAG != 0 {
+                self.walk_bucket(pgid, &bytes[e.value], depth + 1);
+            } else if e.flags != 0 {
+                self.err(
+                    pgid,
+                    format!("key {} has unknown flags {:#x}", hex(k), e.flags),
+                );
+            }
+        }
+    }
+
+    /// Walks the bucket whose header (and inline page) is `value`, found on page `parent`.
+    fn walk_bucket(&mut self, parent: u64, value: &'a [u8], depth: usize) {
+        let h = match BucketHeader::decode(value) {
+            Ok(h) => h,
+            Err(e) => return self.err(parent, e.to_string()),
+        };
+        if h.root != 0 {
+            self.walk_page(h.root, None, None, depth);
+            return;
+        }
+        let inline = &value[BUCKET_HEADER_SIZE..];
+        match PageHeader::decode(inline) {
+            Ok(ih) if ih.flags == LEAF_PAGE && ih.overflow == 0 => {
+                self.walk_leaf(parent, inline, None, None, depth);
+            }
+            Ok(_) => self.err(parent, "inline bucket page is not a leaf"),
+            Err(e) => self.err(parent, e.to_string()),
+        }
+    }
+
+    fn load_freelist(&mut self, meta: &Meta) {
+        if meta.freelist == PGID_NO_FREELIST {
+            return;
+        }
+        let Some((bytes, h)) = self.page(meta.freelist) else {
+            return;
+        };
+        if h.flags != FREELIST_PAGE {
+            return self.err(
+                meta.freelist,
+                format!("invalid type: {} (expected freelist)", h.type_name()),
+            );
+        }
+        self.mark(meta.freelist, h.overflow);
+        match rbolt_format::decode_freelist(bytes) {
+            Ok(ids) => {
+                for id in ids {
+                    if id < 2 || id >= self.hwm {
+                        self.err(id, format!("freelist id out of bounds [2, {})", self.hwm));
+                    } else if self.free.set(id) {
+                        self.err(id, "already freed");
+                    } else if self.seen.get(id) {
+                        self.err(id, "reachable freed");
+                    }
+                }
+            }
+            Err(e) => self.err(meta.freelist, e.to_string()),
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    let mut s: String = b.iter().take(32).map(|x| format!("{x:02x}")).collect();
+    if b.len() > 32 {
+        s.push('…');
+    }
+    s
+}
+
+fn walk<'a>(map: &'a [u8], meta: &Meta, ps: usize, with_freelist: bool) -> Walker<'a> {
+    let mut w = Walker::new(map, ps, meta.pgid);
+    w.seen.set(0);
+    w.seen.set(1);
+    if with_freelist {
+        w.load_freelist(meta);
+    }
+    w.walk_page(meta.root.root, None, None, 0);
+    w
+}
+
+/// Checks the snapshot a transaction sees.
+pub(crate) fn check(tx: &Tx) -> Vec<CheckError> {
+    let mut w = walk(tx.map.bytes(), &tx.meta, tx.page_size, true);
+    for id in 2..w.hwm {
+        if !w.seen.get(id) && !w.free.get(id) {
+            w.err(id, "unreachable unfreed");
+        }
+    }
+    w.errors
+}
+
+/// Pages in `[2, hwm)` the tree does not reach: the free set of a file written without a
+/// freelist (bbolt's `freepages`). Any inconsistency found on the way is an error.
+pub(crate) fn unreachable_pages(map: Arc<Mapping>, meta: Meta, ps: usize) -> Result<Vec<u64>> {
+    let w = walk(map.bytes(), &meta, ps, false);
+    if let Some(e) = w.errors.first() {
+        return Err(Error::corrupted(e.pgid, &e.message));
+    }
+    Ok((2..meta.pgid).filter(|&id| !w.seen.get(id)).collect())
+}

@@ -1,0 +1,473 @@
+//! Commit (bbolt's `Tx.Commit`, `Bucket.spill`, `node.spill`): rebalance, write every changed
+//! node to newly allocated pages, write the freelist, then make it durable in the only order
+//! that is crash-safe — data pages, fdatasync, the meta page at `txid % 2`, fdatasync.
+//!
+//! Pages are written as they are spilled (coalesced into sorted runs by [`PageWriter`]) rather
+//! than all held until the end, so a bulk load needs little memory beyond its data. That is
+//! safe because every page written is either new or was released by the freelist: no meta and
+//! no open reader can reach it.
+
+use crate::db::WriterData;
+use crate::error::{Error, Result};
+use crate::node::{BucketId, Inode, NodeId, Val};
+use crate::tx::{MAP, Slot, Tx};
+use rbolt_format::{
+    BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE,
+    PGID_NO_FREELIST, PageHeader,
+};
+use std::ops::Range;
+
+/// Flush buffered pages once this many bytes are waiting.
+const FLUSH_BYTES: usize = 8 << 20;
+/// Largest single write when coalescing a run of pages.
+const MAX_WRITE: usize = 4 << 20;
+/// Files grow by doubling up to this size, then in steps of it (bbolt's `AllocSize`).
+const ALLOC_STEP: u64 = 16 << 20;
+
+/// New file length for a file that must hold `need` bytes: powers of two from 32 KiB while
+/// small (so early commits rarely grow it), then `need` plus 16 MiB, in whole pages.
+pub(crate) fn grow_target(need: u64, page_size: u64) -> u64 {
+    let t = if need <= ALLOC_STEP {
+        need.next_power_of_two().max(32 << 10)
+    } else {
+        need + ALLOC_STEP
+    };
+    t.div_ceil(page_size) * page_size
+}
+
+/// Collects page images and writes them in sorted, coalesced runs.
+pub(crate) struct PageWriter {
+    pages: Vec<(u64, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl PageWriter {
+    pub(crate) fn new() -> Self {
+        Self {
+            pages: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    fn push(&mut self, w: &mut WriterData, pgid: u64, buf: Vec<u8>) -> Result<()> {
+        self.bytes += buf.len();
+        self.pages.push((pgid, buf));
+        if self.bytes >= FLUSH_BYTES {
+            self.flush(w)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(&mut self, w: &mut WriterData) -> Result<()> {
+        if self.pages.is_empty() {
+            return Ok(());
+        }
+        self.pages.sort_unstable_by_key(|p| p.0);
+        let ps = w.page_size as u64;
+        let end = self
+            .pages
+            .last()
+            .map_or(0, |(id, b)| id * ps + b.len() as u64);
+        w.grow(end)?;
+        let mut run: Vec<u8> = Vec::new();
+        let mut run_start = 0u64;
+        for (pgid, buf) in self.pages.drain(..) {
+            let off = pgid * ps;
+            if !run.is_empty()
+                && (run_start + run.len() as u64 != off || run.len() + buf.len() > MAX_WRITE)
+            {
+                w.storage.write_at(&run, run_start)?;
+                run.clear();
+            }
+            if run.is_empty() {
+                run_start = off;
+            }
+            run.extend_from_slice(&buf);
+            w.recycle(buf);
+        }
+        if !run.is_empty() {
+            w.storage.write_at(&run, run_start)?;
+        }
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+struct Spill<'a> {
+    w: &'a mut WriterData,
+    pw: PageWriter,
+    txid: u64,
+    /// High-water mark: grows when no free run fits.
+    hwm: u64,
+}
+
+impl Spill<'_> {
+    fn allocate(&mut self, pages: u64) -> Result<u64> {
+        if let Some(id) = self.w.freelist.allocate(self.txid, pages) {
+            return Ok(id);
+        }
+        let id = self.hwm;
+        self.hwm += pages;
+        if let Some(max) = self.w.max_size
+            && self.hwm * self.w.page_size as u64 > max
+        {
+            return Err(Error::MaxSizeReached);
+        }
+        self.w.freelist.note_alloc(self.txid, id);
+        Ok(id)
+    }
+
+    fn page_buf(&mut self, pages: usize) -> Vec<u8> {
+        self.w.page_buf(pages)
+    }
+}
+
+/// Splits `inodes` into page-sized runs with bbolt's rule (`node.split`/`splitIndex`): a run
+/// closes before the element that would push it past `page_size × fill`, keeping at least
+/// two elements per page; the tail is left alone once it fits a page or has ≤ 4 elements.
+fn split_runs(inodes: &[Inode], page_size: usize, fill: f64) -> Vec<Range<usize>> {
+    let threshold = (page_size as f64 * fill.clamp(0.1, 1.0)) as usize;
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let mut rest_size = PAGE_HEADER_SIZE + inodes.iter().map(Inode::page_size).sum::<usize>();
+    loop {
+        let rest = &inodes[start..];
+        if (rest.len() <= 4 || rest_size < page_size) && rest.len() <= MAX_PAGE_ELEMENTS {
+            runs.push(start..inodes.len());
+            return runs;
+        }
+        let mut sz = PAGE_HEADER_SIZE;
+        let mut idx = 0;
+        for (i, ino) in rest.iter().enumerate().take(rest.len() - 2) {
+            idx = i;
+            let el = ino.page_size();
+            if (i >= 2 && sz + el > threshold) || i >= MAX_PAGE_ELEMENTS {
+                break;
+            }
+            sz += el;
+        }
+        runs.push(start..start + idx);
+        rest_size -= sz - PAGE_HEADER_SIZE;
+        start += idx;
+    }
+}
+
+impl Tx {
+    /// Writes `inodes` as one or more pages; returns each page's first key and id.
+    fn write_pages(
+        &self,
+        sp: &mut Spill<'_>,
+        leaf: bool,
+        inodes: &[Inode],
+        fill: f64,
+    ) -> Result<Vec<(Slot, u64)>> {
+        let ps = self.page_size;
+        let mut out = Vec::new();
+        for r in split_runs(inodes, ps, fill) {
+            let chunk = &inodes[r];
+            let size = PAGE_HEADER_SIZE + chunk.iter().map(Inode::page_size).sum::<usize>();
+            let pages = size.div_ceil(ps).max(1);
+            let pgid = sp.allocate(pages as u64)?;
+            let mut buf = sp.page_buf(pages);
+            let overflow = u32::try_from(pages - 1).map_err(|_| Error::ValueTooLarge)?;
+            if leaf {
+                let items = chunk.iter().map(|i| match i.val {
+                    Val::Data(v) => (i.flags, self.bytes(i.key), self.bytes(v)),
+                    _ => unreachable!("invariant: leaf inodes hold data"),
+                });
+                rbolt_format::encode_leaf(&mut buf, pgid, overflow, items);
+            } else {
+                let items = chunk.iter().map(|i| match i.val {
+                    Val::Child(c) => (self.bytes(i.key), c),
+                    _ => unreachable!("invariant: children are spilled before their parent"),
+                });
+                rbolt_format::encode_branch(&mut buf, pgid, overflow, items);
+            }
+            sp.pw.push(sp.w, pgid, buf)?;
+            let key = chunk.first().map_or(
+                Slot {
+                    off: 0,
+                    len: 0,
+                    src: MAP,
+                },
+                |i| i.key,
+            );
+            out.push((key, pgid));
+        }
+        Ok(out)
+    }
+
+    /// Spills node `n` and its materialised descendants; returns the pages that replace it.
+    fn spill_node(&self, sp: &mut Spill<'_>, n: NodeId, is_root: bool) -> Result<Vec<(Slot, u64)>> {
+        let (leaf, inodes, bucket) = {
+            let st = self.wstate();
+            let node = &st.nodes[n as usize];
+            (node.leaf, node.inodes.clone(), node.bucket)
+        };
+        let mut flat = Vec::with_capacity(inodes.len());
+        for ino in inodes {
+            match ino.val {
+                Val::Node(c) => {
+                    for (key, pgid) in self.spill_node(sp, c, false)? {
+                        flat.push(Inode {
+                            key,
+                            flags: 0,
+                            val: Val::Child(pgid),
+                        });
+                    }
+                }
+                _ => flat.push(ino),
+            }
+        }
+        let fill = {
+            let mut st = self.wstate_mut();
+            st.free_node_page(n);
+            st.buckets[bucket].fill_percent
+        };
+        if flat.is_empty() && !is_root {
+            return Ok(Vec::new());
+        }
+        self.write_pages(sp, leaf, &flat, fill)
+    }
+
+    /// Whether bucket `b` should be stored inline in its parent's leaf (bbolt's `inlineable`).
+    fn inlineable(&self, b: BucketId) -> bool {
+        let st = self.wstate();
+        let Some(n) = st.buckets[b].root_node else {
+            return false;
+        };
+        let node = &st.nodes[n as usize];
+        node.leaf
+            && node.inodes.iter().all(|i| i.flags & BUCKET_LEAF_FLAG == 0)
+            && node.size <= self.page_size / 4
+    }
+
+    /// The value of an inline bucket: header with root 0, then its leaf as a page image.
+    fn inline_value(&self, b: BucketId) -> Vec<u8> {
+        let st = self.wstate();
+        let bs = &st.buckets[b];
+        let node = &st.nodes[bs
+            .root_node
+            .expect("invariant: inlineable buckets have a root node")
+            as usize];
+        let mut v = vec![0u8; BUCKET_HEADER_SIZE + node.size];
+        BucketHeader {
+            root: 0,
+            sequence: bs.header.sequence,
+        }
+        .encode(&mut v);
+        let items = node.inodes.iter().map(|i| match i.val {
+            Val::Data(d) => (i.flags, self.bytes(i.key), self.bytes(d)),
+            _ => unreachable!("invariant: leaf inodes hold data"),
+        });
+        rbolt_format::encode_leaf(&mut v[BUCKET_HEADER_SIZE..], 0, 0, items);
+        v
+    }
+
+    /// Spills bucket `b`: first its opened sub-buckets (rewriting their values in `b`), then
+    /// its own nodes. Returns its root page id.
+    fn spill_bucket(&self, sp: &mut Spill<'_>, b: BucketId) -> Result<u64> {
+        let children: Vec<(Vec<u8>, BucketId)> = self.wstate().buckets[b]
+            .children
+            .iter()
+            .map(|(k, &v)| (k.clone(), v))
+            .collect();
+        for (name, c) in children {
+            if self.wstate().buckets[c].deleted {
+                continue;
+            }
+            let value = if self.inlineable(c) {
+                let mut st = self.wstate_mut();
+                let root = st.buckets[c]
+                    .root_node
+                    .expect("invariant: checked by inlineable");
+                st.free_node_page(root);
+                st.nodes[root as usize].pgid = 0;
+                drop(st);
+                self.inline_value(c)
+            } else {
+                let root = self.spill_bucket(sp, c)?;
+                let st = self.wstate();
+                if st.buckets[c].root_node.is_none() {
+                    continue;
+                }
+                let mut v = vec![0u8; BUCKET_HEADER_SIZE];
+                BucketHeader {
+                    root,
+                    sequence: st.buckets[c].header.sequence,
+                }
+                .encode(&mut v);
+                v
+            };
+            let slot = self.store(&[&name, &value]);
+            let key = slot.sub(0, name.len());
+            let val = slot.sub(name.len(), value.len());
+            self.put_entry(b, key, BUCKET_LEAF_FLAG, val)?;
+        }
+        let Some(root) = self.wstate().buckets[b].root_node else {
+            return Ok(self.wstate().buckets[b].header.root);
+        };
+        let mut entries = self.spill_node(sp, root, true)?;
+        let fill = self.wstate().buckets[b].fill_percent;
+        while entries.len() > 1 {
+            let inodes: Vec<Inode> = entries
+                .iter()
+                .map(|&(key, pgid)| Inode {
+                    key,
+                    flags: 0,
+                    val: Val::Child(pgid),
+                })
+                .collect();
+            entries = self.write_pages(sp, false, &inodes, fill)?;
+        }
+        let pgid = entries[0].1;
+        self.wstate_mut().buckets[b].header.root = pgid;
+        Ok(pgid)
+    }
+}
+
+/// Commits write transaction `tx`; see the module docs for the order of operations.
+pub(crate) fn commit(tx: &mut Tx) -> Result<()> {
+    let shared = tx.shared.clone();
+    if shared.is_poisoned() {
+        return Err(Error::Poisoned);
+    }
+    let txid = tx.meta.txid;
+    let mut writer =
+        tx.w.as_mut()
+            .and_then(|w| w.writer.take())
+            .expect("invariant: writer data present until commit");
+    writer.freelist.begin_commit(txid);
+    let result = write_all(tx, &mut writer);
+    match &result {
+        Ok(_) => writer.freelist.end_commit(),
+        Err(e) => {
+            writer.freelist.rollback_commit();
+            if matches!(e, Error::Io(_)) {
+                shared.poison();
+            }
+        }
+    }
+    let published = result.and_then(|meta| shared.publish(meta, writer.file_len));
+    if published.is_err() && !shared.is_poisoned() {
+        // The meta is durable but this process could not map it: only a reopen can recover.
+        shared.poison();
+    }
+    tx.w.as_mut().expect("invariant: write tx").writer = Some(writer);
+    published
+}
+
+fn write_all(tx: &Tx, w: &mut WriterData) -> Result<rbolt_format::Meta> {
+    let txid = tx.meta.txid;
+    let ps = tx.page_size;
+    tx.rebalance_all()?;
+    let mut sp = Spill {
+        w,
+        pw: PageWriter::new(),
+        txid,
+        hwm: tx.meta.pgid,
+    };
+    let root = tx.spill_bucket(&mut sp, 0)?;
+
+    let mut meta = tx.meta;
+    meta.root = BucketHeader {
+        root,
+        sequence: tx.bucket_state(0).header.sequence,
+    };
+    let freed = std::mem::take(&mut tx.wstate_mut().freed);
+    for (pgid, overflow) in freed {
+        sp.w.freelist
+            .free(txid, pgid, overflow)
+            .map_err(|e| Error::corrupted(pgid, e))?;
+    }
+    if tx.meta.freelist != PGID_NO_FREELIST {
+        let s = tx.page_slot(tx.meta.freelist)?;
+        let h = PageHeader::decode(tx.bytes(s)).map_err(|e| Error::format(tx.meta.freelist, e))?;
+        sp.w.freelist
+            .free(txid, tx.meta.freelist, u64::from(h.overflow))
+            .map_err(|e| Error::corrupted(h.id, e))?;
+    }
+    if sp.w.no_freelist_sync {
+        meta.freelist = PGID_NO_FREELIST;
+    } else {
+        let count = usize::try_from(sp.w.freelist.count()).unwrap_or(usize::MAX);
+        let pages = rbolt_format::freelist_alloc_pages(count, ps);
+        let pgid = sp.allocate(pages as u64)?;
+        let ids = sp.w.freelist.sorted_ids();
+        let mut buf = sp.page_buf(pages);
+        let overflow =
+            u32::try_from(pages - 1).map_err(|_| Error::corrupted(pgid, "freelist too large"))?;
+        rbolt_format::encode_freelist(&mut buf, pgid, overflow, ids.into_iter());
+        sp.pw.push(sp.w, pgid, buf)?;
+        meta.freelist = pgid;
+    }
+    meta.pgid = sp.hwm;
+    sp.pw.flush(sp.w)?;
+    // The meta must never be durable before the pages it points to.
+    let w = sp.w;
+    if !w.no_sync {
+        w.storage.sync_data()?;
+    }
+    let mut page = vec![0u8; ps];
+    meta.encode_page(txid % 2, &mut page);
+    meta.checksum = meta.sum();
+    w.storage.write_at(&page, (txid % 2) * ps as u64)?;
+    if !w.no_sync {
+        w.storage.sync_data()?;
+    }
+    Ok(meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inodes(sizes: &[usize]) -> Vec<Inode> {
+        sizes
+            .iter()
+            .map(|&s| Inode {
+                key: Slot {
+                    off: 0,
+                    len: 1,
+                    src: MAP,
+                },
+                flags: 0,
+                val: Val::Data(Slot {
+                    off: 0,
+                    len: (s - 17) as u64,
+                    src: MAP,
+                }),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn split_matches_bbolt_16_entries_of_124_bytes() {
+        // bbolt.md §3.14: 124-byte entries on 4 KiB pages at fill 0.5 give 16 per leaf.
+        let v = inodes(&[124; 100]);
+        let runs = split_runs(&v, 4096, 0.5);
+        assert!(
+            runs[..runs.len() - 1].iter().all(|r| r.len() == 16),
+            "{runs:?}"
+        );
+        assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), 100);
+    }
+
+    #[test]
+    fn small_or_few_nodes_are_not_split() {
+        assert_eq!(split_runs(&inodes(&[100; 10]), 4096, 0.5), vec![0..10]);
+        assert_eq!(split_runs(&inodes(&[5000; 4]), 4096, 0.5), vec![0..4]);
+        // Five big entries: the tail keeps three (bbolt's n-3 rule when nothing breaks early).
+        assert_eq!(
+            split_runs(&inodes(&[20, 20, 20, 20, 9000]), 4096, 0.5),
+            vec![0..2, 2..5]
+        );
+    }
+
+    #[test]
+    fn growth_doubles_then_steps() {
+        assert_eq!(grow_target(20_000, 4096), 32 << 10);
+        assert_eq!(grow_target(5 << 20, 4096), 8 << 20);
+        assert_eq!(grow_target(20 << 20, 4096), 36 << 20);
+    }
+}

@@ -1,0 +1,444 @@
+//! Cursors and iterators (bbolt's `cursor.go`): a stack of positions from the bucket's root to
+//! a leaf, over pages and, in a write transaction, materialised nodes alike.
+//!
+//! Semantics follow bbolt ≥ 1.4: empty leaf pages are skipped (boltdb/bolt#450); after `next`
+//! runs off the end the cursor stays on the last entry, and after `prev` runs off the start it
+//! stays on the first (etcd-io/bbolt#733). Past bbolt: in a write transaction a cursor notices
+//! changes made since it last moved and re-seeks from the key it returned, so deleting or
+//! inserting while iterating never skips or repeats an entry (bbolt caveat, etcd-io/bbolt#146).
+//!
+//! Keys must strictly increase (decrease) as a cursor moves forward (backward); a file whose
+//! branches point into the same subtree twice is reported as corrupted instead of looping.
+
+use crate::bucket::{Bucket, BucketHandle};
+use crate::error::{Error, Result};
+use crate::tx::{Loc, MAX_DEPTH, Tx};
+use rbolt_format::BUCKET_LEAF_FLAG;
+use std::ops::{Bound, RangeBounds};
+
+/// What cursors and iterators yield: a key and its value, or `None` for a sub-bucket's name.
+/// An empty value is `Some(&[])`, never `None`.
+pub type Item<'tx> = (&'tx [u8], Option<&'tx [u8]>);
+
+#[derive(Clone, Copy, Debug)]
+struct Elem {
+    loc: Loc,
+    index: usize,
+    count: usize,
+    leaf: bool,
+}
+
+/// A position in a bucket, moved with `first`/`last`/`next`/`prev`/`seek`.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = rbolt::Db::open(dir.path().join("c.db"))?;
+/// db.update(|tx| {
+///     let b = tx.create_bucket(b"b")?;
+///     for k in [b"a", b"c", b"e"] { b.put(k, b"")?; }
+///     let mut c = b.cursor();
+///     assert_eq!(c.seek(b"b")?.map(|(k, _)| k), Some(&b"c"[..]));
+///     assert_eq!(c.next()?.map(|(k, _)| k), Some(&b"e"[..]));
+///     assert_eq!(c.next()?, None);
+///     assert_eq!(c.prev()?.map(|(k, _)| k), Some(&b"c"[..]));
+///     Ok(())
+/// })?;
+/// # Ok::<(), rbolt::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Cursor<'tx> {
+    tx: &'tx Tx,
+    bucket: BucketHandle,
+    stack: Vec<Elem>,
+    /// Write generation when the stack was built.
+    generation: u64,
+    /// Key of the entry the cursor is on, if it returned one.
+    key: Option<&'tx [u8]>,
+}
+
+impl<'tx> Cursor<'tx> {
+    pub(crate) fn new(tx: &'tx Tx, bucket: BucketHandle) -> Self {
+        Self {
+            tx,
+            bucket,
+            stack: Vec::new(),
+            generation: 0,
+            key: None,
+        }
+    }
+
+    /// The bucket this cursor walks.
+    pub fn bucket(&self) -> Bucket<'tx> {
+        Bucket::new(self.tx, self.bucket)
+    }
+
+    fn start(&mut self, last: bool) -> Result<()> {
+        self.bucket().check_live()?;
+        self.stack.clear();
+        self.generation = self.tx.generation();
+        let loc = self.tx.root_loc(&self.bucket)?;
+        self.push(loc, last)
+    }
+
+    fn push(&mut self, loc: Loc, last: bool) -> Result<()> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Error::corrupted(
+                None,
+                format!("tree deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let (leaf, count) = self.tx.level(loc)?;
+        if !leaf && count == 0 {
+            return Err(Error::corrupted(None, "branch page with no elements"));
+        }
+        let index = if last { count.saturating_sub(1) } else { 0 };
+        self.stack.push(Elem {
+            loc,
+            index,
+            count,
+            leaf,
+        });
+        Ok(())
+    }
+
+    /// Descends from the top of the stack to the first (or last) leaf entry under it.
+    fn descend(&mut self, last: bool) -> Result<()> {
+        loop {
+            let top = *self
+                .stack
+                .last()
+                .expect("invariant: descend starts from a non-empty stack");
+            if top.leaf {
+                return Ok(());
+            }
+            let child = self.tx.child_at(top.loc, top.index)?;
+            self.push(child, last)?;
+        }
+    }
+
+    fn current(&self) -> Result<Option<Item<'tx>>> {
+        let Some(top) = self.stack.last() else {
+            return Ok(None);
+        };
+        if !top.leaf || top.index >= top.count {
+            return Ok(None);
+        }
+        let e = self.tx.leaf_entry(top.loc, top.index)?;
+        let value = if e.flags & BUCKET_LEAF_FLAG != 0 {
+            None
+        } else {
+            Some(e.value)
+        };
+        Ok(Some((e.key, value)))
+    }
+
+    fn settle(&mut self, item: Option<Item<'tx>>) -> Option<Item<'tx>> {
+        self.key = item.map(|(k, _)| k);
+        item
+    }
+
+    /// Moves to the first entry.
+    pub fn first(&mut self) -> Result<Option<Item<'tx>>> {
+        self.start(false)?;
+        self.descend(false)?;
+        let item = match self.current()? {
+            Some(i) => Some(i),
+            None => self.step(true)?,
+        };
+        Ok(self.settle(item))
+    }
+
+    /// Moves to the last entry.
+    pub fn last(&mut self) -> Result<Option<Item<'tx>>> {
+        self.start(true)?;
+        self.descend(true)?;
+        let item = match self.current()? {
+            Some(i) => Some(i),
+            None => self.step(false)?,
+        };
+        Ok(self.settle(item))
+    }
+
+    /// Moves to the first entry whose key is ≥ `key`.
+    pub fn seek(&mut self, key: &[u8]) -> Result<Option<Item<'tx>>> {
+        self.seek_stack(key)?;
+        let item = match self.current()? {
+            Some(i) => Some(i),
+            None => self.step(true)?,
+        };
+        Ok(self.settle(item))
+    }
+
+    fn seek_stack(&mut self, key: &[u8]) -> Result<()> {
+        self.start(false)?;
+        loop {
+            let top = self
+                .stack
+                .last_mut()
+                .expect("invariant: start pushed the root");
+            let (i, _) = self.tx.search(top.loc, key)?;
+            top.index = i;
+            if top.leaf {
+                return Ok(());
+            }
+            let child = self.tx.child_at(top.loc, i)?;
+            self.push(child, false)?;
+        }
+    }
+
+    /// Moves to the next entry; from an unpositioned cursor, to the first.
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "bbolt's name; fallible, unlike Iterator"
+    )]
+    pub fn next(&mut self) -> Result<Option<Item<'tx>>> {
+        self.advance(true)
+    }
+
+    /// Moves to the previous entry; from an unpositioned cursor, to the last.
+    pub fn prev(&mut self) -> Result<Option<Item<'tx>>> {
+        self.advance(false)
+    }
+
+    fn advance(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
+        let Some(prev_key) = self.key else {
+            if self.stack.is_empty() {
+                return if forward { self.first() } else { self.last() };
+            }
+            let item = self.step(forward)?;
+            return Ok(self.settle(item));
+        };
+        if self.generation != self.tx.generation() {
+            // The tree changed under us: find our place again by key.
+            self.seek_stack(prev_key)?;
+            if forward
+                && let Some(item) = self.current()?
+                && item.0 != prev_key
+            {
+                return Ok(self.settle(Some(item)));
+            }
+        }
+        let item = self.step(forward)?;
+        if let Some((k, _)) = item
+            && (if forward {
+                k <= prev_key
+            } else {
+                k >= prev_key
+            })
+        {
+            return Err(Error::corrupted(
+                None,
+                "keys out of order across pages (shared or cyclic subtree)",
+            ));
+        }
+        match item {
+            Some(_) => Ok(self.settle(item)),
+            // Stay on the entry we had (bbolt ≥ 1.4).
+            None => Ok(None),
+        }
+    }
+
+    /// One step in the given direction, skipping empty leaves. On running off the end the
+    /// stack is restored, so the cursor stays where it was.
+    fn step(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
+        let saved = self.stack.clone();
+        // A file can hold at most `pgid` distinct pages; more empty leaves means a loop.
+        let mut budget = self.tx.meta.pgid.saturating_add(16);
+        loop {
+            let mut level = None;
+            for i in (0..self.stack.len()).rev() {
+                let e = &mut self.stack[i];
+                let can = if forward {
+                    e.index + 1 < e.count
+                } else {
+                    e.index > 0 && e.count > 0
+                };
+                if can {
+                    if forward {
+                        e.index += 1;
+                    } else {
+                        e.index = e.index.min(e.count) - 1;
+                    }
+                    level = Some(i);
+                    break;
+                }
+            }
+            let Some(i) = level else {
+                self.stack = saved;
+                return Ok(None);
+            };
+            self.stack.truncate(i + 1);
+            self.descend(!forward)?;
+            if let Some(item) = self.current()? {
+                return Ok(Some(item));
+            }
+            budget = budget
+                .checked_sub(1)
+                .ok_or_else(|| Error::corrupted(None, "empty leaves loop"))?;
+        }
+    }
+
+    /// Deletes the entry under the cursor. A sub-bucket is [`Error::IncompatibleValue`]; use
+    /// `delete_bucket`. The cursor keeps its place: the next `next` returns the entry after.
+    pub fn delete(&mut self) -> Result<()> {
+        let Some((key, value)) = self.current_checked()? else {
+            return Ok(());
+        };
+        if value.is_none() {
+            return Err(Error::IncompatibleValue);
+        }
+        self.bucket().delete(key)
+    }
+
+    fn current_checked(&mut self) -> Result<Option<Item<'tx>>> {
+        if self.generation != self.tx.generation()
+            && let Some(k) = self.key
+        {
+            self.seek_stack(k)?;
+            return Ok(self.current()?.filter(|(ck, _)| *ck == k));
+        }
+        self.current()
+    }
+}
+
+/// A double-ended iterator over a bucket's entries in key order; see [`Bucket::range`].
+#[derive(Debug)]
+pub struct Iter<'tx> {
+    front: Cursor<'tx>,
+    back: Cursor<'tx>,
+    start: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    front_key: Option<&'tx [u8]>,
+    back_key: Option<&'tx [u8]>,
+    front_started: bool,
+    back_started: bool,
+    done: bool,
+}
+
+fn owned(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+impl<'tx> Iter<'tx> {
+    pub(crate) fn new<K: AsRef<[u8]> + ?Sized>(
+        bucket: Bucket<'tx>,
+        range: impl RangeBounds<K>,
+    ) -> Self {
+        let start = owned(range.start_bound().map(AsRef::as_ref));
+        let end = owned(range.end_bound().map(AsRef::as_ref));
+        Self {
+            front: bucket.cursor(),
+            back: bucket.cursor(),
+            start,
+            end,
+            front_key: None,
+            back_key: None,
+            front_started: false,
+            back_started: false,
+            done: false,
+        }
+    }
+
+    fn first_front(&mut self) -> Result<Option<Item<'tx>>> {
+        match &self.start {
+            Bound::Unbounded => self.front.first(),
+            Bound::Included(k) => self.front.seek(&k.clone()),
+            Bound::Excluded(k) => {
+                let k = k.clone();
+                match self.front.seek(&k)? {
+                    Some((f, _)) if f == k.as_slice() => self.front.next(),
+                    other => Ok(other),
+                }
+            }
+        }
+    }
+
+    fn first_back(&mut self) -> Result<Option<Item<'tx>>> {
+        let (k, inclusive) = match &self.end {
+            Bound::Unbounded => return self.back.last(),
+            Bound::Included(k) => (k.clone(), true),
+            Bound::Excluded(k) => (k.clone(), false),
+        };
+        match self.back.seek(&k)? {
+            Some((f, v)) if inclusive && f == k.as_slice() => Ok(Some((f, v))),
+            Some(_) => self.back.prev(),
+            None => self.back.last(),
+        }
+    }
+
+    fn finish(&mut self, r: Result<Option<Item<'tx>>>) -> Option<Result<Item<'tx>>> {
+        match r {
+            Ok(Some(item)) => Some(Ok(item)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl<'tx> Iterator for Iter<'tx> {
+    type Item = Result<Item<'tx>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = if self.front_started {
+            self.front.next()
+        } else {
+            self.front_started = true;
+            self.first_front()
+        };
+        let r = r.map(|o| {
+            o.filter(|(k, _)| {
+                let in_end = match &self.end {
+                    Bound::Unbounded => true,
+                    Bound::Included(e) => *k <= e.as_slice(),
+                    Bound::Excluded(e) => *k < e.as_slice(),
+                };
+                in_end && self.back_key.is_none_or(|b| *k < b)
+            })
+        });
+        if let Ok(Some((k, _))) = r {
+            self.front_key = Some(k);
+        }
+        self.finish(r)
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = if self.back_started {
+            self.back.prev()
+        } else {
+            self.back_started = true;
+            self.first_back()
+        };
+        let r = r.map(|o| {
+            o.filter(|(k, _)| {
+                let in_start = match &self.start {
+                    Bound::Unbounded => true,
+                    Bound::Included(s) => *k >= s.as_slice(),
+                    Bound::Excluded(s) => *k > s.as_slice(),
+                };
+                in_start && self.front_key.is_none_or(|f| *k > f)
+            })
+        });
+        if let Ok(Some((k, _))) = r {
+            self.back_key = Some(k);
+        }
+        self.finish(r)
+    }
+}

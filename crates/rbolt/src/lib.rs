@@ -1,0 +1,77 @@
+//! rbolt: an embedded key/value store that reads and writes the file format of Go's
+//! [bbolt](https://github.com/etcd-io/bbolt).
+//!
+//! One file, read through a read-only memory map; a copy-on-write B+tree; buckets nested to
+//! any depth; cursors; one writer and any number of concurrent readers, each on a consistent
+//! snapshot. A file written by a Go program with bbolt opens here, and the other way round.
+//!
+//! # Basics
+//!
+//! - [`Db`] is an open file. [`Db::open`] creates it if missing; [`Options`] sets page size,
+//!   read-only mode, lock timeout and durability knobs.
+//! - [`Tx`] is a transaction. [`Db::view`] runs a closure in a read transaction,
+//!   [`Db::update`] in a write transaction that commits when the closure returns `Ok`.
+//!   [`Db::begin_read`] / [`Db::begin_write`] give you the transaction to manage; dropping it
+//!   without [`Tx::commit`] rolls back.
+//! - [`Bucket`] is a named collection of key/value pairs and sub-buckets. Keys are byte
+//!   strings ordered bytewise.
+//! - [`Cursor`] moves over a bucket; [`Bucket::iter`] and [`Bucket::range`] are iterators,
+//!   double-ended, yielding `(key, Some(value))` for values and `(name, None)` for sub-buckets.
+//!
+//! # Caveats
+//!
+//! - Values returned by `get` and cursors borrow from the transaction; the compiler keeps you
+//!   from using them after it ends. Copy what you need to keep.
+//! - One write transaction at a time: [`Db::begin_write`] waits while another is open. Do not
+//!   open a second write transaction on the same thread while holding one — it waits forever.
+//! - A long-running read transaction keeps the pages it can see from being reused, so the file
+//!   grows while it is open. It never blocks the writer.
+//! - The file is locked with `flock`, like Go bbolt, so processes (Rust or Go) exclude each
+//!   other. Opening the same file twice in one process also blocks on that lock.
+//! - Do not modify or truncate the file behind rbolt's back, and do not put it on a network
+//!   filesystem: the memory map assumes the bytes only change through rbolt.
+//! - Files are little-endian; files written by Go bbolt on big-endian machines are not read.
+//!
+//! # Example
+//!
+//! ```
+//! # fn main() -> rbolt::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = rbolt::Db::open(dir.path().join("app.db"))?;
+//! db.update(|tx| {
+//!     let users = tx.create_bucket_if_not_exists(b"users")?;
+//!     users.put(b"alice", b"1")?;
+//!     users.put(b"bob", b"2")?;
+//!     let id = users.next_sequence()?;
+//!     assert_eq!(id, 1);
+//!     Ok(())
+//! })?;
+//! db.view(|tx| {
+//!     let users = tx.bucket(b"users")?.ok_or(rbolt::Error::BucketNotFound)?;
+//!     assert_eq!(users.get(b"alice")?, Some(&b"1"[..]));
+//!     let names: Vec<&[u8]> = users.iter().rev().map(|e| e.map(|(k, _)| k)).collect::<rbolt::Result<_>>()?;
+//!     assert_eq!(names, [&b"bob"[..], b"alice"]);
+//!     Ok(())
+//! })?;
+//! # Ok(()) }
+//! ```
+
+mod bucket;
+mod check;
+mod commit;
+mod cursor;
+mod db;
+mod error;
+mod freelist;
+mod mmap;
+mod node;
+pub mod storage;
+mod tx;
+
+pub use bucket::{Bucket, DEFAULT_FILL_PERCENT};
+pub use check::CheckError;
+pub use cursor::{Cursor, Item, Iter};
+pub use db::{Db, Options};
+pub use error::{Error, Result};
+pub use rbolt_format::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
+pub use tx::Tx;

@@ -1,0 +1,578 @@
+//! The writer's in-memory B+tree nodes (bbolt's `node.go`): pages materialised on the path of
+//! a change, edited in place, rebalanced and spilled back to new pages at commit.
+//!
+//! Nodes live in one arena per transaction and refer to each other by index. Materialised
+//! nodes always form a subtree hanging from the bucket's root: a branch node's child is either
+//! a page id (untouched) or a node. A node that grows past [`EAGER_SPLIT_PAGES`] pages is split
+//! at once rather than at commit, which keeps a huge transaction's inserts O(log n) instead of
+//! bbolt's O(n) per insert into one ever-growing node (DESIGN decision 6).
+
+use crate::error::{Error, Result};
+use crate::tx::{Loc, MAX_DEPTH, Slot, Tx};
+use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE};
+use std::collections::BTreeMap;
+
+pub(crate) type NodeId = u32;
+pub(crate) type BucketId = usize;
+
+/// A node is split during the transaction once its page image would exceed this many pages.
+const EAGER_SPLIT_PAGES: usize = 4;
+/// ... or once it holds this many elements, whatever their size.
+const EAGER_SPLIT_ELEMS: usize = 4096;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Val {
+    /// A leaf value (or bucket header), wherever its bytes live.
+    Data(Slot),
+    /// A branch's child that is still only a page.
+    Child(u64),
+    /// A branch's child that was materialised.
+    Node(NodeId),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Inode {
+    pub(crate) key: Slot,
+    pub(crate) flags: u32,
+    pub(crate) val: Val,
+}
+
+impl Inode {
+    /// Bytes this entry takes in a page: element header, key and (leaf) value.
+    pub(crate) fn page_size(&self) -> usize {
+        let v = match self.val {
+            Val::Data(s) => s.len as usize,
+            _ => 0,
+        };
+        LEAF_ELEM_SIZE + self.key.len as usize + v
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) leaf: bool,
+    pub(crate) inodes: Vec<Inode>,
+    pub(crate) parent: Option<NodeId>,
+    /// Page the node was read from (0: new, or an inline bucket's page); freed at spill.
+    pub(crate) pgid: u64,
+    pub(crate) overflow: u32,
+    pub(crate) unbalanced: bool,
+    pub(crate) dead: bool,
+    pub(crate) bucket: BucketId,
+    /// Serialised size: page header plus every inode's `page_size`.
+    pub(crate) size: usize,
+}
+
+impl Node {
+    pub(crate) fn insert(&mut self, i: usize, ino: Inode) {
+        self.size += ino.page_size();
+        self.inodes.insert(i, ino);
+    }
+
+    pub(crate) fn remove(&mut self, i: usize) -> Inode {
+        let ino = self.inodes.remove(i);
+        self.size -= ino.page_size();
+        ino
+    }
+
+    pub(crate) fn replace(&mut self, i: usize, ino: Inode) {
+        self.size -= self.inodes[i].page_size();
+        self.size += ino.page_size();
+        self.inodes[i] = ino;
+    }
+
+    fn recompute_size(&mut self) {
+        self.size = PAGE_HEADER_SIZE + self.inodes.iter().map(Inode::page_size).sum::<usize>();
+    }
+
+    fn child_index(&self, child: NodeId) -> Option<usize> {
+        self.inodes
+            .iter()
+            .position(|i| matches!(i.val, Val::Node(c) if c == child))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct BucketState {
+    /// Header as read when the bucket was opened; `sequence` tracks changes.
+    pub(crate) header: BucketHeader,
+    /// The inline page (for `header.root == 0`).
+    pub(crate) inline: Option<Slot>,
+    pub(crate) root_node: Option<NodeId>,
+    /// Sub-buckets opened in this transaction, by name.
+    pub(crate) children: BTreeMap<Vec<u8>, BucketId>,
+    pub(crate) fill_percent: f64,
+    pub(crate) deleted: bool,
+}
+
+impl BucketState {
+    pub(crate) fn new(header: BucketHeader, inline: Option<Slot>) -> Self {
+        Self {
+            header,
+            inline,
+            root_node: None,
+            children: BTreeMap::new(),
+            fill_percent: crate::DEFAULT_FILL_PERCENT,
+            deleted: false,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct WState {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) buckets: Vec<BucketState>,
+    /// Page spans (first id, overflow) this transaction stopped using.
+    pub(crate) freed: Vec<(u64, u64)>,
+    pub(crate) unbalanced: Vec<NodeId>,
+    /// Bumped on every change, so cursors know to re-seek.
+    pub(crate) generation: u64,
+}
+
+impl WState {
+    fn push_node(&mut self, node: Node) -> NodeId {
+        let id =
+            NodeId::try_from(self.nodes.len()).expect("invariant: fewer than 2^32 nodes per tx");
+        self.nodes.push(node);
+        id
+    }
+
+    pub(crate) fn free_node_page(&mut self, n: NodeId) {
+        let node = &self.nodes[n as usize];
+        if node.pgid != 0 {
+            self.freed.push((node.pgid, u64::from(node.overflow)));
+        }
+    }
+}
+
+impl Tx {
+    /// Reads the page (or inline page) at `slot` into a new node.
+    fn materialize(
+        &self,
+        slot: Slot,
+        pgid: u64,
+        parent: Option<NodeId>,
+        bucket: BucketId,
+    ) -> Result<NodeId> {
+        let (leaf, count) = self.level(Loc::Page(slot))?;
+        let mut inodes = Vec::with_capacity(count);
+        let overflow = if leaf {
+            let p = self.leaf_page(slot)?;
+            for i in 0..count {
+                let e = p.elem(i).map_err(|e| Error::corrupted(pgid, e))?;
+                inodes.push(Inode {
+                    key: slot.sub(e.key.start, e.key.len()),
+                    flags: e.flags,
+                    val: Val::Data(slot.sub(e.value.start, e.value.len())),
+                });
+            }
+            rbolt_format::PageHeader::decode(p.bytes())
+                .map(|h| h.overflow)
+                .unwrap_or(0)
+        } else {
+            let p = self.branch_page(slot)?;
+            if count == 0 {
+                return Err(Error::corrupted(pgid, "branch page with no elements"));
+            }
+            for i in 0..count {
+                let e = p.elem(i).map_err(|e| Error::corrupted(pgid, e))?;
+                inodes.push(Inode {
+                    key: slot.sub(e.key.start, e.key.len()),
+                    flags: 0,
+                    val: Val::Child(e.pgid),
+                });
+            }
+            rbolt_format::PageHeader::decode(p.bytes())
+                .map(|h| h.overflow)
+                .unwrap_or(0)
+        };
+        let mut node = Node {
+            leaf,
+            inodes,
+            parent,
+            pgid,
+            overflow: if pgid == 0 { 0 } else { overflow },
+            unbalanced: false,
+            dead: false,
+            bucket,
+            size: 0,
+        };
+        node.recompute_size();
+        Ok(self.wstate_mut().push_node(node))
+    }
+
+    /// The bucket's root node, materialising it if needed.
+    pub(crate) fn ensure_root_node(&self, b: BucketId) -> Result<NodeId> {
+        let (root_node, inline, root) = {
+            let st = self.wstate();
+            let bs = &st.buckets[b];
+            (bs.root_node, bs.inline, bs.header.root)
+        };
+        if let Some(n) = root_node {
+            return Ok(n);
+        }
+        let n = match inline {
+            Some(slot) => {
+                let n = self.materialize(slot, 0, None, b)?;
+                if !self.wstate().nodes[n as usize].leaf {
+                    return Err(Error::corrupted(None, "inline bucket page is not a leaf"));
+                }
+                n
+            }
+            None => self.materialize(self.page_slot(root)?, root, None, b)?,
+        };
+        self.wstate_mut().buckets[b].root_node = Some(n);
+        Ok(n)
+    }
+
+    /// Materialises the path to the leaf where `key` belongs. Returns the leaf, the index of
+    /// the first key ≥ `key`, and whether it is equal.
+    pub(crate) fn leaf_for(&self, b: BucketId, key: &[u8]) -> Result<(NodeId, usize, bool)> {
+        let mut n = self.ensure_root_node(b)?;
+        for _ in 0..MAX_DEPTH {
+            let (i, exact) = self.search(Loc::Node(n), key)?;
+            let (leaf, child) = {
+                let st = self.wstate();
+                let node = &st.nodes[n as usize];
+                if node.leaf {
+                    (true, None)
+                } else if node.inodes.is_empty() {
+                    return Err(Error::corrupted(node.pgid, "branch node with no elements"));
+                } else {
+                    (false, Some(node.inodes[i].val))
+                }
+            };
+            match (leaf, child) {
+                (true, _) => return Ok((n, i, exact)),
+                (false, Some(Val::Node(c))) => n = c,
+                (false, Some(Val::Child(pgid))) => {
+                    let c = self.materialize(self.page_slot(pgid)?, pgid, Some(n), b)?;
+                    self.wstate_mut().nodes[n as usize].inodes[i].val = Val::Node(c);
+                    n = c;
+                }
+                _ => unreachable!("invariant: branch inodes hold children"),
+            }
+        }
+        Err(Error::corrupted(
+            None,
+            format!("tree deeper than {MAX_DEPTH} levels"),
+        ))
+    }
+
+    /// Inserts or replaces the entry for `key` (whose bytes are at `key_slot`). Replacing a
+    /// bucket with a value or the reverse is [`Error::IncompatibleValue`].
+    pub(crate) fn put_entry(
+        &self,
+        b: BucketId,
+        key_slot: Slot,
+        flags: u32,
+        value: Slot,
+    ) -> Result<()> {
+        let key = self.bytes(key_slot);
+        let (n, i, exact) = self.leaf_for(b, key)?;
+        let mut st = self.wstate_mut();
+        let node = &mut st.nodes[n as usize];
+        let ino = Inode {
+            key: key_slot,
+            flags,
+            val: Val::Data(value),
+        };
+        if exact {
+            if (node.inodes[i].flags & BUCKET_LEAF_FLAG) != (flags & BUCKET_LEAF_FLAG) {
+                return Err(Error::IncompatibleValue);
+            }
+            node.replace(i, ino);
+        } else {
+            node.insert(i, ino);
+        }
+        st.generation += 1;
+        self.split_eagerly(&mut st, n);
+        Ok(())
+    }
+
+    /// Removes `key` from its leaf. The caller checked that it exists and is of the right kind.
+    pub(crate) fn delete_entry(&self, b: BucketId, key: &[u8]) -> Result<()> {
+        let (n, i, exact) = self.leaf_for(b, key)?;
+        if !exact {
+            return Ok(());
+        }
+        let mut st = self.wstate_mut();
+        let node = &mut st.nodes[n as usize];
+        node.remove(i);
+        node.unbalanced = true;
+        st.unbalanced.push(n);
+        st.generation += 1;
+        Ok(())
+    }
+
+    /// Splits `n` (and then its ancestors) while it is larger than a few pages.
+    fn split_eagerly(&self, st: &mut WState, mut n: NodeId) {
+        let limit = EAGER_SPLIT_PAGES * self.page_size;
+        loop {
+            let node = &st.nodes[n as usize];
+            let len = node.inodes.len();
+            if (node.size <= limit && len <= EAGER_SPLIT_ELEMS) || len < 4 {
+                return;
+            }
+            // Split where the first half reaches half the size, keeping two inodes each side.
+            let half = node.size / 2;
+            let mut acc = PAGE_HEADER_SIZE;
+            let mut mid = len / 2;
+            for (i, ino) in node.inodes.iter().enumerate() {
+                acc += ino.page_size();
+                if acc >= half {
+                    mid = i + 1;
+                    break;
+                }
+            }
+            let mid = mid.clamp(2, len - 2);
+            let (leaf, parent, bucket) = (node.leaf, node.parent, node.bucket);
+            let right: Vec<Inode> = st.nodes[n as usize].inodes.split_off(mid);
+            st.nodes[n as usize].recompute_size();
+            let first_left = st.nodes[n as usize].inodes[0].key;
+            let first_right = right[0].key;
+            let mut m = Node {
+                leaf,
+                inodes: right,
+                parent,
+                pgid: 0,
+                overflow: 0,
+                unbalanced: false,
+                dead: false,
+                bucket,
+                size: 0,
+            };
+            m.recompute_size();
+            let moved: Vec<NodeId> = m
+                .inodes
+                .iter()
+                .filter_map(|i| {
+                    if let Val::Node(c) = i.val {
+                        Some(c)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let m = st.push_node(m);
+            for c in moved {
+                st.nodes[c as usize].parent = Some(m);
+            }
+            let sep = Inode {
+                key: first_right,
+                flags: 0,
+                val: Val::Node(m),
+            };
+            match parent {
+                Some(p) => {
+                    let idx = st.nodes[p as usize]
+                        .child_index(n)
+                        .expect("invariant: a node's parent lists it");
+                    st.nodes[p as usize].insert(idx + 1, sep);
+                    n = p;
+                }
+                None => {
+                    let mut root = Node {
+                        leaf: false,
+                        inodes: vec![
+                            Inode {
+                                key: first_left,
+                                flags: 0,
+                                val: Val::Node(n),
+                            },
+                            sep,
+                        ],
+                        parent: None,
+                        pgid: 0,
+                        overflow: 0,
+                        unbalanced: false,
+                        dead: false,
+                        bucket,
+                        size: 0,
+                    };
+                    root.recompute_size();
+                    let r = st.push_node(root);
+                    st.nodes[n as usize].parent = Some(r);
+                    st.nodes[m as usize].parent = Some(r);
+                    st.buckets[bucket].root_node = Some(r);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Materialises child `i` of branch node `p` if it is still a page.
+    fn child_node(&self, p: NodeId, i: usize) -> Result<NodeId> {
+        let (val, bucket) = {
+            let st = self.wstate();
+            let node = &st.nodes[p as usize];
+            (node.inodes[i].val, node.bucket)
+        };
+        match val {
+            Val::Node(c) => Ok(c),
+            Val::Child(pgid) => {
+                let c = self.materialize(self.page_slot(pgid)?, pgid, Some(p), bucket)?;
+                self.wstate_mut().nodes[p as usize].inodes[i].val = Val::Node(c);
+                Ok(c)
+            }
+            Val::Data(_) => unreachable!("invariant: branch inodes hold children"),
+        }
+    }
+
+    /// Merges or removes every node that deletes left too small (bbolt's `node.rebalance`).
+    pub(crate) fn rebalance_all(&self) -> Result<()> {
+        let list = std::mem::take(&mut self.wstate_mut().unbalanced);
+        for n in list {
+            self.rebalance(n)?;
+        }
+        Ok(())
+    }
+
+    fn rebalance(&self, mut n: NodeId) -> Result<()> {
+        for _ in 0..=MAX_DEPTH {
+            let (parent, leaf, len) = {
+                let mut st = self.wstate_mut();
+                let ps = self.page_size as f64;
+                let node = &st.nodes[n as usize];
+                if node.dead || !node.unbalanced || st.buckets[node.bucket].deleted {
+                    return Ok(());
+                }
+                // bbolt ≥ 1.4: the threshold scales with the bucket's fill percent.
+                let threshold = ((ps * st.buckets[node.bucket].fill_percent) as usize) / 2;
+                let min_keys = if node.leaf { 1 } else { 2 };
+                let (size, len, leaf, parent) =
+                    (node.size, node.inodes.len(), node.leaf, node.parent);
+                st.nodes[n as usize].unbalanced = false;
+                if size > threshold && len > min_keys {
+                    return Ok(());
+                }
+                (parent, leaf, len)
+            };
+            let Some(p) = parent else {
+                if !leaf && len == 1 {
+                    self.collapse_root(n)?;
+                }
+                return Ok(());
+            };
+            let mut st = self.wstate_mut();
+            let idx = st.nodes[p as usize]
+                .child_index(n)
+                .expect("invariant: a node's parent lists it");
+            if len == 0 {
+                st.nodes[p as usize].remove(idx);
+                st.free_node_page(n);
+                st.nodes[n as usize].dead = true;
+                st.nodes[p as usize].unbalanced = true;
+                n = p;
+                continue;
+            }
+            let siblings = st.nodes[p as usize].inodes.len();
+            drop(st);
+            if siblings < 2 {
+                return Ok(());
+            }
+            // Merge with the right sibling if first, else into the left one.
+            let (target, source, source_idx) = if idx == 0 {
+                (n, self.child_node(p, 1)?, 1)
+            } else {
+                (self.child_node(p, idx - 1)?, n, idx)
+            };
+            let mut st = self.wstate_mut();
+            let moved = std::mem::take(&mut st.nodes[source as usize].inodes);
+            for ino in &moved {
+                if let Val::Node(c) = ino.val {
+                    st.nodes[c as usize].parent = Some(target);
+                }
+            }
+            st.nodes[target as usize].inodes.extend(moved);
+            st.nodes[target as usize].recompute_size();
+            st.nodes[p as usize].remove(source_idx);
+            st.free_node_page(source);
+            st.nodes[source as usize].dead = true;
+            st.nodes[p as usize].unbalanced = true;
+            n = p;
+        }
+        Err(Error::corrupted(
+            None,
+            format!("tree deeper than {MAX_DEPTH} levels"),
+        ))
+    }
+
+    /// A root branch with one child takes over that child's contents.
+    fn collapse_root(&self, root: NodeId) -> Result<()> {
+        let child = self.child_node(root, 0)?;
+        let mut st = self.wstate_mut();
+        let inodes = std::mem::take(&mut st.nodes[child as usize].inodes);
+        for ino in &inodes {
+            if let Val::Node(c) = ino.val {
+                st.nodes[c as usize].parent = Some(root);
+            }
+        }
+        let leaf = st.nodes[child as usize].leaf;
+        let r = &mut st.nodes[root as usize];
+        r.leaf = leaf;
+        r.inodes = inodes;
+        r.recompute_size();
+        st.free_node_page(child);
+        st.nodes[child as usize].dead = true;
+        Ok(())
+    }
+
+    /// Frees every page of bucket `b` and of its sub-buckets, and marks them deleted.
+    pub(crate) fn free_bucket(&self, b: BucketId) -> Result<()> {
+        let (root_node, inline, root) = {
+            let mut st = self.wstate_mut();
+            let bs = &mut st.buckets[b];
+            bs.deleted = true;
+            (bs.root_node, bs.inline, bs.header.root)
+        };
+        let loc = match (root_node, inline) {
+            (Some(n), _) => Loc::Node(n),
+            (None, Some(s)) => Loc::Page(s),
+            (None, None) => Loc::Page(self.page_slot(root)?),
+        };
+        self.free_tree(loc, inline.is_none(), Some(b), 0)
+    }
+
+    /// Frees the pages under `loc`. `real` says a `Loc::Page` is a file page rather than an
+    /// inline page; `cache` is the bucket whose opened children apply at this level.
+    fn free_tree(&self, loc: Loc, real: bool, cache: Option<BucketId>, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::corrupted(
+                None,
+                format!("tree deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        match loc {
+            Loc::Node(n) => self.wstate_mut().free_node_page(n),
+            Loc::Page(s) if real => {
+                let ps = self.page_size as u64;
+                self.wstate_mut().freed.push((s.off / ps, s.len / ps - 1));
+            }
+            Loc::Page(_) => {}
+        }
+        let (leaf, count) = self.level(loc)?;
+        for i in 0..count {
+            if !leaf {
+                self.free_tree(self.child_at(loc, i)?, true, cache, depth + 1)?;
+                continue;
+            }
+            let e = self.leaf_entry(loc, i)?;
+            if e.flags & BUCKET_LEAF_FLAG == 0 {
+                continue;
+            }
+            let cached = cache.and_then(|b| self.wstate().buckets[b].children.get(e.key).copied());
+            match cached {
+                Some(c) => self.free_bucket(c)?,
+                None => {
+                    let h =
+                        BucketHeader::decode(e.value).map_err(|err| Error::corrupted(None, err))?;
+                    if h.root != 0 {
+                        self.free_tree(Loc::Page(self.page_slot(h.root)?), true, None, depth + 1)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
