@@ -8,6 +8,7 @@
 //! no open reader can reach it.
 
 use crate::db::WriterData;
+use crate::defects;
 use crate::error::{Error, Result};
 use crate::node::{BucketId, Inode, NodeId, Val};
 use crate::tx::{MAP, Slot, Tx};
@@ -402,16 +403,26 @@ fn write_all(tx: &Tx, w: &mut WriterData) -> Result<rbolt_format::Meta> {
         meta.freelist = pgid;
     }
     meta.pgid = sp.hwm;
+    let slot = if defects::active("wrong-meta-parity") {
+        (txid + 1) % 2
+    } else {
+        txid % 2
+    };
+    let mut page = vec![0u8; ps];
+    meta.encode_page(slot, &mut page);
+    meta.checksum = meta.sum();
+    if defects::active("meta-before-data") {
+        sp.w.storage.write_at(&page, slot * ps as u64)?;
+    }
     sp.pw.flush(sp.w)?;
     // The meta must never be durable before the pages it points to.
     let w = sp.w;
-    if !w.no_sync {
+    if !w.no_sync && !defects::active("skip-data-sync") {
         w.storage.sync_data()?;
     }
-    let mut page = vec![0u8; ps];
-    meta.encode_page(txid % 2, &mut page);
-    meta.checksum = meta.sum();
-    w.storage.write_at(&page, (txid % 2) * ps as u64)?;
+    if !defects::active("meta-before-data") {
+        w.storage.write_at(&page, slot * ps as u64)?;
+    }
     if !w.no_sync {
         w.storage.sync_data()?;
     }

@@ -61,6 +61,7 @@ mod check;
 mod commit;
 mod cursor;
 mod db;
+mod defects;
 mod error;
 mod freelist;
 mod mmap;

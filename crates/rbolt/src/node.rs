@@ -330,7 +330,11 @@ impl Tx {
             let right: Vec<Inode> = st.nodes[n as usize].inodes.split_off(mid);
             st.nodes[n as usize].recompute_size();
             let first_left = st.nodes[n as usize].inodes[0].key;
-            let first_right = right[0].key;
+            let first_right = if crate::defects::active("split-off-by-one") {
+                right[1].key
+            } else {
+                right[0].key
+            };
             let mut m = Node {
                 leaf,
                 inodes: right,
