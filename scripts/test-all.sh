@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: installs what a fresh machine lacks (Go and Debian's bbolt for the
+# interop tests), then fmt, clippy, docs, the test suite once per freelist type, and builds of
+# the benches and fuzz targets where present. Exit status is non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "Go bbolt helper (interop tests)"
+# Builds interop/go/bin/bbolt-interop, installing golang-go and bbolt from Debian if missing.
+interop/go/build.sh
+export RBOLT_REQUIRE_GO=1
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p rbolt --features defects --all-targets -- -D warnings
+
+step "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+for fl in array hashmap; do
+  step "cargo test (freelist $fl)"
+  RBOLT_TEST_FREELIST=$fl cargo test --workspace
+done
+
+if [ -x scripts/ci-extra.sh ]; then
+  step "extra CI checks"
+  scripts/ci-extra.sh
+fi
