@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
-use crate::tx::{MAX_DEPTH, Tx, page_span};
+use crate::tx::{MAX_DEPTH, MAX_NESTING, Tx, page_span};
 use rbolt_format::{
     BRANCH_PAGE, BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BranchPage, BucketHeader, FREELIST_PAGE,
     LEAF_PAGE, LeafPage, Meta, PGID_NO_FREELIST, PageHeader,
@@ -83,6 +83,7 @@ struct Walker<'a> {
     seen: Bits,
     free: Bits,
     errors: Vec<CheckError>,
+    nesting: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -94,6 +95,7 @@ impl<'a> Walker<'a> {
             seen: Bits::new(hwm),
             free: Bits::new(hwm),
             errors: Vec::new(),
+            nesting: 0,
         }
     }
 
@@ -142,7 +144,7 @@ impl<'a> Walker<'a> {
             return;
         }
         match h.flags {
-            LEAF_PAGE => self.walk_leaf(pgid, bytes, lo, hi, depth),
+            LEAF_PAGE => self.walk_leaf(pgid, bytes, lo, hi),
             BRANCH_PAGE => self.walk_branch(pgid, bytes, lo, hi, depth),
             _ => self.err(pgid, format!("invalid type: {}", h.type_name())),
         }
@@ -204,14 +206,7 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn walk_leaf(
-        &mut self,
-        pgid: u64,
-        bytes: &'a [u8],
-        lo: Option<&[u8]>,
-        hi: Option<&[u8]>,
-        depth: usize,
-    ) {
+    fn walk_leaf(&mut self, pgid: u64, bytes: &'a [u8], lo: Option<&[u8]>, hi: Option<&[u8]>) {
         let p = match LeafPage::new(bytes) {
             Ok(p) => p,
             Err(e) => return self.err(pgid, e.to_string()),
@@ -226,7 +221,7 @@ impl<'a> Walker<'a> {
             self.check_key(Some(pgid), i, k, prev, lo, hi);
             prev = Some(k);
             if e.flags & BUCKET_LEAF_FLAG != 0 {
-                self.walk_bucket(pgid, &bytes[e.value], depth + 1);
+                self.walk_bucket(pgid, &bytes[e.value]);
             } else if e.flags != 0 {
                 self.err(
                     pgid,
@@ -237,23 +232,28 @@ impl<'a> Walker<'a> {
     }
 
     /// Walks the bucket whose header (and inline page) is `value`, found on page `parent`.
-    fn walk_bucket(&mut self, parent: u64, value: &'a [u8], depth: usize) {
+    fn walk_bucket(&mut self, parent: u64, value: &'a [u8]) {
         let h = match BucketHeader::decode(value) {
             Ok(h) => h,
             Err(e) => return self.err(parent, e.to_string()),
         };
+        if self.nesting >= MAX_NESTING {
+            return self.err(parent, format!("buckets nested deeper than {MAX_NESTING}"));
+        }
+        self.nesting += 1;
         if h.root != 0 {
-            self.walk_page(h.root, None, None, depth);
-            return;
-        }
-        let inline = &value[BUCKET_HEADER_SIZE..];
-        match PageHeader::decode(inline) {
-            Ok(ih) if ih.flags == LEAF_PAGE && ih.overflow == 0 => {
-                self.walk_leaf(parent, inline, None, None, depth);
+            self.walk_page(h.root, None, None, 0);
+        } else {
+            let inline = &value[BUCKET_HEADER_SIZE..];
+            match PageHeader::decode(inline) {
+                Ok(ih) if ih.flags == LEAF_PAGE && ih.overflow == 0 => {
+                    self.walk_leaf(parent, inline, None, None);
+                }
+                Ok(_) => self.err(parent, "inline bucket page is not a leaf"),
+                Err(e) => self.err(parent, e.to_string()),
             }
-            Ok(_) => self.err(parent, "inline bucket page is not a leaf"),
-            Err(e) => self.err(parent, e.to_string()),
         }
+        self.nesting -= 1;
     }
 
     fn load_freelist(&mut self, meta: &Meta) {

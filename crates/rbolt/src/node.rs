@@ -8,7 +8,7 @@
 //! bbolt's O(n) per insert into one ever-growing node (DESIGN decision 6).
 
 use crate::error::{Error, Result};
-use crate::tx::{Loc, MAX_DEPTH, Slot, Tx};
+use crate::tx::{Loc, MAX_DEPTH, MAX_NESTING, Slot, Tx};
 use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE};
 use std::collections::BTreeMap;
 
@@ -535,12 +535,25 @@ impl Tx {
             (None, Some(s)) => Loc::Page(s),
             (None, None) => Loc::Page(self.page_slot(root)?),
         };
-        self.free_tree(loc, inline.is_none(), Some(b), 0)
+        self.free_tree(loc, inline.is_none(), Some(b), 0, 0)
     }
 
     /// Frees the pages under `loc`. `real` says a `Loc::Page` is a file page rather than an
     /// inline page; `cache` is the bucket whose opened children apply at this level.
-    fn free_tree(&self, loc: Loc, real: bool, cache: Option<BucketId>, depth: usize) -> Result<()> {
+    fn free_tree(
+        &self,
+        loc: Loc,
+        real: bool,
+        cache: Option<BucketId>,
+        depth: usize,
+        nesting: usize,
+    ) -> Result<()> {
+        if nesting > MAX_NESTING {
+            return Err(Error::corrupted(
+                None,
+                format!("buckets nested deeper than {MAX_NESTING}"),
+            ));
+        }
         if depth > MAX_DEPTH {
             return Err(Error::corrupted(
                 None,
@@ -558,7 +571,7 @@ impl Tx {
         let (leaf, count) = self.level(loc)?;
         for i in 0..count {
             if !leaf {
-                self.free_tree(self.child_at(loc, i)?, true, cache, depth + 1)?;
+                self.free_tree(self.child_at(loc, i)?, true, cache, depth + 1, nesting)?;
                 continue;
             }
             let e = self.leaf_entry(loc, i)?;
@@ -572,7 +585,13 @@ impl Tx {
                     let h =
                         BucketHeader::decode(e.value).map_err(|err| Error::corrupted(None, err))?;
                     if h.root != 0 {
-                        self.free_tree(Loc::Page(self.page_slot(h.root)?), true, None, depth + 1)?;
+                        self.free_tree(
+                            Loc::Page(self.page_slot(h.root)?),
+                            true,
+                            None,
+                            0,
+                            nesting + 1,
+                        )?;
                     }
                 }
             }

@@ -23,6 +23,11 @@ use std::sync::Arc;
 /// below this; a crafted cycle of branch pages would otherwise recurse forever.
 pub(crate) const MAX_DEPTH: usize = 64;
 
+/// Deepest nesting of buckets inside buckets that recursive walks (check, delete) follow.
+/// The format has no limit; this bounds recursion on crafted files while leaving real
+/// databases far inside it.
+pub(crate) const MAX_NESTING: usize = 1024;
+
 /// `Slot::src` value meaning "the mapping".
 pub(crate) const MAP: u32 = u32::MAX;
 

@@ -650,3 +650,23 @@ fn failed_sync_poisons_the_db_until_reopen() {
     db.update(|tx| tx.bucket(b"b")?.unwrap().put(b"k", b"3"))
         .unwrap();
 }
+
+/// Regression: the depth guard against cyclic pages also counted bucket nesting, so a
+/// legitimate chain of more than 64 nested buckets failed `check` and could not be deleted.
+#[test]
+fn nesting_buckets_deeper_than_the_tree_depth_guard() {
+    let mut db = TempDb::new();
+    db.update(|tx| {
+        let mut b = tx.create_bucket(b"n0")?;
+        for d in 1..200u32 {
+            b.put(b"v", &d.to_be_bytes())?;
+            b = b.create_bucket(format!("n{d}").as_bytes())?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.reopen();
+    db.must_check();
+    db.update(|tx| tx.delete_bucket(b"n0")).unwrap();
+    assert!(db.begin_read().unwrap().bucket(b"n0").unwrap().is_none());
+}
