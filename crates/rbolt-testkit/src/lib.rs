@@ -5,7 +5,11 @@
 //! - [`script`]: the op-script format of `rbolt-script` and the Go interop helper (apply, dump).
 #![forbid(unsafe_code)]
 
+pub mod crashsim;
+pub mod faults;
+pub mod rng;
 pub mod script;
+pub mod workload;
 
 use rbolt::{Db, Options};
 use std::ops::Deref;

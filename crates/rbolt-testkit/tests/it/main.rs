@@ -1,0 +1,5 @@
+//! rbolt-testkit's integration tests, one binary.
+
+mod crash;
+mod faults;
+mod regressions;
