@@ -2,11 +2,13 @@
 //!
 //! - [`TempDb`]: a database in a temporary directory that is consistency-checked when dropped,
 //!   so every test ends with a full `check` (bbolt's `btesting.MustCreateDB`).
+//! - [`gen`](gen/index.html): seeded op-script generator with a model of the database it makes.
 //! - [`script`]: the op-script format of `rbolt-script` and the Go interop helper (apply, dump).
 #![forbid(unsafe_code)]
 
 pub mod crashsim;
 pub mod faults;
+pub mod r#gen;
 pub mod rng;
 pub mod script;
 pub mod workload;
