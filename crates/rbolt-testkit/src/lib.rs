@@ -8,6 +8,8 @@
 
 pub mod crashsim;
 pub mod faults;
+pub mod hostile;
+pub mod killnine;
 pub mod r#gen;
 pub mod rng;
 pub mod script;

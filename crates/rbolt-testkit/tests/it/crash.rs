@@ -57,7 +57,7 @@ fn sweep(rec: &Recorded, budget: u64, tally: &Tally, only: Option<(usize, usize,
                 n += 1;
                 let iseed = image_seed(rec.spec.seed, point.pos, mi, sample);
                 let img = sw.image(model, &mut Rng::new(iseed));
-                let usable = iseed % 8 == 0;
+                let usable = iseed.is_multiple_of(8);
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     crashsim::verify_image(&img, &path, point, rec, usable)
                 }));

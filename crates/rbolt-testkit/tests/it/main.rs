@@ -2,5 +2,7 @@
 
 mod crash;
 mod faults;
+mod hostile;
 mod interop;
+mod killnine;
 mod regressions;
