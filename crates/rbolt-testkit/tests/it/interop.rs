@@ -1165,3 +1165,56 @@ fn rbolt_check_accepts_no_freelist_sync_files() {
     }
     must(p.into_result(), "rbolt check of no-freelist-sync files");
 }
+
+/// A file written without a freelist, opened read-write *without* the option by the other
+/// tool, gets a freelist at once (one empty commit), as bbolt does; the first tool reads it.
+#[test]
+fn no_freelist_sync_file_gets_a_freelist_on_plain_open() {
+    let go = require_go!();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut g = Generator::new(derive_seed(master_seed(), 0x60_0004), 4096);
+    g.fill_and_merge();
+    let ops = g.take_script();
+    let expected = g.model().dump();
+    for (first, second) in [(Writer::Go, Writer::Rbolt), (Writer::Rbolt, Writer::Go)] {
+        let db = dir.path().join(format!("{first:?}.db"));
+        apply_with(go, first, &ops, dir.path(), &db, 4096, true).unwrap_or_else(|e| panic!("{e}"));
+        let before = meta(&db);
+        assert_eq!(
+            before.freelist, PGID_NO_FREELIST,
+            "{first:?} wrote no freelist"
+        );
+        // An empty op file: open read-write, no ops, close.
+        apply_with(go, second, "", dir.path(), &db, 4096, false).unwrap_or_else(|e| panic!("{e}"));
+        let after = meta(&db);
+        assert_eq!(
+            after.txid,
+            before.txid + 1,
+            "{second:?} committed once on open"
+        );
+        assert_ne!(
+            after.freelist, PGID_NO_FREELIST,
+            "{second:?} wrote a freelist"
+        );
+        must(
+            go_check(go, &db),
+            &format!("{first:?} then {second:?}: Go check"),
+        );
+        must(
+            rbolt_check(&db),
+            &format!("{first:?} then {second:?}: rbolt check"),
+        );
+        for (who, dump) in [
+            (
+                "Go",
+                run_ok("Go dump", go, &["dump", s(&db)]).unwrap_or_else(|e| panic!("{e}")),
+            ),
+            ("rbolt", rbolt_dump(&db).unwrap_or_else(|e| panic!("{e}"))),
+        ] {
+            must(
+                same_dump(who, &expected, &dump),
+                "dump after the freelist was written",
+            );
+        }
+    }
+}
