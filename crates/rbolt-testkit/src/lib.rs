@@ -8,9 +8,9 @@
 
 pub mod crashsim;
 pub mod faults;
+pub mod r#gen;
 pub mod hostile;
 pub mod killnine;
-pub mod r#gen;
 pub mod rng;
 pub mod script;
 pub mod workload;
