@@ -6,3 +6,4 @@ mod hostile;
 mod interop;
 mod killnine;
 mod regressions;
+mod stress;
