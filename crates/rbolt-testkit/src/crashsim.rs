@@ -247,6 +247,15 @@ impl<'a> Sweep<'a> {
         }
     }
 
+    /// Starts before the first op of `ops`, recorded on a file that already held `image`
+    /// (durable) when recording began, e.g. after a reopen.
+    pub fn from_image(ops: &'a [Op], page_size: usize, image: Image) -> Self {
+        let mut s = Self::new(ops, page_size);
+        s.live_len = image.len();
+        s.durable = image;
+        s
+    }
+
     /// The current crash point.
     pub fn point(&self) -> CrashPoint {
         CrashPoint {
