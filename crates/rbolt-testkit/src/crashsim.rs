@@ -330,6 +330,19 @@ impl<'a> Sweep<'a> {
         &self.durable
     }
 
+    /// The image with exactly the pending ops whose bit is set in `mask` (bit `j` = the
+    /// `j`-th pending op), applied in issue order: the bounded-exhaustive enumeration of
+    /// CrashMonkey/ACE for points with few pending ops.
+    pub fn subset_image(&self, mask: u64) -> Image {
+        let mut img = self.durable.clone();
+        for (j, &i) in self.pending.iter().enumerate() {
+            if j < 64 && mask & (1 << j) != 0 {
+                apply(&mut img, &self.ops[i], None);
+            }
+        }
+        img
+    }
+
     /// The post-crash image at this point under `model`.
     pub fn image(&self, model: Model, r: &mut Rng) -> Image {
         let mut img = self.durable.clone();

@@ -95,6 +95,9 @@ fn hostile_files_never_panic_or_hang() {
                 if i >= cases && only.is_none() || failures.lock().unwrap().len() >= 20 {
                     return;
                 }
+                if i > 0 && i.is_multiple_of(100_000) {
+                    eprintln!("hostile: {i} cases so far");
+                }
                 let seed = case_seed(base, i);
                 let mut r = Rng::new(seed);
                 let (img0, ps, _) = &bases[r.index(bases.len())];

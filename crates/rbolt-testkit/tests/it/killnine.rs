@@ -83,6 +83,9 @@ fn kill_nine_never_loses_an_acknowledged_commit() {
             "cycle {cycle} (seed {seed}): the file went back from commit {prev_last} to {last}"
         );
         commits += last - prev_last;
+        if cycle > 0 && cycle.is_multiple_of(1000) {
+            eprintln!("killnine: {cycle} cycles so far, {commits} commits");
+        }
         prev_last = if cycle % ROTATE == ROTATE - 1 {
             0
         } else {
