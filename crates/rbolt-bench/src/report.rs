@@ -28,6 +28,9 @@ pub(crate) struct Meta {
     pub(crate) engines: Vec<String>,
     pub(crate) notes: Vec<String>,
     pub(crate) total_secs: f64,
+    /// Runs per engine; each time is the best (lowest) of them.
+    #[serde(default)]
+    pub(crate) runs: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -119,12 +122,17 @@ fn ratio(rows: &[Row], other: &str, phase: &str, kind: Kind) -> Option<f64> {
     Some(score(rows, "rbolt", phase, kind)? / score(rows, other, phase, kind)?)
 }
 
-/// rbolt's ratio against the best other engine, and that engine.
-fn ratio_best(rows: &[Row], engines: &[String], phase: &str, kind: Kind) -> Option<(f64, String)> {
+/// True if `engine` ran with the run's `n` (not lowered by `--n-for`).
+fn full_n(rows: &[Row], engine: &str, n: u64) -> bool {
+    rows.iter().filter(|r| r.engine == engine).all(|r| r.n == n)
+}
+
+/// rbolt's ratio against the best other engine that ran with the same n, and that engine.
+fn ratio_best(rows: &[Row], meta: &Meta, phase: &str, kind: Kind) -> Option<(f64, String)> {
     let rb = score(rows, "rbolt", phase, kind)?;
-    engines
+    meta.engines
         .iter()
-        .filter(|e| *e != "rbolt")
+        .filter(|e| *e != "rbolt" && full_n(rows, e, meta.n))
         .filter_map(|e| Some((score(rows, e, phase, kind)?, e.clone())))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(best, e)| (rb / best, e))
@@ -140,6 +148,13 @@ pub(crate) fn markdown(rows: &[Row], meta: &Meta) -> String {
         meta.n,
         crate::workload::Params::new(meta.n).elements()
     );
+    if meta.runs > 1 {
+        let _ = writeln!(
+            s,
+            "Each engine ran {} times (interleaved); every cell is its best run.\n",
+            meta.runs
+        );
+    }
     let _ = writeln!(
         s,
         "| phase | {} | rbolt vs best other |",
@@ -152,6 +167,7 @@ pub(crate) fn markdown(rows: &[Row], meta: &Meta) -> String {
         }
         let best = engines
             .iter()
+            .filter(|e| full_n(rows, e, meta.n))
             .filter_map(|e| score(rows, e, phase, kind))
             .fold(f64::MIN, f64::max);
         let mut line = format!("| {label} |");
@@ -170,7 +186,7 @@ pub(crate) fn markdown(rows: &[Row], meta: &Meta) -> String {
                 None => line.push_str(" n/a |"),
             }
         }
-        match ratio_best(rows, engines, phase, kind) {
+        match ratio_best(rows, meta, phase, kind) {
             Some((r, e)) => {
                 let _ = write!(line, " {r:.2}× ({e}) |");
             }
@@ -182,7 +198,8 @@ pub(crate) fn markdown(rows: &[Row], meta: &Meta) -> String {
         let _ = writeln!(
             s,
             "\n† ran with a smaller n: {}. Ratios for those cells compare throughput (ops/s), \
-             not times; sizes and RSS are not comparable.",
+             not times, and are left out of \"best\" and \"rbolt vs best other\"; a smaller \
+             tree reads faster, so they flatter that engine. Sizes and RSS are not comparable.",
             meta.n_for
                 .iter()
                 .map(|(e, n)| format!("{e} n = {n}"))
@@ -282,7 +299,7 @@ pub(crate) fn svg(rows: &[Row], meta: &Meta) -> String {
             left - 8.0,
             y + row_h * 0.65
         );
-        if let Some((r, _)) = ratio_best(rows, &meta.engines, phase, *kind) {
+        if let Some((r, _)) = ratio_best(rows, meta, phase, *kind) {
             let (x0, x1) = (x(1.0).min(x(r)), x(1.0).max(x(r)));
             let color = if r >= 1.0 { "#7fc97f" } else { "#f08080" };
             let _ = writeln!(
@@ -368,6 +385,7 @@ pub(crate) fn read_json(path: &Path) -> Result<(Vec<Row>, Meta)> {
                 engines,
                 notes: Vec::new(),
                 total_secs: 0.0,
+                runs: 1,
             }
         }
     };

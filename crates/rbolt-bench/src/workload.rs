@@ -176,7 +176,7 @@ impl Recorder<'_> {
 
     fn time<T>(&self, phase: &str, ops: u64, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let start = Instant::now();
-        let out = f()?;
+        let out = if profiling(phase) { profiled(f)? } else { f()? };
         self.emit(phase, start.elapsed().as_secs_f64() * 1000.0, ops);
         Ok(out)
     }
@@ -194,15 +194,35 @@ impl Recorder<'_> {
     /// Runs `f` `READ_ITERATIONS` times and reports the median time.
     fn median(&self, phase: &str, ops: u64, mut f: impl FnMut() -> Result<()>) -> Result<()> {
         let mut times = Vec::new();
+        let prof = profiling(phase);
         for _ in 0..READ_ITERATIONS {
             let start = Instant::now();
-            f()?;
+            if prof {
+                profiled(&mut f)?;
+            } else {
+                f()?;
+            }
             times.push(start.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(f64::total_cmp);
         self.emit(phase, times[times.len() / 2], ops);
         Ok(())
     }
+}
+
+/// True if `RBOLT_BENCH_PROFILE` (a comma list, or `all`) names this phase.
+fn profiling(phase: &str) -> bool {
+    std::env::var("RBOLT_BENCH_PROFILE")
+        .is_ok_and(|p| p == "all" || p.split(',').any(|x| x == phase))
+}
+
+/// Runs the phases named by `RBOLT_BENCH_PROFILE`, so that
+/// `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*workload::profiled*'
+/// --dump-after='*workload::profiled*'` counts only those phases (on the calling thread),
+/// one profile part per phase run.
+#[inline(never)]
+fn profiled<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::hint::black_box(f())
 }
 
 /// Total size of the regular files under `dir`.
@@ -284,7 +304,7 @@ pub(crate) fn run_main(e: &mut dyn Engine, p: &Params, rec: &Recorder<'_>) -> Re
         }
     }
 
-    rec.time("len", 1, || {
+    rec.time("len", elements, || {
         e.read(&mut |r| {
             let len = r.len()?;
             ensure!(len == elements, "len() = {len}, expected {elements}");
