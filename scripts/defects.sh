@@ -31,7 +31,11 @@ for d in "${defects[@]}"; do
     if [ -z "$failed" ]; then
         failed=$(grep -Eo '^    [a-z_:]+$' "$log/$d.out" | tr -d ' ' | sort -u | tr '\n' ' ')
     fi
-    echo "| \`$d\` | ${failed:-**none — not caught**} | ${passed:-?} |"
+    if [ "$d" = none ]; then
+        echo "| (no defect: baseline) | ${failed:-none} | ${passed:-?} |"
+    else
+        echo "| \`$d\` | ${failed:-**none — not caught**} | ${passed:-?} |"
+    fi
 done
 echo
 echo "(full outputs in $log)"

@@ -700,3 +700,63 @@ pub fn verify_image(
     }
     Ok(Recovered::Txid(t))
 }
+
+/// Double crash (reliability.md §2.3 rule 5): recover `img` as [`verify_image`] does, then
+/// commit one more transaction through a [`Recorder`] and crash *that* at a random point under
+/// `model`; the second image must recover to the first recovered state or the new commit,
+/// exactly. Returns the txid the second recovery found.
+pub fn verify_double_crash(
+    img: &[u8],
+    path: &std::path::Path,
+    point: CrashPoint,
+    rec: &Recorded,
+    model: Model,
+    r: &mut Rng,
+) -> Result<u64, String> {
+    use crate::workload::db_state;
+    let t = match verify_image(img, path, point, rec, false)? {
+        Recovered::Txid(t) => t,
+        Recovered::Refused => return Ok(0),
+    };
+    let base = std::fs::read(path).map_err(|e| format!("read recovered file: {e}"))?;
+    let log = OpLog::new();
+    let mut snaps = std::collections::BTreeMap::new();
+    {
+        let db = rec
+            .spec
+            .options()
+            .wrap_storage(log.wrapper(false))
+            .open(path)
+            .map_err(|e| format!("reopen for the second crash: {e}"))?;
+        let (t0, h0) = db_state(&db).map_err(|e| e.to_string())?;
+        snaps.insert(t0, h0);
+        log.push(Op::Ack(t0));
+        db.update(|tx| {
+            let b = tx.create_bucket_if_not_exists(b"zz-second")?;
+            b.put(b"k", &[7u8; 300])?;
+            b.put(b"big", &vec![9u8; 3 * rec.spec.page_size])
+        })
+        .map_err(|e| format!("commit after the first crash: {e}"))?;
+        let (t1, h1) = db_state(&db).map_err(|e| e.to_string())?;
+        snaps.insert(t1, h1);
+        log.push(Op::Ack(t1));
+    }
+    let ops = log.ops();
+    let cut = r.index(ops.len() + 1).max(1);
+    let mut sw = Sweep::from_image(&ops[..cut], rec.spec.page_size, base);
+    while sw.advance() {}
+    let img2 = sw.image(model, r);
+    let rec2 = Recorded {
+        spec: rec.spec.clone(),
+        ops: Vec::new(),
+        snaps,
+    };
+    match verify_image(&img2, path, sw.point(), &rec2, false) {
+        Ok(Recovered::Txid(t2)) => Ok(t2),
+        Ok(Recovered::Refused) => Err("second crash image refused".into()),
+        Err(e) => Err(format!(
+            "after recovering txid {t}, second crash at {cut}/{}: {e}",
+            ops.len()
+        )),
+    }
+}

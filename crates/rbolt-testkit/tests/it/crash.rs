@@ -28,6 +28,7 @@ struct Tally {
     images: AtomicU64,
     refused: AtomicU64,
     newer: AtomicU64,
+    double: AtomicU64,
     per_model: Mutex<BTreeMap<String, u64>>,
     failures: Mutex<Vec<String>>,
     known: Mutex<Vec<String>>,
@@ -58,8 +59,20 @@ fn sweep(rec: &Recorded, budget: u64, tally: &Tally, only: Option<(usize, usize,
                 let iseed = image_seed(rec.spec.seed, point.pos, mi, sample);
                 let img = sw.image(model, &mut Rng::new(iseed));
                 let usable = iseed.is_multiple_of(8);
+                // One image in eight also takes a commit; another one in eight crashes again
+                // while committing after recovery (double crash).
+                let double = iseed % 8 == 1 && point.acked.is_some();
+                if double {
+                    tally.double.fetch_add(1, Ordering::Relaxed);
+                }
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    crashsim::verify_image(&img, &path, point, rec, usable)
+                    if double {
+                        let mut r2 = Rng::new(iseed ^ 0xD0B1E);
+                        crashsim::verify_double_crash(&img, &path, point, rec, model, &mut r2)
+                            .map(crashsim::Recovered::Txid)
+                    } else {
+                        crashsim::verify_image(&img, &path, point, rec, usable)
+                    }
                 }));
                 let done = tally.images.fetch_add(1, Ordering::Relaxed) + 1;
                 if done.is_multiple_of(100_000) {
@@ -181,12 +194,13 @@ fn crash_images_recover_to_a_committed_snapshot() {
             }
         });
         eprintln!(
-            "crash: {} workloads (seeds {base}..), {} images {:?}, {} refused pre-ack, {} recovered the in-flight commit, {:.1}s",
+            "crash: {} workloads (seeds {base}..), {} images {:?}, {} refused pre-ack, {} recovered the in-flight commit, {} double crashes, {:.1}s",
             workloads.load(Ordering::Relaxed),
             tally.images.load(Ordering::Relaxed),
             tally.per_model.lock().unwrap(),
             tally.refused.load(Ordering::Relaxed),
             tally.newer.load(Ordering::Relaxed),
+            tally.double.load(Ordering::Relaxed),
             start.elapsed().as_secs_f64()
         );
         let known = tally.known_count.load(Ordering::Relaxed);
