@@ -1,14 +1,11 @@
 //! Bugs the reliability harness found, each kept as a named test with a minimal reproducer.
-//! A test here fails until its bug is fixed in the engine; while it is open it is `#[ignore]`d
-//! with the reason (so CI stays green for everything else): run them with
-//! `cargo test -p rbolt-testkit --test it regressions -- --ignored`, and drop the `ignore`
-//! with the fix.
+//! Each test failed until its bug was fixed in the engine; a newly found, still-open bug may
+//! be `#[ignore]`d with its reason until fixed.
 
 /// `Tx::check` on a file written with `no_freelist_sync` (meta.freelist = none) reports every
 /// free page as "unreachable unfreed": it only counts a persisted freelist as free, while the
 /// engine (like bbolt) treats the unreachable pages as the free set of such a file.
 #[test]
-#[ignore = "open engine bug: check reports free pages of no-freelist files as leaks"]
 fn check_on_no_freelist_file_reports_free_pages_as_leaks() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nofl.db");
@@ -28,34 +25,54 @@ fn check_on_no_freelist_file_reports_free_pages_as_leaks() {
     assert!(problems.is_empty(), "{problems:?}");
 }
 
-/// A crash while a new file is being created can keep the sectors of the two meta pages but not
-/// those of page 3 (the init is one 4-page write + one sync, like bbolt's). The file then
-/// opens without error, but its root page is zeros: every access fails and `check` reports
-/// "page expected to be 3, but self identifies as 0". A never-acknowledged file should be
-/// refused (typed error) or re-initialised, not accepted as a database that is corrupt.
+/// A crash while a new file was being created could keep the sectors of the two meta pages but
+/// not those of page 3 (the init was one 4-page write + one sync, like bbolt's,
+/// etcd-io/etcd#16596). The file then opened without error, but its root page was zeros.
 /// Found by `crash_images_recover_to_a_committed_snapshot` (model Torn, crash point 1).
+/// Fixed by making the freelist and root pages durable before any meta is written; this pins
+/// that order, and that a file whose metas never reached the disk is initialised again (nothing
+/// in it was ever acknowledged) rather than opened as a corrupt database.
 #[test]
-#[ignore = "open engine bug: a torn create opens as a corrupt database"]
 fn torn_create_is_accepted_as_a_corrupt_database() {
+    use rbolt_testkit::crashsim::{Op, OpLog};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("torn.db");
-    let ps = 4096;
-    drop(rbolt::Options::new().page_size(ps).open(&path).unwrap());
-    // Power cut during the init write: the root leaf's sectors (page 3) did not reach the disk.
+    let ps = 4096u64;
+    let log = OpLog::new();
+    drop(
+        rbolt::Options::new()
+            .page_size(ps as usize)
+            .wrap_storage(log.wrapper(true))
+            .open(&path)
+            .unwrap(),
+    );
+    let ops = log.ops();
+    let first_meta_write = ops
+        .iter()
+        .position(|op| matches!(op, Op::Write { off, .. } if *off < 2 * ps))
+        .expect("init writes the metas");
+    let synced_pages = ops[..first_meta_write]
+        .iter()
+        .any(|op| matches!(op, Op::SyncAll | Op::SyncData));
+    let wrote_pages = ops[..first_meta_write]
+        .iter()
+        .any(|op| matches!(op, Op::Write { off, data } if *off <= 3 * ps && *off + data.len() as u64 >= 4 * ps));
+    assert!(
+        wrote_pages && synced_pages,
+        "root and freelist pages must be durable before the metas: {ops:?}"
+    );
+
+    // The state a crash can now leave: pages 2-3 on disk, metas not. Read-only it is refused;
+    // read-write it is initialised again.
     let mut img = std::fs::read(&path).unwrap();
-    img[3 * ps..4 * ps].fill(0);
+    img[..2 * ps as usize].fill(0);
     std::fs::write(&path, &img).unwrap();
-    match rbolt::Options::new().open(&path) {
-        Err(_) => {}
-        Ok(db) => {
-            let problems: Vec<String> = db
-                .begin_read()
-                .unwrap()
-                .check()
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            assert!(problems.is_empty(), "opened a torn new file: {problems:?}");
-        }
-    }
+    assert!(matches!(
+        rbolt::Options::new().read_only(true).open(&path),
+        Err(rbolt::Error::Invalid)
+    ));
+    let db = rbolt::Options::new().open(&path).unwrap();
+    let tx = db.begin_read().unwrap();
+    assert_eq!(tx.id(), 1);
+    assert!(tx.check().is_empty());
 }
