@@ -31,8 +31,6 @@ struct Tally {
     double: AtomicU64,
     per_model: Mutex<BTreeMap<String, u64>>,
     failures: Mutex<Vec<String>>,
-    known: Mutex<Vec<String>>,
-    known_count: AtomicU64,
 }
 
 /// Runs every image of one recorded workload (or only `only` = (pos, model, sample)).
@@ -104,18 +102,7 @@ fn sweep(rec: &Recorded, budget: u64, tally: &Tally, only: Option<(usize, usize,
                             .unwrap_or_default()
                     )),
                 };
-                if let Some(e) = &msg
-                    && point.acked.is_none()
-                {
-                    // A crash inside the first open: the known bug kept as the regression test
-                    // `torn_create_is_accepted_as_a_corrupt_database`. Counted, not failed, so
-                    // the sweep keeps guarding everything else.
-                    let mut k = tally.known.lock().unwrap();
-                    if k.len() < 3 {
-                        k.push(format!("{model:?} at pos {}: {e}", point.pos));
-                    }
-                    tally.known_count.fetch_add(1, Ordering::Relaxed);
-                } else if let Some(e) = msg {
+                if let Some(e) = msg {
                     let saved = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
                         "crash-{}-{}-{:?}-{}.db",
                         rec.spec.seed, point.pos, model, sample
@@ -203,13 +190,6 @@ fn crash_images_recover_to_a_committed_snapshot() {
             tally.double.load(Ordering::Relaxed),
             start.elapsed().as_secs_f64()
         );
-        let known = tally.known_count.load(Ordering::Relaxed);
-        if known > 0 {
-            eprintln!(
-                "crash: {known} images hit the known torn-create bug, e.g. {:?}",
-                tally.known.lock().unwrap()
-            );
-        }
     }
     let failures = tally.failures.into_inner().unwrap();
     assert!(

@@ -1,8 +1,9 @@
 //! Part 2 of the reliability harness: I/O error injection, SQLite style. For every workload
 //! and every storage call index k of each kind (write, sync, set_len), fail call k once, and
 //! again persistently, with EIO or ENOSPC. Pass means: the failing operation returns
-//! `Error::Io`; afterwards the `Db` refuses writes with `Error::Poisoned` and new readers still
-//! see the last acknowledged commit; reopening (with the fault still active, for the
+//! `Error::Io`; afterwards the `Db` refuses writes with `Error::Poisoned` (or, for a failed
+//! `set_len` only, has rolled back cleanly and keeps committing exactly as the reference run)
+//! and new readers still see the last acknowledged commit; reopening (with the fault still active, for the
 //! persistent runs, then healthy) yields exactly the last acknowledged state or the in-flight
 //! one, `check` is clean, and a new commit works.
 //!
@@ -78,7 +79,8 @@ fn run_case(r: &Reference, plan: &FaultPlan, dir: &Path) -> Result<(), String> {
         Ok(db) => {
             let (t, _) = db_state(&db).map_err(|e| e.to_string())?;
             acked = Some(t);
-            for tx in &r.txs {
+            let mut failed_at = None;
+            for (i, tx) in r.txs.iter().enumerate() {
                 match run_tx(&db, tx) {
                     Ok(true) => acked = Some(db_state(&db).map_err(|e| e.to_string())?.0),
                     Ok(false) => {}
@@ -89,6 +91,7 @@ fn run_case(r: &Reference, plan: &FaultPlan, dir: &Path) -> Result<(), String> {
                                 state.fired()
                             ));
                         }
+                        failed_at = Some(i);
                         break;
                     }
                 }
@@ -96,20 +99,47 @@ fn run_case(r: &Reference, plan: &FaultPlan, dir: &Path) -> Result<(), String> {
             if !state.fired() {
                 return Err("the fault never fired".into());
             }
-            match db.begin_write() {
-                Err(Error::Poisoned) => {}
-                other => {
-                    return Err(format!(
-                        "after the failure begin_write gave {other:?}, want Poisoned"
-                    ));
-                }
-            }
             let a = acked.expect("open succeeded");
             let (t, h) = db_state(&db).map_err(|e| e.to_string())?;
             if t != a || r.snaps.get(&a) != Some(&h) {
                 return Err(format!(
                     "a reader after the failure saw txid {t}, want {a} with its contents"
                 ));
+            }
+            match db.begin_write() {
+                Err(Error::Poisoned) => {}
+                // A failed set_len changed nothing durable (a grow that did not happen), so the
+                // engine may roll back cleanly instead of poisoning, as bbolt does for
+                // `resizeFileError`. Then the handle must keep working exactly: the failed
+                // transaction and the rest of the workload are retried on it.
+                Ok(tx) if plan.kind == FaultKind::SetLen => {
+                    drop(tx);
+                    for tx in &r.txs[failed_at.unwrap_or(r.txs.len())..] {
+                        match run_tx(&db, tx) {
+                            Ok(true) => {
+                                let (t, h) = db_state(&db).map_err(|e| e.to_string())?;
+                                if r.snaps.get(&t) != Some(&h) {
+                                    return Err(format!(
+                                        "after a clean set_len failure, commit {t} differs from the reference"
+                                    ));
+                                }
+                                acked = Some(t);
+                            }
+                            Ok(false) => {}
+                            Err(e) if plan.persistent && is_io(&e) => break,
+                            Err(e) => {
+                                return Err(format!(
+                                    "after a clean set_len failure, a retried tx failed: {e:#}"
+                                ));
+                            }
+                        }
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "after the failure begin_write gave {other:?}, want Poisoned"
+                    ));
+                }
             }
         }
     }
