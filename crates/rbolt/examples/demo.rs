@@ -2,6 +2,10 @@
 //! it back, and prints what it did with timings.
 //!
 //! `cargo run --release -p rbolt --example demo -- [--n N] [--keep PATH]`
+#![allow(
+    clippy::big_endian_bytes,
+    reason = "big-endian integers make keys that sort numerically"
+)]
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -8,7 +8,7 @@
 use crate::cursor::{Cursor, Item, Iter};
 use crate::error::{Error, Result};
 use crate::node::{BucketId, BucketState};
-use crate::tx::{LeafEntry, MAX_DEPTH, Slot, Tx};
+use crate::tx::{LeafEntry, Loc, MAX_DEPTH, PageStep, Slot, Tx};
 use rbolt_format::{
     BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, LEAF_PAGE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
     PageHeader,
@@ -103,6 +103,16 @@ impl<'tx> Bucket<'tx> {
         self.check_live()?;
         let mut loc = self.tx.root_loc(&self.h)?;
         for _ in 0..MAX_DEPTH {
+            // Pages: decode each one once (the hot path of every read transaction).
+            if let Loc::Page(s) = loc {
+                match self.tx.page_lookup(s, key)? {
+                    PageStep::Child(next) => {
+                        loc = Loc::Page(next);
+                        continue;
+                    }
+                    PageStep::Found(e) => return Ok(e),
+                }
+            }
             let (leaf, count) = self.tx.level(loc)?;
             let (i, exact) = self.tx.search(loc, key)?;
             if leaf {

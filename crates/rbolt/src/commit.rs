@@ -210,11 +210,7 @@ impl Tx {
             match ino.val {
                 Val::Node(c) => {
                     for (key, pgid) in self.spill_node(sp, c, false)? {
-                        flat.push(Inode {
-                            key,
-                            flags: 0,
-                            val: Val::Child(pgid),
-                        });
+                        flat.push(Inode::new(self, key, 0, Val::Child(pgid)));
                     }
                 }
                 _ => flat.push(ino),
@@ -313,11 +309,7 @@ impl Tx {
         while entries.len() > 1 {
             let inodes: Vec<Inode> = entries
                 .iter()
-                .map(|&(key, pgid)| Inode {
-                    key,
-                    flags: 0,
-                    val: Val::Child(pgid),
-                })
+                .map(|&(key, pgid)| Inode::new(self, key, 0, Val::Child(pgid)))
                 .collect();
             entries = self.write_pages(sp, false, &inodes, fill)?;
         }
@@ -437,6 +429,7 @@ mod tests {
         sizes
             .iter()
             .map(|&s| Inode {
+                prefix: 0,
                 key: Slot {
                     off: 0,
                     len: 1,

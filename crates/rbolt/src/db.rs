@@ -306,11 +306,12 @@ impl Db {
         let storage: Arc<dyn Storage> = Arc::from(storage);
 
         let mut len = file.metadata()?.len();
-        if len == 0 {
+        let new_ps = opts.page_size.unwrap_or_else(rustix::param::page_size);
+        if len == 0 || (!opts.read_only && never_initialised(&file, len, new_ps)?) {
             if opts.read_only {
                 return Err(Error::Invalid);
             }
-            let ps = opts.page_size.unwrap_or_else(rustix::param::page_size);
+            let ps = new_ps;
             if !ps.is_power_of_two() || !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&ps) {
                 return Err(Error::Io(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -486,8 +487,13 @@ fn lock_file(file: &File, shared: bool, timeout: Option<Duration>) -> Result<()>
     }
 }
 
-/// Writes a new database exactly as bbolt's `DB.init` does: metas at txid 0 and 1, an empty
-/// freelist at page 2 and an empty root leaf at page 3, then syncs.
+/// Writes a new database with the same bytes as bbolt's `DB.init`: metas at txid 0 and 1, an
+/// empty freelist at page 2 and an empty root leaf at page 3.
+///
+/// Unlike bbolt (one write, one sync; etcd-io/etcd#16596), pages 2–3 are made durable before
+/// the metas are written, so a power cut during creation leaves either no valid meta (the file
+/// is initialised again on the next open) or metas whose pages are all on disk — never a file
+/// that opens and then turns out corrupt.
 fn init_file(storage: &dyn Storage, ps: usize) -> Result<()> {
     let mut buf = vec![0u8; 4 * ps];
     for i in 0..2u64 {
@@ -507,9 +513,27 @@ fn init_file(storage: &dyn Storage, ps: usize) -> Result<()> {
         overflow: 0,
     }
     .encode(&mut buf[3 * ps..]);
-    storage.write_at(&buf, 0)?;
+    storage.write_at(&buf[2 * ps..], 2 * ps as u64)?;
+    storage.sync_all()?;
+    // Meta 1 (txid 1, the state every later commit builds on) first: a creation cut short
+    // after it still opens at txid 1; one cut short before it is initialised again on open.
+    storage.write_at(&buf[ps..2 * ps], ps as u64)?;
+    storage.write_at(&buf[..ps], 0)?;
     storage.sync_all()?;
     Ok(())
+}
+
+/// True for a file whose creation failed before any meta reached it: no larger than a fresh
+/// database and with an all-zero meta area. Nothing in it was ever acknowledged, so it is
+/// initialised again rather than refused.
+fn never_initialised(file: &File, len: u64, ps: usize) -> Result<bool> {
+    if len > 4 * ps as u64 {
+        return Ok(false);
+    }
+    let n = len.min(2 * ps as u64) as usize;
+    let mut head = vec![0u8; n];
+    file.read_exact_at(&mut head, 0)?;
+    Ok(head.iter().all(|&b| b == 0))
 }
 
 /// Finds the page size: from meta 0 if it validates, else from the first valid meta at a

@@ -58,6 +58,12 @@ pub(crate) enum Loc {
     Node(NodeId),
 }
 
+/// One step of a lookup through a page: descend, or the answer.
+pub(crate) enum PageStep<'a> {
+    Child(Slot),
+    Found(Option<LeafEntry<'a>>),
+}
+
 /// One leaf entry as cursors and lookups see it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LeafEntry<'a> {
@@ -406,6 +412,43 @@ impl Tx {
         }
     }
 
+    /// Looks `key` up in the page at `s`, decoding it once: the child to descend into, or
+    /// the matching leaf entry (if any).
+    pub(crate) fn page_lookup(&self, s: Slot, key: &[u8]) -> Result<PageStep<'_>> {
+        let bytes = self.bytes(s);
+        let pgid = self.pgid_of(s);
+        let h = PageHeader::decode(bytes).map_err(|e| Error::corrupted(pgid, e))?;
+        match h.flags {
+            rbolt_format::LEAF_PAGE => {
+                let p = LeafPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?;
+                let (i, exact) = p.search(key).map_err(|e| Error::corrupted(pgid, e))?;
+                if !exact {
+                    return Ok(PageStep::Found(None));
+                }
+                let e = p.elem(i).map_err(|e| Error::corrupted(pgid, e))?;
+                Ok(PageStep::Found(Some(LeafEntry {
+                    flags: e.flags,
+                    key: &bytes[e.key.clone()],
+                    value: &bytes[e.value.clone()],
+                    value_slot: s.sub(e.value.start, e.value.len()),
+                })))
+            }
+            rbolt_format::BRANCH_PAGE => {
+                let p = BranchPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?;
+                let i = p
+                    .child_index(key)
+                    .map_err(|e| Error::corrupted(pgid, e))?
+                    .ok_or_else(|| Error::corrupted(pgid, "branch page with no elements"))?;
+                let child = p.child(i).map_err(|e| Error::corrupted(pgid, e))?;
+                Ok(PageStep::Child(self.page_slot(child)?))
+            }
+            f => Err(Error::corrupted(
+                pgid,
+                format!("invalid page type {f:#04x} in a tree"),
+            )),
+        }
+    }
+
     /// In a leaf: first index whose key is ≥ `key`, and whether it matches. In a branch: the
     /// child to descend into (last key ≤ `key`, else 0), and whether it matched exactly.
     pub(crate) fn search(&self, loc: Loc, key: &[u8]) -> Result<(usize, bool)> {
@@ -416,12 +459,17 @@ impl Tx {
             Loc::Node(n) => {
                 let st = self.wstate();
                 let inodes = &st.nodes[n as usize].inodes;
-                Ok(
-                    match inodes.binary_search_by(|ino| self.bytes(ino.key).cmp(key)) {
-                        Ok(i) => (i, true),
-                        Err(i) => (i, false),
-                    },
-                )
+                // Compare the inline prefixes first: the key bytes live elsewhere (a cache
+                // miss each) and are only needed when prefixes tie.
+                let kp = crate::node::key_prefix(key);
+                let probe = |ino: &crate::node::Inode| match ino.prefix.cmp(&kp) {
+                    std::cmp::Ordering::Equal => self.bytes(ino.key).cmp(key),
+                    o => o,
+                };
+                Ok(match inodes.binary_search_by(probe) {
+                    Ok(i) => (i, true),
+                    Err(i) => (i, false),
+                })
             }
         }
         .map_err(|e| Error::corrupted(None, e))?;

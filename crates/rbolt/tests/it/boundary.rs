@@ -14,13 +14,15 @@ fn dump(db: &rbolt::Db) -> String {
     String::from_utf8(out).unwrap()
 }
 
+type Step<'a> = Box<dyn Fn(&rbolt::Tx) -> rbolt::Result<()> + 'a>;
+
 fn exercise(page_size: usize) {
     let mut db = TempDb::with_options(Options::new().page_size(page_size).no_sync(true));
     assert_eq!(db.page_size(), page_size);
     let max_key = vec![0xEE; rbolt::MAX_KEY_SIZE];
     let big: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i| (i % 251) as u8).collect();
     // Each step is followed by a reopen and a dump comparison.
-    let steps: Vec<Box<dyn Fn(&rbolt::Tx) -> rbolt::Result<()>>> = vec![
+    let steps: Vec<Step<'_>> = vec![
         Box::new(|tx| tx.create_bucket(b"b").map(|_| ())),
         Box::new(|tx| tx.bucket(b"b")?.unwrap().put(&max_key, b"max key")),
         Box::new(|tx| tx.bucket(b"b")?.unwrap().put(b"empty", b"")),
