@@ -35,7 +35,11 @@ impl TempDb {
     }
 
     /// A new database opened with `opts` (also used for every reopen).
+    ///
+    /// `RBOLT_TEST_FREELIST=array|hashmap` picks the freelist type unless `opts` chose one, so
+    /// the whole suite can run once per type.
     pub fn with_options(opts: Options) -> Self {
+        let opts = freelist_from_env(opts);
         let dir = tempfile::tempdir().expect("create temp dir");
         let path = dir.path().join("test.db");
         let db = opts.clone().open(&path).expect("open temp db");
@@ -61,7 +65,7 @@ impl TempDb {
     /// Closes and reopens with other options (which then stay in force).
     pub fn reopen_with(&mut self, opts: Options) {
         self.db = None;
-        self.opts = opts;
+        self.opts = freelist_from_env(opts);
         self.db = Some(self.opts.clone().open(&self.path).expect("reopen temp db"));
     }
 
@@ -84,6 +88,19 @@ impl TempDb {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
+    }
+}
+
+/// Applies `RBOLT_TEST_FREELIST` (`array` or `hashmap`) unless `opts` already has a type.
+pub fn freelist_from_env(opts: Options) -> Options {
+    match std::env::var("RBOLT_TEST_FREELIST") {
+        Ok(v) if !v.is_empty() => {
+            let t = v
+                .parse::<rbolt::FreelistType>()
+                .unwrap_or_else(|e| panic!("RBOLT_TEST_FREELIST: {e}"));
+            opts.default_freelist_type(t)
+        }
+        _ => opts,
     }
 }
 

@@ -64,7 +64,16 @@ impl<'tx> Bucket<'tx> {
         Self { tx, h }
     }
 
-    fn id(&self) -> Option<BucketId> {
+    /// The transaction this handle belongs to.
+    pub(crate) fn tx(&self) -> &'tx Tx {
+        self.tx
+    }
+
+    pub(crate) fn handle(&self) -> BucketHandle {
+        self.h
+    }
+
+    pub(crate) fn id(&self) -> Option<BucketId> {
         match self.h {
             BucketHandle::Write(id) => Some(id),
             BucketHandle::Read { .. } => None,
@@ -99,7 +108,7 @@ impl<'tx> Bucket<'tx> {
     }
 
     /// Finds the leaf entry for `key` without changing anything.
-    fn lookup(&self, key: &[u8]) -> Result<Option<LeafEntry<'tx>>> {
+    pub(crate) fn lookup(&self, key: &[u8]) -> Result<Option<LeafEntry<'tx>>> {
         self.check_live()?;
         let mut loc = self.tx.root_loc(&self.h)?;
         for _ in 0..MAX_DEPTH {

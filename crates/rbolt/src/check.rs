@@ -76,7 +76,66 @@ impl Bits {
     }
 }
 
+/// Formats keys in check messages.
+pub type KeyFormatter = Arc<dyn Fn(&[u8]) -> String + Send + Sync>;
+
+/// Options for [`Tx::check_with`] (bbolt's `CheckOption`s).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = rbolt::Db::open(dir.path().join("c.db"))?;
+/// let opts = rbolt::CheckOptions::new()
+///     .key_formatter(|k| String::from_utf8_lossy(k).into_owned());
+/// assert!(db.begin_read()?.check_with(&opts).is_empty());
+/// # Ok::<(), rbolt::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct CheckOptions {
+    page_id: Option<u64>,
+    key_fmt: Option<KeyFormatter>,
+}
+
+impl fmt::Debug for CheckOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckOptions")
+            .field("page_id", &self.page_id)
+            .field("key_formatter", &self.key_fmt.is_some())
+            .finish()
+    }
+}
+
+impl CheckOptions {
+    /// Check the whole database, with keys printed in hex (at most 32 bytes of each).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Check only the subtree under page `id` (bbolt's `WithPageId`): its pages, their keys'
+    /// order, and the buckets below it. Pages elsewhere are not looked at, so "unreachable
+    /// unfreed" is not reported. An id outside `[2, high-water mark)` is itself an error.
+    pub fn page_id(mut self, id: u64) -> Self {
+        self.page_id = Some(id);
+        self
+    }
+
+    /// How keys appear in messages (bbolt's `WithKVStringer`); hex by default.
+    pub fn key_formatter(mut self, f: impl Fn(&[u8]) -> String + Send + Sync + 'static) -> Self {
+        self.key_fmt = Some(Arc::new(f));
+        self
+    }
+}
+
+impl Tx {
+    /// [`Tx::check`] with options: from one page only, or with keys formatted your way.
+    pub fn check_with(&self, opts: &CheckOptions) -> Vec<CheckError> {
+        check_snapshot(self.map.bytes(), &self.meta, self.page_size, opts, None)
+    }
+}
+
+type KeyFn<'a> = &'a (dyn Fn(&[u8]) -> String + Send + Sync);
+
 struct Walker<'a> {
+    key_fmt: Option<KeyFn<'a>>,
     map: &'a [u8],
     ps: usize,
     hwm: u64,
@@ -89,6 +148,7 @@ struct Walker<'a> {
 impl<'a> Walker<'a> {
     fn new(map: &'a [u8], ps: usize, hwm: u64) -> Self {
         Self {
+            key_fmt: None,
             map,
             ps,
             hwm,
@@ -96,6 +156,13 @@ impl<'a> Walker<'a> {
             free: Bits::new(hwm),
             errors: Vec::new(),
             nesting: 0,
+        }
+    }
+
+    fn fk(&self, k: &[u8]) -> String {
+        match self.key_fmt {
+            Some(f) => f(k),
+            None => hex(k),
         }
     }
 
@@ -162,16 +229,17 @@ impl<'a> Walker<'a> {
         if prev.is_some_and(|p| p >= k) {
             self.err(
                 pgid,
-                format!("key {i} ({}) not above the previous key", hex(k)),
+                format!("key {i} ({}) not above the previous key", self.fk(k)),
             );
         }
         if lo.is_some_and(|l| k < l) {
-            self.err(pgid, format!("key {i} ({}) below its branch key", hex(k)));
+            let msg = format!("key {i} ({}) below its branch key", self.fk(k));
+            self.err(pgid, msg);
         }
         if hi.is_some_and(|h| k >= h) {
             self.err(
                 pgid,
-                format!("key {i} ({}) not below the next branch key", hex(k)),
+                format!("key {i} ({}) not below the next branch key", self.fk(k)),
             );
         }
     }
@@ -308,15 +376,63 @@ fn walk<'a>(map: &'a [u8], meta: &Meta, ps: usize, with_freelist: bool) -> Walke
 
 /// Checks the snapshot a transaction sees.
 pub(crate) fn check(tx: &Tx) -> Vec<CheckError> {
-    let mut w = walk(tx.map.bytes(), &tx.meta, tx.page_size, true);
-    if tx.meta.freelist == PGID_NO_FREELIST {
-        // No freelist was written: the free pages are by definition the unreachable ones
-        // (bbolt's check derives them the same way), so there is nothing to report.
-        return w.errors;
+    tx.check_with(&CheckOptions::default())
+}
+
+/// Checks the tree `meta` describes in `map`. `free` replaces the freelist page as the set of
+/// free pages (the writer's in-memory list, for strict mode on files without one). Without
+/// either, as for a file written with `no_freelist_sync`, the free set is by definition what
+/// the tree does not reach, so "unreachable unfreed" cannot happen and is not reported.
+pub(crate) fn check_snapshot(
+    map: &[u8],
+    meta: &Meta,
+    ps: usize,
+    opts: &CheckOptions,
+    free: Option<&[u64]>,
+) -> Vec<CheckError> {
+    let mut w = Walker::new(map, ps, meta.pgid);
+    w.key_fmt = opts.key_fmt.as_deref();
+    w.seen.set(0);
+    w.seen.set(1);
+    match free {
+        Some(ids) => {
+            if meta.freelist != PGID_NO_FREELIST {
+                let span = page_span(map, ps, meta.pgid, meta.freelist)
+                    .ok()
+                    .and_then(|r| PageHeader::decode(&map[r]).ok());
+                match span {
+                    Some(h) => {
+                        w.mark(meta.freelist, h.overflow);
+                    }
+                    None => w.err(meta.freelist, "freelist page out of bounds"),
+                }
+            }
+            for &id in ids {
+                if id < 2 || id >= w.hwm {
+                    w.err(id, format!("freelist id out of bounds [2, {})", w.hwm));
+                } else if w.free.set(id) {
+                    w.err(id, "already freed");
+                }
+            }
+        }
+        None => w.load_freelist(meta),
     }
-    for id in 2..w.hwm {
-        if !w.seen.get(id) && !w.free.get(id) {
-            w.err(id, "unreachable unfreed");
+    let sweep = free.is_some() || meta.freelist != PGID_NO_FREELIST;
+    match opts.page_id {
+        Some(id) if id < 2 || id >= meta.pgid => {
+            w.err(
+                None,
+                format!("page ID ({id}) out of range [2, {})", meta.pgid),
+            );
+        }
+        Some(id) => w.walk_page(id, None, None, 0),
+        None => {
+            w.walk_page(meta.root.root, None, None, 0);
+            for id in 2..w.hwm {
+                if sweep && !w.seen.get(id) && !w.free.get(id) {
+                    w.err(id, "unreachable unfreed");
+                }
+            }
         }
     }
     w.errors

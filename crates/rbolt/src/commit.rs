@@ -10,28 +10,30 @@
 use crate::db::WriterData;
 use crate::defects;
 use crate::error::{Error, Result};
+use crate::mmap::Mapping;
 use crate::node::{BucketId, Inode, NodeId, Val};
+use crate::shrink::ShrinkMode;
+use crate::stats::TxStats;
 use crate::tx::{MAP, Slot, Tx};
 use rbolt_format::{
     BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE,
     PGID_NO_FREELIST, PageHeader,
 };
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 /// Flush buffered pages once this many bytes are waiting.
 const FLUSH_BYTES: usize = 8 << 20;
 /// Largest single write when coalescing a run of pages.
 const MAX_WRITE: usize = 4 << 20;
-/// Files grow by doubling up to this size, then in steps of it (bbolt's `AllocSize`).
-const ALLOC_STEP: u64 = 16 << 20;
-
 /// New file length for a file that must hold `need` bytes: powers of two from 32 KiB while
-/// small (so early commits rarely grow it), then `need` plus 16 MiB, in whole pages.
-pub(crate) fn grow_target(need: u64, page_size: u64) -> u64 {
-    let t = if need <= ALLOC_STEP {
+/// small (so early commits rarely grow it), then `need` plus `alloc` (bbolt's `AllocSize`,
+/// 16 MiB by default), in whole pages.
+pub(crate) fn grow_target(need: u64, page_size: u64, alloc: u64) -> u64 {
+    let t = if need <= alloc {
         need.next_power_of_two().max(32 << 10)
     } else {
-        need + ALLOC_STEP
+        need + alloc
     };
     t.div_ceil(page_size) * page_size
 }
@@ -40,6 +42,9 @@ pub(crate) fn grow_target(need: u64, page_size: u64) -> u64 {
 pub(crate) struct PageWriter {
     pages: Vec<(u64, Vec<u8>)>,
     bytes: usize,
+    /// Pages written and time spent writing (for `TxStats`).
+    writes: u64,
+    write_time: Duration,
 }
 
 impl PageWriter {
@@ -47,6 +52,8 @@ impl PageWriter {
         Self {
             pages: Vec::new(),
             bytes: 0,
+            writes: 0,
+            write_time: Duration::ZERO,
         }
     }
 
@@ -63,6 +70,8 @@ impl PageWriter {
         if self.pages.is_empty() {
             return Ok(());
         }
+        let t = Instant::now();
+        self.writes += self.pages.len() as u64;
         self.pages.sort_unstable_by_key(|p| p.0);
         let ps = w.page_size as u64;
         let end = self
@@ -90,6 +99,7 @@ impl PageWriter {
             w.storage.write_at(&run, run_start)?;
         }
         self.bytes = 0;
+        self.write_time += t.elapsed();
         Ok(())
     }
 }
@@ -100,10 +110,14 @@ struct Spill<'a> {
     txid: u64,
     /// High-water mark: grows when no free run fits.
     hwm: u64,
+    /// Allocation, split and spill counts for `TxStats`.
+    stats: TxStats,
 }
 
 impl Spill<'_> {
     fn allocate(&mut self, pages: u64) -> Result<u64> {
+        self.stats.page_count += 1;
+        self.stats.page_alloc += pages * self.w.page_size as u64;
         if let Some(id) = self.w.freelist.allocate(self.txid, pages) {
             return Ok(id);
         }
@@ -164,7 +178,10 @@ impl Tx {
     ) -> Result<Vec<(Slot, u64)>> {
         let ps = self.page_size;
         let mut out = Vec::new();
-        for r in split_runs(inodes, ps, fill) {
+        let runs = split_runs(inodes, ps, fill);
+        sp.stats.split += runs.len() as u64 - 1;
+        sp.stats.spill += runs.len() as u64;
+        for r in runs {
             let chunk = &inodes[r];
             let size = PAGE_HEADER_SIZE + chunk.iter().map(Inode::page_size).sum::<usize>();
             let pages = size.div_ceil(ps).max(1);
@@ -331,7 +348,12 @@ pub(crate) fn commit(tx: &mut Tx) -> Result<()> {
             .and_then(|w| w.writer.take())
             .expect("invariant: writer data present until commit");
     writer.freelist.begin_commit(txid);
-    let result = write_all(tx, &mut writer);
+    let mode = match tx.ext.shrink.get() {
+        ShrinkMode::Now => ShrinkMode::Now,
+        _ if writer.ext.shrink => ShrinkMode::Auto,
+        _ => ShrinkMode::Off,
+    };
+    let result = write_all(tx, &mut writer, mode);
     match &result {
         Ok(_) => writer.freelist.end_commit(),
         Err(e) => {
@@ -341,26 +363,47 @@ pub(crate) fn commit(tx: &mut Tx) -> Result<()> {
             }
         }
     }
-    let published = result.and_then(|meta| shared.publish(meta, writer.file_len));
-    if published.is_err() && !shared.is_poisoned() {
-        // The meta is durable but this process could not map it: only a reopen can recover.
-        shared.poison();
-    }
+    let published = match result {
+        Ok(meta) => match shared.publish(meta, writer.file_len) {
+            Ok(()) => {
+                // The transaction reads nothing more; its mapping must not hold the file long.
+                if let Ok(empty) = Mapping::new(&shared.file, 0, false) {
+                    tx.map = std::sync::Arc::new(empty);
+                }
+                shared.truncate_after_commit(&mut writer, meta.pgid, tx.meta.pgid, mode);
+                Ok(())
+            }
+            Err(e) => {
+                // The meta is durable but this process could not map it: only a reopen can
+                // recover. (A commit that failed before its meta, e.g. on `MaxSizeReached` or
+                // in strict mode, left the file as it was and need not poison anything.)
+                shared.poison();
+                Err(e)
+            }
+        },
+        Err(e) => Err(e),
+    };
     tx.w.as_mut().expect("invariant: write tx").writer = Some(writer);
     published
 }
 
-fn write_all(tx: &Tx, w: &mut WriterData) -> Result<rbolt_format::Meta> {
+fn write_all(tx: &Tx, w: &mut WriterData, mode: ShrinkMode) -> Result<rbolt_format::Meta> {
     let txid = tx.meta.txid;
     let ps = tx.page_size;
+    let t = Instant::now();
+    let rebalanced = tx.wstate().unbalanced.len() as u64;
     tx.rebalance_all()?;
+    let rebalance_time = t.elapsed();
     let mut sp = Spill {
         w,
         pw: PageWriter::new(),
         txid,
         hwm: tx.meta.pgid,
+        stats: TxStats::default(),
     };
+    let t = Instant::now();
     let root = tx.spill_bucket(&mut sp, 0)?;
+    let spill_time = t.elapsed();
 
     let mut meta = tx.meta;
     meta.root = BucketHeader {
@@ -379,6 +422,10 @@ fn write_all(tx: &Tx, w: &mut WriterData) -> Result<rbolt_format::Meta> {
         sp.w.freelist
             .free(txid, tx.meta.freelist, u64::from(h.overflow))
             .map_err(|e| Error::corrupted(h.id, e))?;
+    }
+    if mode != ShrinkMode::Off {
+        // Free runs at the very end leave the file (shrink.rs); before the freelist is sized.
+        sp.hwm = sp.w.freelist.trim_tail(sp.hwm);
     }
     if sp.w.no_freelist_sync {
         meta.freelist = PGID_NO_FREELIST;
@@ -409,8 +456,12 @@ fn write_all(tx: &Tx, w: &mut WriterData) -> Result<rbolt_format::Meta> {
     sp.pw.flush(sp.w)?;
     // The meta must never be durable before the pages it points to.
     let w = sp.w;
+    let t = Instant::now();
     if !w.no_sync && !defects::active("skip-data-sync") {
         w.storage.sync_data()?;
+    }
+    if w.ext.strict_mode {
+        crate::ops::strict_check(tx, w, &meta)?;
     }
     if !defects::active("meta-before-data") {
         w.storage.write_at(&page, slot * ps as u64)?;
@@ -418,6 +469,13 @@ fn write_all(tx: &Tx, w: &mut WriterData) -> Result<rbolt_format::Meta> {
     if !w.no_sync {
         w.storage.sync_data()?;
     }
+    let (pw, mut stats) = (sp.pw, sp.stats);
+    stats.rebalance = rebalanced;
+    stats.rebalance_time = rebalance_time;
+    stats.spill_time = spill_time;
+    stats.write = pw.writes + 1;
+    stats.write_time = pw.write_time + t.elapsed();
+    tx.ext.stats.bump(|s| s.add(&stats));
     Ok(meta)
 }
 
@@ -470,8 +528,10 @@ mod tests {
 
     #[test]
     fn growth_doubles_then_steps() {
-        assert_eq!(grow_target(20_000, 4096), 32 << 10);
-        assert_eq!(grow_target(5 << 20, 4096), 8 << 20);
-        assert_eq!(grow_target(20 << 20, 4096), 36 << 20);
+        const A: u64 = 16 << 20;
+        assert_eq!(grow_target(20_000, 4096, A), 32 << 10);
+        assert_eq!(grow_target(5 << 20, 4096, A), 8 << 20);
+        assert_eq!(grow_target(20 << 20, 4096, A), 36 << 20);
+        assert_eq!(grow_target(5 << 20, 4096, 1 << 20), 6 << 20);
     }
 }

@@ -58,6 +58,7 @@ pub struct Cursor<'tx> {
 
 impl<'tx> Cursor<'tx> {
     pub(crate) fn new(tx: &'tx Tx, bucket: BucketHandle) -> Self {
+        tx.ext.stats.bump(|s| s.cursor_count += 1);
         Self {
             tx,
             bucket,

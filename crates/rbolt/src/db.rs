@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::freelist::Freelist;
 use crate::mmap::Mapping;
 use crate::node::{BucketState, WState};
+use crate::ops::{OpsShared, OptionsExt, TxExt};
 use crate::storage::{FileStorage, Storage, StorageWrapper};
 use crate::tx::{Tx, WriteTx};
 use elsa::FrozenVec;
@@ -51,6 +52,8 @@ pub struct Options {
     mmap_populate: bool,
     max_size: Option<u64>,
     wrap_storage: Option<StorageWrapper>,
+    /// Options of the operational features (see `ops.rs` for their builders).
+    pub(crate) ext: OptionsExt,
 }
 
 impl fmt::Debug for Options {
@@ -64,6 +67,7 @@ impl fmt::Debug for Options {
             .field("no_freelist_sync", &self.no_freelist_sync)
             .field("mmap_populate", &self.mmap_populate)
             .field("max_size", &self.max_size)
+            .field("ext", &self.ext)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +156,7 @@ pub(crate) struct WriterData {
     pub(crate) no_grow_sync: bool,
     pub(crate) no_freelist_sync: bool,
     pub(crate) max_size: Option<u64>,
+    pub(crate) ext: OptionsExt,
     pool: Vec<Vec<u8>>,
 }
 
@@ -178,7 +183,7 @@ impl WriterData {
         if need <= self.file_len {
             return Ok(());
         }
-        let target = grow_target(need, self.page_size as u64);
+        let target = grow_target(need, self.page_size as u64, self.ext.alloc_size);
         let target = match self.max_size {
             Some(max) if target > max => need.max(max.min(target)),
             _ => target,
@@ -194,26 +199,30 @@ impl WriterData {
 
 #[derive(Debug)]
 pub(crate) struct State {
-    meta: Meta,
-    map: Arc<Mapping>,
+    pub(crate) meta: Meta,
+    pub(crate) map: Arc<Mapping>,
     /// txid → number of open read transactions on that snapshot.
-    readers: BTreeMap<u64, usize>,
+    pub(crate) readers: BTreeMap<u64, usize>,
+    /// High-water mark (meta.pgid) → number of open read transactions whose snapshot has it:
+    /// the file is never truncated below the largest (see `shrink.rs`).
+    pub(crate) reader_hwms: BTreeMap<u64, usize>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Shared {
     path: PathBuf,
-    file: Arc<File>,
-    page_size: usize,
-    read_only: bool,
-    state: Mutex<State>,
+    pub(crate) file: Arc<File>,
+    pub(crate) page_size: usize,
+    pub(crate) read_only: bool,
+    pub(crate) state: Mutex<State>,
     writer: Mutex<Option<Box<WriterData>>>,
     writer_free: Condvar,
     poisoned: AtomicBool,
-    populate: bool,
+    pub(crate) populate: bool,
+    pub(crate) ops: OpsShared,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks leaves plain data behind (no invariant spans the
     // critical sections), so recovering the guard is sound.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -228,7 +237,7 @@ impl Shared {
         self.poisoned.store(true, Ordering::Release);
     }
 
-    pub(crate) fn end_read(&self, txid: u64) {
+    pub(crate) fn end_read(&self, txid: u64, hwm: u64) {
         let mut st = lock(&self.state);
         if let Some(n) = st.readers.get_mut(&txid) {
             *n -= 1;
@@ -236,9 +245,18 @@ impl Shared {
                 st.readers.remove(&txid);
             }
         }
+        if let Some(n) = st.reader_hwms.get_mut(&hwm) {
+            *n -= 1;
+            if *n == 0 {
+                st.reader_hwms.remove(&hwm);
+            }
+        }
+        drop(st);
+        self.ops.counters.end_read();
     }
 
     pub(crate) fn end_write(&self, data: Box<WriterData>) {
+        self.ops.counters.note_freelist(&data.freelist);
         *lock(&self.writer) = Some(data);
         self.writer_free.notify_one();
     }
@@ -248,11 +266,13 @@ impl Shared {
         let needed = meta.pgid * self.page_size as u64;
         let current = lock(&self.state).map.clone();
         let map = if current.len() < needed {
-            Arc::new(Mapping::new(
+            let map = Arc::new(Mapping::new(
                 &self.file,
                 file_len.max(needed),
                 self.populate,
-            )?)
+            )?);
+            self.ops.register_map(&map);
+            map
         } else {
             current
         };
@@ -281,7 +301,7 @@ impl Shared {
 /// ```
 #[derive(Debug)]
 pub struct Db {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Db {
@@ -322,6 +342,11 @@ impl Db {
             len = 4 * ps as u64;
         }
         let page_size = detect_page_size(&file, len)?;
+        if !opts.read_only && len < opts.ext.initial_mmap_size {
+            // bbolt maps ahead of the file; rbolt maps exactly the file, so it sizes the file.
+            len = opts.ext.initial_mmap_size.div_ceil(page_size as u64) * page_size as u64;
+            storage.set_len(len)?;
+        }
         let map = Mapping::new(&file, len, opts.mmap_populate)?;
         let meta = choose_meta(map.bytes(), page_size, len)?;
 
@@ -334,18 +359,26 @@ impl Db {
                 meta,
                 map: Arc::new(map),
                 readers: BTreeMap::new(),
+                reader_hwms: BTreeMap::new(),
             }),
             writer: Mutex::new(None),
             writer_free: Condvar::new(),
             poisoned: AtomicBool::new(false),
             populate: opts.mmap_populate,
+            ops: OpsShared::new(opts.ext, (!opts.read_only).then(|| storage.clone())),
         };
         let mut persist_freelist = false;
+        if opts.read_only && opts.ext.pre_load_freelist {
+            let st = lock(&shared.state);
+            let freelist = load_freelist(&st.map, &st.meta, page_size, opts.ext)?;
+            shared.ops.counters.note_freelist(&freelist);
+        }
         if !opts.read_only {
             let freelist = {
                 let st = lock(&shared.state);
-                load_freelist(&st.map, &st.meta, page_size)?
+                load_freelist(&st.map, &st.meta, page_size, opts.ext)?
             };
+            shared.ops.counters.note_freelist(&freelist);
             persist_freelist = meta.freelist == PGID_NO_FREELIST && !opts.no_freelist_sync;
             shared.writer = Mutex::new(Some(Box::new(WriterData {
                 freelist,
@@ -356,9 +389,11 @@ impl Db {
                 no_grow_sync: opts.no_grow_sync,
                 no_freelist_sync: opts.no_freelist_sync,
                 max_size: opts.max_size,
+                ext: opts.ext,
                 pool: Vec::new(),
             })));
         }
+        shared.ops.register_map(&lock(&shared.state).map);
         let db = Db {
             shared: Arc::new(shared),
         };
@@ -377,14 +412,17 @@ impl Db {
             let mut st = lock(&self.shared.state);
             let (meta, map) = (st.meta, st.map.clone());
             *st.readers.entry(meta.txid).or_insert(0) += 1;
+            *st.reader_hwms.entry(meta.pgid).or_insert(0) += 1;
             (meta, map)
         };
+        self.shared.ops.counters.begin_read();
         Ok(Tx {
             shared: self.shared.clone(),
             map,
             meta,
             page_size: self.shared.page_size,
             w: None,
+            ext: TxExt::default(),
         })
     }
 
@@ -427,6 +465,7 @@ impl Db {
                 arena: FrozenVec::new(),
                 writer: Some(data),
             }),
+            ext: TxExt::default(),
         })
     }
 
@@ -491,9 +530,9 @@ fn lock_file(file: &File, shared: bool, timeout: Option<Duration>) -> Result<()>
 /// empty freelist at page 2 and an empty root leaf at page 3.
 ///
 /// Unlike bbolt (one write, one sync; etcd-io/etcd#16596), pages 2–3 are made durable before
-/// the metas are written, so a power cut during creation leaves either no valid meta (the file
-/// is initialised again on the next open) or metas whose pages are all on disk — never a file
-/// that opens and then turns out corrupt.
+/// the metas are written, so a power cut during creation leaves either no valid meta (the
+/// open fails with `Invalid`) or metas whose pages are all on disk — never a file that opens
+/// and then turns out corrupt.
 fn init_file(storage: &dyn Storage, ps: usize) -> Result<()> {
     let mut buf = vec![0u8; 4 * ps];
     for i in 0..2u64 {
@@ -516,7 +555,7 @@ fn init_file(storage: &dyn Storage, ps: usize) -> Result<()> {
     storage.write_at(&buf[2 * ps..], 2 * ps as u64)?;
     storage.sync_all()?;
     // Meta 1 (txid 1, the state every later commit builds on) first: a creation cut short
-    // after it still opens at txid 1; one cut short before it is initialised again on open.
+    // after it still opens at txid 1; one cut short before it is re-initialised on open.
     storage.write_at(&buf[ps..2 * ps], ps as u64)?;
     storage.write_at(&buf[..ps], 0)?;
     storage.sync_all()?;
@@ -598,7 +637,7 @@ fn choose_meta(map: &[u8], ps: usize, len: u64) -> Result<Meta> {
 
 /// The free set the writer starts from: the freelist page, or — for files written without
 /// one — every page in `[2, hwm)` the tree does not reach.
-fn load_freelist(map: &Arc<Mapping>, meta: &Meta, ps: usize) -> Result<Freelist> {
+fn load_freelist(map: &Arc<Mapping>, meta: &Meta, ps: usize, ext: OptionsExt) -> Result<Freelist> {
     let ids = if meta.freelist == PGID_NO_FREELIST {
         crate::check::unreachable_pages(map.clone(), *meta, ps)?
     } else {
@@ -616,5 +655,6 @@ fn load_freelist(map: &Arc<Mapping>, meta: &Meta, ps: usize) -> Result<Freelist>
         rbolt_format::decode_freelist(&bytes[off..end])
             .map_err(|e| Error::format(meta.freelist, e))?
     };
-    Freelist::from_ids(ids, meta.pgid).map_err(|e| Error::corrupted(meta.freelist, e))
+    Freelist::from_ids_typed(ids, meta.pgid, ext.freelist_type())
+        .map_err(|e| Error::corrupted(meta.freelist, e))
 }

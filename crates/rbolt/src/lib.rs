@@ -56,23 +56,35 @@
 //! # Ok(()) }
 //! ```
 
+mod backup;
+mod batch;
 mod bucket;
 mod check;
 mod commit;
+mod compact;
 mod cursor;
 mod db;
 mod defects;
 mod error;
 mod freelist;
+mod info;
 mod mmap;
+mod movebucket;
 mod node;
+mod ops;
+mod shrink;
+mod stats;
 pub mod storage;
 mod tx;
 
 pub use bucket::{Bucket, DEFAULT_FILL_PERCENT};
-pub use check::CheckError;
+pub use check::{CheckError, CheckOptions, KeyFormatter};
+pub use compact::compact;
 pub use cursor::{Cursor, Item, Iter};
 pub use db::{Db, Options};
 pub use error::{Error, Result};
+pub use freelist::FreelistType;
+pub use info::{BucketStructure, Info, PageInfo, PageType};
 pub use rbolt_format::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
+pub use stats::{BucketStats, Stats, TxStats};
 pub use tx::Tx;

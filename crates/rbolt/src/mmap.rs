@@ -15,8 +15,16 @@
 //!    commit stay pending until every reader that could see them has ended (freelist rule), and
 //!    the meta page written is the older of the two, which no snapshot reads after begin
 //!    (transactions copy their meta at begin).
-//! 4. The file is never truncated below the length of a live mapping while rbolt has it open,
-//!    so no mapped byte can turn into a SIGBUS. A mapping covers exactly the file length it saw.
+//! 4. Every byte of every live mapping lies inside the file, so no mapped byte can turn into a
+//!    SIGBUS and every slice over a mapping is dereferenceable in full. A mapping covers at
+//!    most the file length it saw. The file only gets shorter through shrink (`shrink.rs`),
+//!    which cuts only: (a) after installing, under the state lock, a current generation no
+//!    longer than the cut, so no transaction that begins later maps past it; (b) to no less
+//!    than the longest generation still alive — every generation is registered, weakly, when
+//!    created, and the committing writer first drops its own; transactions clone the current
+//!    generation under the same lock, so none can appear between that measurement and the
+//!    cut; (c) to no less than the high-water mark of either meta page on disk or of any open
+//!    reader's snapshot, so a crash or a reader never addresses a page past the end.
 //! 5. The file lock (`flock`, the same one Go bbolt takes) keeps cooperating processes, Rust or
 //!    Go, from writing while we map.
 //!

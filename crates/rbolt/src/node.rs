@@ -343,18 +343,29 @@ impl Tx {
             if (node.size <= limit && len <= EAGER_SPLIT_ELEMS) || len < 4 {
                 return;
             }
-            // Split where the first half reaches half the size, keeping two inodes each side.
+            // Split at the first page boundary past the middle of the packing commit will use
+            // (bbolt's rule: fill threshold, at least two entries a page), keeping two inodes
+            // each side. Commit then packs both halves into the very pages it would have made
+            // for the whole node, so eager splits leave no half-empty pages (fill 1.0 stays
+            // full, as compaction expects).
+            let fill = st.buckets[node.bucket].fill_percent.clamp(0.1, 1.0);
+            let threshold = (self.page_size as f64 * fill) as usize;
             let half = node.size / 2;
-            let mut acc = PAGE_HEADER_SIZE;
+            let (mut acc, mut sz, mut in_page) = (PAGE_HEADER_SIZE, PAGE_HEADER_SIZE, 0);
             let mut mid = len / 2;
             for (i, ino) in node.inodes.iter().enumerate() {
-                acc += ino.page_size();
-                if acc >= half {
-                    mid = i + 1;
-                    break;
+                let el = ino.page_size();
+                if in_page >= 2 && sz + el > threshold {
+                    if acc >= half {
+                        mid = i;
+                        break;
+                    }
+                    (sz, in_page) = (PAGE_HEADER_SIZE, 0);
                 }
+                (sz, in_page, acc) = (sz + el, in_page + 1, acc + el);
             }
             let mid = mid.clamp(2, len - 2);
+            self.ext.stats.bump(|s| s.split += 1);
             let (leaf, parent, bucket) = (node.leaf, node.parent, node.bucket);
             let right: Vec<Inode> = st.nodes[n as usize].inodes.split_off(mid);
             st.nodes[n as usize].recompute_size();

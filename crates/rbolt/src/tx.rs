@@ -118,6 +118,8 @@ pub struct Tx {
     pub(crate) meta: Meta,
     pub(crate) page_size: usize,
     pub(crate) w: Option<WriteTx>,
+    /// Statistics counters and commit hooks (`ops.rs`).
+    pub(crate) ext: crate::ops::TxExt,
 }
 
 impl fmt::Debug for Tx {
@@ -150,7 +152,7 @@ impl Tx {
         self.page_size
     }
 
-    fn root(&self) -> Bucket<'_> {
+    pub(crate) fn root(&self) -> Bucket<'_> {
         match &self.w {
             Some(_) => Bucket::new(self, BucketHandle::Write(0)),
             None => Bucket::new(
@@ -219,7 +221,13 @@ impl Tx {
         if self.w.is_none() {
             return Err(Error::TxNotWritable);
         }
-        crate::commit::commit(&mut self)
+        crate::commit::commit(&mut self)?;
+        let hooks = self.take_commit_hooks();
+        drop(self); // releases the writer before the hooks run, as bbolt does
+        for hook in hooks {
+            hook();
+        }
+        Ok(())
     }
 
     /// Ends the transaction, discarding any changes.
@@ -527,13 +535,14 @@ pub(crate) fn page_span(
 
 impl Drop for Tx {
     fn drop(&mut self) {
+        self.shared.ops.counters.add_tx(&self.stats());
         match self.w.as_mut() {
             Some(w) => {
                 if let Some(data) = w.writer.take() {
                     self.shared.end_write(data);
                 }
             }
-            None => self.shared.end_read(self.meta.txid),
+            None => self.shared.end_read(self.meta.txid, self.meta.pgid),
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The in-memory freelist (bbolt's `internal/freelist`): which pages may be reused, and which
 //! were freed by recent commits but may still be visible to an open reader ("pending").
 //!
-//! Free pages are kept as merged runs in a `BTreeMap<start, len>`, so allocation returns the
-//! lowest run of the requested length, as bbolt's array freelist does, without scanning
-//! individual ids, and freeing merges with neighbours in O(log runs).
+//! The free pages themselves live in one of two [`FreeSet`]s, chosen with
+//! [`Options::freelist_type`](crate::Options::freelist_type) as in bbolt: [`array`] returns the
+//! lowest fitting run (bbolt's default, and what packs data towards the start of the file),
+//! [`hashmap`] the shortest fitting run. Both find a run of `n` contiguous pages in
+//! O(log #runs), where bbolt's array scans every free id. Both serialise to the same sorted id
+//! list, so the choice never affects the file format.
 //!
 //! A page freed by the commit of transaction W was reachable in every snapshot from the one
 //! that allocated it (A) up to W − 1. It becomes reusable once no open reader has a txid in
@@ -11,12 +14,99 @@
 //!
 //! Changes made during a commit are logged, so a commit that fails can be undone exactly.
 
+pub(crate) mod array;
+pub(crate) mod hashmap;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-#[derive(Debug, Default)]
+/// Which in-memory free-page structure the writer uses (bbolt's `FreelistType`). It changes
+/// where new pages are placed, never the file format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FreelistType {
+    /// Lowest fitting run first (bbolt's default `"array"`). Keeps data packed at the start of
+    /// the file, which lets the file shrink when the end becomes free.
+    #[default]
+    Array,
+    /// Shortest fitting run first (bbolt's `"hashmap"`): less splitting of long runs.
+    Hashmap,
+}
+
+impl FreelistType {
+    /// bbolt's name for this type: `"array"` or `"hashmap"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Array => "array",
+            Self::Hashmap => "hashmap",
+        }
+    }
+}
+
+impl std::str::FromStr for FreelistType {
+    type Err = String;
+    /// Parses bbolt's names; the empty string is the default, as in bbolt.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "array" | "" => Ok(Self::Array),
+            "hashmap" => Ok(Self::Hashmap),
+            _ => Err(format!("unknown freelist type {s:?} (array or hashmap)")),
+        }
+    }
+}
+
+/// The released free pages, as disjoint merged runs.
+#[derive(Debug)]
+pub(crate) enum FreeSet {
+    Array(array::ArrayFree),
+    Hashmap(hashmap::HashmapFree),
+}
+
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            FreeSet::Array($s) => $e,
+            FreeSet::Hashmap($s) => $e,
+        }
+    };
+}
+
+impl FreeSet {
+    pub(crate) fn new(kind: FreelistType) -> Self {
+        match kind {
+            FreelistType::Array => Self::Array(array::ArrayFree::default()),
+            FreelistType::Hashmap => Self::Hashmap(hashmap::HashmapFree::default()),
+        }
+    }
+    pub(crate) fn count(&self) -> u64 {
+        each!(self, s => s.count())
+    }
+    #[cfg(test)]
+    pub(crate) fn runs(&self) -> usize {
+        each!(self, s => s.runs())
+    }
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        each!(self, s => s.contains(id))
+    }
+    pub(crate) fn insert(&mut self, start: u64, len: u64) {
+        each!(self, s => s.insert(start, len))
+    }
+    pub(crate) fn allocate(&mut self, n: u64) -> Option<u64> {
+        each!(self, s => s.allocate(n))
+    }
+    pub(crate) fn remove_run(&mut self, start: u64) -> Option<u64> {
+        each!(self, s => s.remove_run(start))
+    }
+    pub(crate) fn last(&self) -> Option<(u64, u64)> {
+        each!(self, s => s.last())
+    }
+    pub(crate) fn for_each_run(&self, f: impl FnMut(u64, u64)) {
+        each!(self, s => s.for_each_run(f))
+    }
+}
+
+#[derive(Debug)]
 pub(crate) struct Freelist {
-    runs: BTreeMap<u64, u64>,
-    free_count: u64,
+    free: FreeSet,
     /// Writer txid → pages it freed, each with the txid that allocated it.
     pending: BTreeMap<u64, Vec<(u64, u64)>>,
     pending_ids: HashSet<u64>,
@@ -25,37 +115,96 @@ pub(crate) struct Freelist {
     undo: Option<Undo>,
 }
 
+impl Default for Freelist {
+    fn default() -> Self {
+        Self::new(FreelistType::default())
+    }
+}
+
 #[derive(Debug, Default)]
 struct Undo {
     txid: u64,
     allocated: Vec<(u64, u64)>,
     allocs_removed: Vec<(u64, u64)>,
+    /// Runs cut off the end of the file by `trim_tail`.
+    trimmed: Vec<(u64, u64)>,
 }
 
 impl Freelist {
+    /// An empty freelist of the given type.
+    pub(crate) fn new(kind: FreelistType) -> Self {
+        Self {
+            free: FreeSet::new(kind),
+            pending: BTreeMap::new(),
+            pending_ids: HashSet::new(),
+            allocs: HashMap::new(),
+            undo: None,
+        }
+    }
+
     /// Builds the free set from ids read from disk or found by walking the tree. Every id must
     /// lie in `[2, hwm)` and appear once.
-    pub(crate) fn from_ids(mut ids: Vec<u64>, hwm: u64) -> Result<Self, String> {
+    #[cfg(test)]
+    pub(crate) fn from_ids(ids: Vec<u64>, hwm: u64) -> Result<Self, String> {
+        Self::from_ids_typed(ids, hwm, FreelistType::default())
+    }
+
+    /// [`Freelist::from_ids`] with a chosen free-set type.
+    pub(crate) fn from_ids_typed(
+        mut ids: Vec<u64>,
+        hwm: u64,
+        kind: FreelistType,
+    ) -> Result<Self, String> {
         ids.sort_unstable();
-        let mut f = Self::default();
-        let mut prev = None;
+        let mut f = Self::new(kind);
+        let mut run: Option<(u64, u64)> = None;
         for id in ids {
             if id < 2 || id >= hwm {
                 return Err(format!("freelist page id {id} outside [2, {hwm})"));
             }
-            if prev == Some(id) {
-                return Err(format!("page {id} listed twice in the freelist"));
+            match run {
+                Some((s, l)) if s + l - 1 == id => {
+                    return Err(format!("page {id} listed twice in the freelist"));
+                }
+                Some((s, l)) if s + l == id => run = Some((s, l + 1)),
+                Some((s, l)) => {
+                    f.free.insert(s, l);
+                    run = Some((id, 1));
+                }
+                None => run = Some((id, 1)),
             }
-            prev = Some(id);
-            f.insert_free(id, 1);
+        }
+        if let Some((s, l)) = run {
+            f.free.insert(s, l);
         }
         Ok(f)
     }
 
-    /// Pages ready for reuse.
+    /// Which free-set structure this freelist uses.
     #[cfg(test)]
+    pub(crate) fn kind(&self) -> FreelistType {
+        match self.free {
+            FreeSet::Array(_) => FreelistType::Array,
+            FreeSet::Hashmap(_) => FreelistType::Hashmap,
+        }
+    }
+
+    /// Switches the free-set structure, keeping the same free pages (between transactions).
+    pub(crate) fn set_kind(&mut self, kind: FreelistType) {
+        let mut free = FreeSet::new(kind);
+        self.free.for_each_run(|s, l| free.insert(s, l));
+        self.free = free;
+    }
+
+    /// Pages ready for reuse.
     pub(crate) fn free_count(&self) -> u64 {
-        self.free_count
+        self.free.count()
+    }
+
+    /// Number of runs of contiguous free pages.
+    #[cfg(test)]
+    pub(crate) fn free_runs(&self) -> usize {
+        self.free.runs()
     }
 
     /// Pages freed by commits that some reader may still see.
@@ -65,18 +214,7 @@ impl Freelist {
 
     /// Ids written to the freelist page: free and pending together.
     pub(crate) fn count(&self) -> u64 {
-        self.free_count + self.pending_count()
-    }
-
-    fn is_free(&self, id: u64) -> bool {
-        self.runs
-            .range(..=id)
-            .next_back()
-            .is_some_and(|(&s, &n)| id < s + n)
-    }
-
-    fn insert_free(&mut self, start: u64, len: u64) {
-        insert_run(&mut self.runs, &mut self.free_count, start, len);
+        self.free_count() + self.pending_count()
     }
 
     /// Starts logging changes for the commit of `txid`.
@@ -92,12 +230,15 @@ impl Freelist {
         self.undo = None;
     }
 
-    /// The commit failed: put back everything it took or freed.
+    /// The commit failed: put back everything it took, freed or trimmed.
     pub(crate) fn rollback_commit(&mut self) {
         let Some(u) = self.undo.take() else { return };
         for (start, n) in u.allocated {
             self.allocs.remove(&start);
-            self.insert_free(start, n);
+            self.free.insert(start, n);
+        }
+        for (start, n) in u.trimmed {
+            self.free.insert(start, n);
         }
         if let Some(pages) = self.pending.remove(&u.txid) {
             for (id, _) in pages {
@@ -107,15 +248,10 @@ impl Freelist {
         self.allocs.extend(u.allocs_removed);
     }
 
-    /// Takes the lowest run of `n` free pages for transaction `txid`, or `None` if there is no
-    /// such run (the caller then extends the file).
+    /// Takes a run of `n` free pages for transaction `txid` (the lowest such run for the array
+    /// type), or `None` if there is none (the caller then extends the file).
     pub(crate) fn allocate(&mut self, txid: u64, n: u64) -> Option<u64> {
-        let (&start, &len) = self.runs.iter().find(|&(_, &len)| len >= n)?;
-        self.runs.remove(&start);
-        if len > n {
-            self.runs.insert(start + n, len - n);
-        }
-        self.free_count -= n;
+        let start = self.free.allocate(n)?;
         self.allocs.insert(start, txid);
         if let Some(u) = &mut self.undo {
             u.allocated.push((start, n));
@@ -138,7 +274,7 @@ impl Freelist {
             if id < 2 {
                 return Err(format!("page {id}: cannot free a meta page"));
             }
-            if self.pending_ids.contains(&id) || self.is_free(id) {
+            if self.pending_ids.contains(&id) || self.free.contains(id) {
                 return Err(format!("page {id} already freed"));
             }
         }
@@ -179,7 +315,7 @@ impl Freelist {
                     keep.push((id, alloc));
                 } else {
                     self.pending_ids.remove(&id);
-                    insert_run(&mut self.runs, &mut self.free_count, id, 1);
+                    self.free.insert(id, 1);
                 }
             }
             if keep.is_empty() {
@@ -192,33 +328,34 @@ impl Freelist {
         }
     }
 
+    /// Cuts free runs that end exactly at the high-water mark `hwm` off the free set and returns
+    /// the lowered mark. Only released pages are free, so nothing cut is reachable from any
+    /// open snapshot; the caller lowers `meta.pgid` and may later truncate the file
+    /// (see `crate::shrink`). Logged, so a failed commit puts the runs back.
+    pub(crate) fn trim_tail(&mut self, mut hwm: u64) -> u64 {
+        while let Some((s, l)) = self.free.last() {
+            if s + l != hwm || s < 2 {
+                break;
+            }
+            self.free.remove_run(s);
+            if let Some(u) = &mut self.undo {
+                u.trimmed.push((s, l));
+            }
+            hwm = s;
+        }
+        hwm
+    }
+
     /// All ids for the freelist page, sorted: free runs and pending pages merged.
     pub(crate) fn sorted_ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = Vec::with_capacity(usize::try_from(self.count()).unwrap_or(0));
-        for (&s, &n) in &self.runs {
-            ids.extend(s..s + n);
+        self.free.for_each_run(|s, n| ids.extend(s..s + n));
+        if !self.pending_ids.is_empty() {
+            ids.extend(self.pending_ids.iter().copied());
+            ids.sort_unstable();
         }
-        ids.extend(self.pending_ids.iter().copied());
-        ids.sort_unstable();
         ids
     }
-}
-
-/// `insert_free` without borrowing the whole freelist, for use while iterating `pending`.
-fn insert_run(runs: &mut BTreeMap<u64, u64>, free_count: &mut u64, start: u64, len: u64) {
-    let (mut s, mut n) = (start, len);
-    if let Some((&ps, &pn)) = runs.range(..s).next_back()
-        && ps + pn == s
-    {
-        runs.remove(&ps);
-        s = ps;
-        n += pn;
-    }
-    if let Some(nn) = runs.remove(&(start + len)) {
-        n += nn;
-    }
-    runs.insert(s, n);
-    *free_count += len;
 }
 
 #[cfg(test)]
@@ -288,5 +425,45 @@ mod tests {
         assert_eq!(f.pending_count(), 0);
         f.release(&readers(&[]));
         assert_eq!(f.allocs.get(&7), Some(&1));
+    }
+
+    const KINDS: [FreelistType; 2] = [FreelistType::Array, FreelistType::Hashmap];
+
+    #[test]
+    fn both_kinds_share_pending_and_undo_rules() {
+        for kind in KINDS {
+            let mut f = Freelist::from_ids_typed(vec![2, 3, 4], 10, kind).unwrap();
+            assert_eq!(f.kind(), kind);
+            f.note_alloc(1, 7);
+            f.begin_commit(9);
+            assert_eq!(f.allocate(9, 2), Some(2), "{kind:?}");
+            f.free(9, 7, 1).unwrap();
+            assert!(f.free(9, 4, 0).is_err(), "{kind:?}: 4 is free");
+            f.rollback_commit();
+            assert_eq!(f.sorted_ids(), vec![2, 3, 4], "{kind:?}");
+            assert_eq!(
+                (f.free_count(), f.pending_count(), f.free_runs()),
+                (3, 0, 1)
+            );
+        }
+    }
+
+    #[test]
+    fn trim_tail_cuts_released_runs_at_the_end_and_rolls_back() {
+        for kind in KINDS {
+            let mut f = Freelist::from_ids_typed(vec![3, 7, 8, 9, 11], 12, kind).unwrap();
+            f.free(4, 6, 0).unwrap(); // pending: stops the cut
+            f.begin_commit(5);
+            assert_eq!(f.trim_tail(12), 11, "{kind:?}: 10 is in use");
+            assert_eq!(f.sorted_ids(), vec![3, 6, 7, 8, 9]);
+            f.rollback_commit();
+            assert_eq!(f.sorted_ids(), vec![3, 6, 7, 8, 9, 11]);
+            f.free(5, 10, 0).unwrap();
+            f.release(&readers(&[]));
+            f.begin_commit(6);
+            assert_eq!(f.trim_tail(12), 6, "{kind:?}: released 6 and 10 go too");
+            f.end_commit();
+            assert_eq!(f.sorted_ids(), vec![3]);
+        }
     }
 }

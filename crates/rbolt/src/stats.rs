@@ -1,0 +1,482 @@
+//! Statistics with bbolt's definitions (`Stats`, `TxStats`, `BucketStats` in bbolt's `db.go`,
+//! `tx.go`, `bucket.go`): [`Db::stats`], [`Tx::stats`], [`Bucket::stats`].
+//!
+//! Database counters are atomics updated when transactions begin and end, so collecting them
+//! never adds a lock to the read path (bbolt's stats mutex is a known contention point,
+//! etcd-io/bbolt#967). A transaction's own counters are plain cells: a transaction is used by
+//! one thread at a time.
+
+use crate::bucket::Bucket;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::freelist::Freelist;
+use crate::tx::{Loc, MAX_DEPTH, Tx};
+use rbolt_format::{BUCKET_LEAF_FLAG, PAGE_HEADER_SIZE, PageHeader};
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// What one transaction did (bbolt's `TxStats`). Cumulative totals over closed transactions
+/// are in [`Stats::tx_stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TxStats {
+    /// Page allocations (one per node or freelist written, whatever its length).
+    pub page_count: u64,
+    /// Bytes allocated for those pages.
+    pub page_alloc: u64,
+    /// Cursors created (by `cursor`, iterators, `for_each` and the like).
+    pub cursor_count: u64,
+    /// Nodes materialised from pages or created by splits.
+    pub node_count: u64,
+    /// Nodes dereferenced before a remap. Always 0: rbolt never remaps under a transaction.
+    pub node_deref: u64,
+    /// Nodes checked for merging after deletes.
+    pub rebalance: u64,
+    /// Time spent rebalancing at commit.
+    pub rebalance_time: Duration,
+    /// Node splits, during the transaction (eager splits) and at commit.
+    pub split: u64,
+    /// Nodes written to pages at commit.
+    pub spill: u64,
+    /// Time spent spilling at commit (includes writing, which rbolt does while spilling).
+    pub spill_time: Duration,
+    /// Page writes: each data page or run, the freelist and the meta page.
+    pub write: u64,
+    /// Time spent writing and syncing.
+    pub write_time: Duration,
+}
+
+const TX_FIELDS: usize = 12;
+
+impl TxStats {
+    fn to_array(self) -> [u64; TX_FIELDS] {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        [
+            self.page_count,
+            self.page_alloc,
+            self.cursor_count,
+            self.node_count,
+            self.node_deref,
+            self.rebalance,
+            ns(self.rebalance_time),
+            self.split,
+            self.spill,
+            ns(self.spill_time),
+            self.write,
+            ns(self.write_time),
+        ]
+    }
+
+    fn from_array(a: [u64; TX_FIELDS]) -> Self {
+        Self {
+            page_count: a[0],
+            page_alloc: a[1],
+            cursor_count: a[2],
+            node_count: a[3],
+            node_deref: a[4],
+            rebalance: a[5],
+            rebalance_time: Duration::from_nanos(a[6]),
+            split: a[7],
+            spill: a[8],
+            spill_time: Duration::from_nanos(a[9]),
+            write: a[10],
+            write_time: Duration::from_nanos(a[11]),
+        }
+    }
+
+    /// Adds `other` to `self`, field by field.
+    pub fn add(&mut self, other: &TxStats) {
+        let (mut a, b) = (self.to_array(), other.to_array());
+        for (x, y) in a.iter_mut().zip(b) {
+            *x = x.saturating_add(y);
+        }
+        *self = Self::from_array(a);
+    }
+
+    /// `self − other`, field by field (saturating at 0): the activity between two snapshots.
+    pub fn sub(&self, other: &TxStats) -> TxStats {
+        let (mut a, b) = (self.to_array(), other.to_array());
+        for (x, y) in a.iter_mut().zip(b) {
+            *x = x.saturating_sub(y);
+        }
+        Self::from_array(a)
+    }
+}
+
+/// Database statistics (bbolt's `Stats`), from [`Db::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Totals of every closed transaction's [`TxStats`].
+    pub tx_stats: TxStats,
+    /// Free pages ready for reuse, as of the last write transaction.
+    pub free_page_n: u64,
+    /// Pages freed by recent commits that an open reader may still see.
+    pub pending_page_n: u64,
+    /// Bytes in free and pending pages: `(free_page_n + pending_page_n) × page size`.
+    pub free_alloc: u64,
+    /// Bytes the freelist takes on disk (bbolt's estimate: header plus 8 bytes an id).
+    pub freelist_inuse: u64,
+    /// Read transactions started.
+    pub tx_n: u64,
+    /// Read transactions open now.
+    pub open_tx_n: u64,
+}
+
+impl Stats {
+    /// The activity between `other` (earlier) and `self`: transaction counters are
+    /// subtracted, gauges (free pages, open transactions) are `self`'s (bbolt's `Stats.Sub`).
+    pub fn sub(&self, other: &Stats) -> Stats {
+        Stats {
+            tx_stats: self.tx_stats.sub(&other.tx_stats),
+            tx_n: self.tx_n.saturating_sub(other.tx_n),
+            ..*self
+        }
+    }
+}
+
+/// Database-wide counters, updated lock-free.
+#[derive(Debug, Default)]
+pub(crate) struct DbCounters {
+    tx_n: AtomicU64,
+    open_tx_n: AtomicU64,
+    free_page_n: AtomicU64,
+    pending_page_n: AtomicU64,
+    freelist_inuse: AtomicU64,
+    tx: [AtomicU64; TX_FIELDS],
+}
+
+impl DbCounters {
+    pub(crate) fn begin_read(&self) {
+        self.tx_n.fetch_add(1, Relaxed);
+        self.open_tx_n.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn end_read(&self) {
+        self.open_tx_n.fetch_sub(1, Relaxed);
+    }
+
+    /// Adds a closed transaction's counters (only the non-zero ones, to keep readers cheap).
+    pub(crate) fn add_tx(&self, s: &TxStats) {
+        for (slot, v) in self.tx.iter().zip(s.to_array()) {
+            if v != 0 {
+                slot.fetch_add(v, Relaxed);
+            }
+        }
+    }
+
+    /// Records the freelist's gauges, after each write transaction and at open.
+    pub(crate) fn note_freelist(&self, f: &Freelist) {
+        let (free, pending) = (f.free_count(), f.pending_count());
+        self.free_page_n.store(free, Relaxed);
+        self.pending_page_n.store(pending, Relaxed);
+        self.freelist_inuse
+            .store(freelist_inuse(free + pending), Relaxed);
+    }
+
+    fn snapshot(&self, page_size: u64) -> Stats {
+        let mut a = [0u64; TX_FIELDS];
+        for (x, slot) in a.iter_mut().zip(&self.tx) {
+            *x = slot.load(Relaxed);
+        }
+        let (free, pending) = (
+            self.free_page_n.load(Relaxed),
+            self.pending_page_n.load(Relaxed),
+        );
+        Stats {
+            tx_stats: TxStats::from_array(a),
+            free_page_n: free,
+            pending_page_n: pending,
+            free_alloc: (free + pending) * page_size,
+            freelist_inuse: self.freelist_inuse.load(Relaxed),
+            tx_n: self.tx_n.load(Relaxed),
+            open_tx_n: self.open_tx_n.load(Relaxed),
+        }
+    }
+}
+
+/// bbolt's `freelist.size()`: page header plus one u64 per id, plus the count word when the
+/// count overflows the header's u16.
+pub(crate) fn freelist_inuse(count: u64) -> u64 {
+    let n = if count >= 0xFFFF { count + 1 } else { count };
+    PAGE_HEADER_SIZE as u64 + 8 * n
+}
+
+/// A transaction's counters, bumped in place.
+#[derive(Debug, Default)]
+pub(crate) struct TxCounters(Cell<TxStats>);
+
+impl TxCounters {
+    pub(crate) fn bump(&self, f: impl FnOnce(&mut TxStats)) {
+        let mut s = self.0.get();
+        f(&mut s);
+        self.0.set(s);
+    }
+
+    pub(crate) fn get(&self) -> TxStats {
+        self.0.get()
+    }
+}
+
+impl Db {
+    /// A snapshot of the database statistics (bbolt's `DB.Stats`). Freelist figures are as of
+    /// the end of the last write transaction (for a read-only database: as loaded with
+    /// [`Options::pre_load_freelist`](crate::Options::pre_load_freelist), else 0).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = rbolt::Db::open(dir.path().join("s.db"))?;
+    /// let before = db.stats();
+    /// db.view(|_| Ok(()))?;
+    /// assert_eq!(db.stats().sub(&before).tx_n, 1);
+    /// # Ok::<(), rbolt::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.shared.ops.counters.snapshot(self.page_size() as u64)
+    }
+}
+
+impl Db {
+    /// The writer's free and pending page ids, sorted: exactly what the next commit's freelist
+    /// page would list. Waits for the write transaction slot. For tests and tools.
+    #[doc(hidden)]
+    pub fn freelist_ids(&self) -> Result<Vec<u64>> {
+        let tx = self.begin_write()?;
+        let w = tx.w.as_ref().and_then(|w| w.writer.as_ref());
+        Ok(w.map(|d| d.freelist.sorted_ids()).unwrap_or_default())
+    }
+}
+
+impl Tx {
+    /// This transaction's counters so far (bbolt's `Tx.Stats`).
+    pub fn stats(&self) -> TxStats {
+        let mut s = self.ext.stats.get();
+        if let Some(w) = &self.w {
+            s.node_count = w.st.borrow().nodes.len() as u64;
+        }
+        s
+    }
+}
+
+/// Bucket statistics (bbolt's `BucketStats`), from [`Bucket::stats`]. Counts include every
+/// sub-bucket, recursively.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BucketStats {
+    /// Branch pages.
+    pub branch_page_n: u64,
+    /// Extra pages taken by branch pages longer than one page.
+    pub branch_overflow_n: u64,
+    /// Leaf pages (not counting inline buckets' pages).
+    pub leaf_page_n: u64,
+    /// Extra pages taken by leaf pages longer than one page.
+    pub leaf_overflow_n: u64,
+    /// Keys, including sub-bucket names (bbolt counts every leaf element).
+    pub key_n: u64,
+    /// Levels of the B+tree, plus the deepest sub-bucket's depth.
+    pub depth: u64,
+    /// Bytes of branch pages: `(branch_page_n + branch_overflow_n) × page size`.
+    pub branch_alloc: u64,
+    /// Bytes of branch pages in use (headers, elements, keys).
+    pub branch_inuse: u64,
+    /// Bytes of leaf pages: `(leaf_page_n + leaf_overflow_n) × page size`.
+    pub leaf_alloc: u64,
+    /// Bytes of leaf pages in use (headers, elements, keys, values).
+    pub leaf_inuse: u64,
+    /// Buckets, this one included.
+    pub bucket_n: u64,
+    /// Buckets stored inline in their parent's leaf.
+    pub inline_bucket_n: u64,
+    /// Bytes used by inline buckets' pages.
+    pub inline_bucket_inuse: u64,
+}
+
+impl BucketStats {
+    /// Sums `other` into `self`; the depth is the larger of the two (bbolt's `Add`).
+    pub fn add(&mut self, o: &BucketStats) {
+        self.branch_page_n += o.branch_page_n;
+        self.branch_overflow_n += o.branch_overflow_n;
+        self.leaf_page_n += o.leaf_page_n;
+        self.leaf_overflow_n += o.leaf_overflow_n;
+        self.key_n += o.key_n;
+        self.depth = self.depth.max(o.depth);
+        self.branch_alloc += o.branch_alloc;
+        self.branch_inuse += o.branch_inuse;
+        self.leaf_alloc += o.leaf_alloc;
+        self.leaf_inuse += o.leaf_inuse;
+        self.bucket_n += o.bucket_n;
+        self.inline_bucket_n += o.inline_bucket_n;
+        self.inline_bucket_inuse += o.inline_bucket_inuse;
+    }
+}
+
+/// Walk state shared across a bucket and its sub-buckets: pages seen, so a hostile file whose
+/// pages are shared or cyclic is reported instead of walked forever.
+struct StatsWalk {
+    seen: HashSet<u64>,
+}
+
+impl<'tx> Bucket<'tx> {
+    /// Page and key statistics for this bucket and all its sub-buckets, with bbolt's
+    /// definitions (`Bucket.Stats`). In a read transaction, or for buckets a write transaction
+    /// has not changed, they describe the pages on disk. Nodes a write transaction changed are
+    /// counted as they stand, one page per node, before the splits commit would make.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = rbolt::Db::open(dir.path().join("s.db"))?;
+    /// db.update(|tx| tx.create_bucket(b"b")?.put(b"k", b"v"))?;
+    /// let s = db.view(|tx| tx.bucket(b"b")?.unwrap().stats())?;
+    /// assert_eq!((s.key_n, s.inline_bucket_n, s.leaf_page_n), (1, 1, 0));
+    /// assert_eq!(s.inline_bucket_inuse, 16 + 16 + 2); // page header, element, key and value
+    /// # Ok::<(), rbolt::Error>(())
+    /// ```
+    pub fn stats(&self) -> Result<BucketStats> {
+        self.check_live()?;
+        let mut w = StatsWalk {
+            seen: HashSet::new(),
+        };
+        bucket_stats(self, &mut w, 0)
+    }
+}
+
+fn bucket_stats(b: &Bucket<'_>, w: &mut StatsWalk, nesting: usize) -> Result<BucketStats> {
+    if nesting > MAX_DEPTH {
+        return Err(Error::corrupted(
+            None,
+            format!("buckets nested deeper than {MAX_DEPTH}"),
+        ));
+    }
+    let tx = b.tx();
+    let inline = b.root() == 0;
+    let mut s = BucketStats {
+        bucket_n: 1,
+        inline_bucket_n: u64::from(inline),
+        ..BucketStats::default()
+    };
+    let mut sub = BucketStats::default();
+    let root = tx.root_loc(&b.handle())?;
+    walk_level(b, w, root, 0, inline, nesting, &mut s, &mut sub)?;
+    let ps = tx.page_size as u64;
+    s.branch_alloc = (s.branch_page_n + s.branch_overflow_n) * ps;
+    s.leaf_alloc = (s.leaf_page_n + s.leaf_overflow_n) * ps;
+    s.depth += sub.depth;
+    s.add(&sub);
+    Ok(s)
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one recursive walk with its accumulators"
+)]
+fn walk_level(
+    b: &Bucket<'_>,
+    w: &mut StatsWalk,
+    loc: Loc,
+    depth: usize,
+    inline: bool,
+    nesting: usize,
+    s: &mut BucketStats,
+    sub: &mut BucketStats,
+) -> Result<()> {
+    let tx = b.tx();
+    if depth > MAX_DEPTH {
+        return Err(Error::corrupted(
+            None,
+            format!("tree deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    let ps = tx.page_size;
+    let (leaf, count) = tx.level(loc)?;
+    let overflow = match loc {
+        Loc::Page(slot) if !inline => {
+            let pgid = slot.off / ps as u64;
+            if !w.seen.insert(pgid) {
+                return Err(Error::corrupted(pgid, "page referenced twice"));
+            }
+            let h = PageHeader::decode(tx.bytes(slot)).map_err(|e| Error::format(pgid, e))?;
+            u64::from(h.overflow)
+        }
+        Loc::Page(_) => 0,
+        Loc::Node(n) => (tx.wstate().nodes[n as usize].size.div_ceil(ps).max(1) - 1) as u64,
+    };
+    let mut used = PAGE_HEADER_SIZE as u64;
+    s.depth = s.depth.max(depth as u64 + 1);
+    if leaf {
+        s.key_n += count as u64;
+        let mut children = Vec::new();
+        for i in 0..count {
+            let e = tx.leaf_entry(loc, i)?;
+            used += (rbolt_format::LEAF_ELEM_SIZE + e.key.len() + e.value.len()) as u64;
+            if e.flags & BUCKET_LEAF_FLAG != 0 && !inline {
+                children.push(e.key);
+            }
+        }
+        if inline {
+            s.inline_bucket_inuse += used;
+        } else {
+            s.leaf_page_n += 1;
+            s.leaf_inuse += used;
+            s.leaf_overflow_n += overflow;
+        }
+        for name in children {
+            let child = b
+                .bucket(name)?
+                .ok_or_else(|| Error::corrupted(None, "sub-bucket vanished during stats"))?;
+            sub.add(&bucket_stats(&child, w, nesting + 1)?);
+        }
+    } else {
+        for i in 0..count {
+            used += (rbolt_format::BRANCH_ELEM_SIZE + branch_key_len(tx, loc, i)?) as u64;
+        }
+        s.branch_page_n += 1;
+        s.branch_inuse += used;
+        s.branch_overflow_n += overflow;
+        for i in 0..count {
+            let child = tx.child_at(loc, i)?;
+            walk_level(b, w, child, depth + 1, inline, nesting, s, sub)?;
+        }
+    }
+    Ok(())
+}
+
+fn branch_key_len(tx: &Tx, loc: Loc, i: usize) -> Result<usize> {
+    match loc {
+        Loc::Page(slot) => {
+            let p = tx.branch_page(slot)?;
+            let e = p.elem(i).map_err(|e| Error::corrupted(None, e))?;
+            Ok(e.key.len())
+        }
+        Loc::Node(n) => Ok(tx.wstate().nodes[n as usize].inodes[i].key.len as usize),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freelist_inuse_matches_bbolt_size() {
+        assert_eq!(freelist_inuse(0), 16);
+        assert_eq!(freelist_inuse(3), 40);
+        assert_eq!(freelist_inuse(0xFFFE), 16 + 8 * 0xFFFE);
+        assert_eq!(freelist_inuse(0xFFFF), 16 + 8 * 0x10000);
+    }
+
+    #[test]
+    fn tx_stats_add_and_sub_are_field_wise() {
+        let a = TxStats {
+            page_count: 3,
+            spill_time: Duration::from_millis(5),
+            ..TxStats::default()
+        };
+        let mut b = a;
+        b.add(&a);
+        assert_eq!(b.page_count, 6);
+        assert_eq!(b.spill_time, Duration::from_millis(10));
+        assert_eq!(b.sub(&a), a);
+        assert_eq!(a.sub(&b), TxStats::default(), "saturates at zero");
+    }
+}

@@ -1,0 +1,84 @@
+//! Helpers shared by the `ops_*` modules.
+
+use rbolt::Db;
+use rbolt_testkit::script::dump_tx;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Sets the flag when dropped: lets a scope's background threads stop even when the scope's
+/// body fails an assertion (a scope waits for its threads before it unwinds).
+pub(crate) struct StopOnDrop<'a>(pub(crate) &'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The dump of everything the latest snapshot holds.
+pub(crate) fn dump(db: &Db) -> String {
+    dump_tx_string(&db.begin_read().unwrap())
+}
+
+/// The dump of what `tx` sees.
+pub(crate) fn dump_tx_string(tx: &rbolt::Tx) -> String {
+    let mut out = Vec::new();
+    dump_tx(tx, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// Length of the file at `path`.
+pub(crate) fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).unwrap().len()
+}
+
+/// The Go bbolt oracle, if it has been built (`interop/go/build.sh`); otherwise prints a
+/// notice that the Go half of the test is skipped.
+pub(crate) fn go_interop() -> Option<PathBuf> {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/go/bin/bbolt-interop");
+    if bin.exists() {
+        Some(bin)
+    } else {
+        eprintln!(
+            "notice: {} missing (run interop/go/build.sh); skipping the Go bbolt check",
+            bin.display()
+        );
+        None
+    }
+}
+
+/// Asserts Go bbolt finds `path` consistent and dumps it as `want`, when the oracle exists.
+/// The file must not be open here: Go waits for the file lock.
+pub(crate) fn go_agrees(path: &Path, want: &str) {
+    let Some(bin) = go_interop() else { return };
+    // `timeout`: a lock held by mistake should fail the test, not hang it.
+    let go = |cmd: &str| {
+        Command::new("timeout")
+            .arg("120")
+            .arg(&bin)
+            .arg(cmd)
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let check = go("check");
+    assert!(
+        check.status.success(),
+        "Go bbolt check of {}: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let out = go("dump");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        want,
+        "Go bbolt's dump"
+    );
+}
