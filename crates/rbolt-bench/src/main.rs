@@ -25,7 +25,7 @@ const USAGE: &str = "usage: rbolt-bench [--n N | --quick] [--engines all|LIST] [
                    [--data-dir DIR] [--n-for ENGINE=N]... [--no-large] [--timeout SECS]
                    [--runs K] [--keep-data]
        rbolt-bench probe [--dir DIR] [--count N]
-       rbolt-bench render RESULTS.json [--out DIR]
+       rbolt-bench render RESULTS.json [MORE.json...] [--out DIR]
 Run `cargo run --release -p rbolt-bench -- --help` or see crates/rbolt-bench/README.md.";
 
 #[derive(Debug)]
@@ -361,20 +361,39 @@ fn best_of_runs(rows: Vec<report::Row>) -> Vec<report::Row> {
     out
 }
 
-/// Re-render the table and chart from a results.json (e.g. after merging runs).
+/// Re-render the table and chart from one or more results.json files. With several (runs of
+/// the same configuration), every cell keeps its best run, as `--runs` does.
 fn render(argv: &[String]) -> Result<()> {
-    let mut input = None;
+    let mut inputs = Vec::new();
     let mut out = None;
     let mut it = argv.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--out" => out = it.next().map(PathBuf::from),
-            _ => input = Some(PathBuf::from(arg)),
+            _ => inputs.push(PathBuf::from(arg)),
         }
     }
-    let input = input.context("render RESULTS.json [--out DIR]")?;
-    let (rows, meta) = report::read_json(&input)?;
-    let out = out.unwrap_or_else(|| input.parent().unwrap_or(Path::new(".")).to_path_buf());
+    let first = inputs
+        .first()
+        .context("render RESULTS.json [MORE.json...] [--out DIR]")?
+        .clone();
+    let (mut rows, mut meta) = report::read_json(&first)?;
+    for input in &inputs[1..] {
+        let (more, m) = report::read_json(input)?;
+        if m.n != meta.n || m.n_for != meta.n_for {
+            bail!(
+                "{} ran with other sizes than {}",
+                input.display(),
+                first.display()
+            );
+        }
+        rows.extend(more);
+        meta.runs += m.runs.max(1);
+        meta.total_secs += m.total_secs;
+        meta.notes.extend(m.notes);
+    }
+    let rows = best_of_runs(rows);
+    let out = out.unwrap_or_else(|| first.parent().unwrap_or(Path::new(".")).to_path_buf());
     std::fs::create_dir_all(&out)?;
     report::write_all(&out, &rows, &meta)
 }

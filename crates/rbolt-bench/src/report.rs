@@ -256,7 +256,7 @@ pub(crate) fn svg(rows: &[Row], meta: &Meta) -> String {
         .iter()
         .filter(|(p, _, k)| score(rows, "rbolt", p, *k).is_some())
         .collect();
-    let (left, right, top, row_h) = (260.0, 40.0, 60.0, 26.0);
+    let (left, right, top, row_h) = (260.0, 60.0, 60.0, 26.0);
     let plot_w = 640.0;
     let width = left + plot_w + right;
     let height = top + row_h * phases.len() as f64 + 70.0;
@@ -302,13 +302,20 @@ pub(crate) fn svg(rows: &[Row], meta: &Meta) -> String {
         if let Some((r, _)) = ratio_best(rows, meta, phase, *kind) {
             let (x0, x1) = (x(1.0).min(x(r)), x(1.0).max(x(r)));
             let color = if r >= 1.0 { "#7fc97f" } else { "#f08080" };
+            // Right of a green bar; left of a red one, or inside it where it hits the edge.
+            let (tx, anchor) = if r >= 1.0 {
+                (x1 + 3.0, "start")
+            } else if x0 < left + 30.0 {
+                (x0 + 3.0, "start")
+            } else {
+                (x0 - 3.0, "end")
+            };
             let _ = writeln!(
                 s,
-                r##"<rect x="{x0}" y="{}" width="{}" height="{}" fill="{color}"/><text x="{}" y="{}" font-size="10" fill="#333">{r:.2}×</text>"##,
+                r##"<rect x="{x0}" y="{}" width="{}" height="{}" fill="{color}"/><text x="{tx}" y="{}" font-size="10" fill="#333" text-anchor="{anchor}">{r:.2}×</text>"##,
                 y + 5.0,
                 (x1 - x0).max(1.0),
                 row_h - 10.0,
-                if r >= 1.0 { x1 + 3.0 } else { x0 - 3.0 },
                 y + row_h * 0.65,
             );
         }
@@ -333,9 +340,10 @@ pub(crate) fn svg(rows: &[Row], meta: &Meta) -> String {
         ly + 4.0
     );
     for (j, p) in peers.iter().enumerate() {
+        let mark = if full_n(rows, p, meta.n) { "" } else { "†" };
         let _ = writeln!(
             s,
-            r#"<circle cx="{lx}" cy="{ly}" r="4" fill="{}"/><text x="{}" y="{}">{p}</text>"#,
+            r#"<circle cx="{lx}" cy="{ly}" r="4" fill="{}"/><text x="{}" y="{}">{p}{mark}</text>"#,
             COLORS[j % COLORS.len()],
             lx + 8.0,
             ly + 4.0
@@ -344,7 +352,7 @@ pub(crate) fn svg(rows: &[Row], meta: &Meta) -> String {
     }
     let _ = writeln!(
         s,
-        r##"<text x="{left}" y="{}" fill="#444">bar: rbolt vs the best other engine in that row (green ahead, red behind)</text>"##,
+        r##"<text x="{left}" y="{}" fill="#444">bar: rbolt vs the best other engine in that row (green ahead, red behind); †: ran with a smaller n</text>"##,
         ly + 24.0
     );
     s.push_str("</svg>\n");
@@ -371,7 +379,11 @@ pub(crate) fn read_json(path: &Path) -> Result<(Vec<Row>, Meta)> {
     let rows: Vec<Row> = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let meta_path = path.with_file_name("results.meta.json");
     let meta = match std::fs::read_to_string(&meta_path) {
-        Ok(s) => serde_json::from_str(&s)?,
+        Ok(s) => {
+            let mut m: Meta = serde_json::from_str(&s)?;
+            m.runs = m.runs.max(1);
+            m
+        }
         Err(_) => {
             let mut engines: Vec<String> = Vec::new();
             for r in &rows {
