@@ -89,12 +89,8 @@ impl Reader for RboltReader<'_, '_> {
     }
 
     fn len(&self) -> Result<u64> {
-        let mut n = 0;
-        for item in self.0.iter() {
-            item?;
-            n += 1;
-        }
-        Ok(n)
+        // The format stores no count; bbolt's `Stats().KeyN` sums leaf page counts.
+        Ok(self.0.stats()?.key_n)
     }
 }
 
@@ -125,7 +121,19 @@ impl Engine for Rbolt {
         Ok(true)
     }
 
-    // TODO: `rbolt::compact` once it exists; until then compaction is "n/a".
+    fn compact(&mut self) -> Result<bool> {
+        // As Go bbolt's driver: compact into a new file (64 KiB per transaction, bbolt
+        // compact's default), close both, rename over, reopen.
+        let tmp = self.path.with_file_name("data2.db");
+        {
+            let dst = rbolt::Options::new().open(&tmp)?;
+            rbolt::compact(&dst, self.db(), 65536)?;
+        }
+        self.db = None;
+        std::fs::rename(&tmp, &self.path)?;
+        self.db = Some(rbolt::Options::new().open(&self.path)?);
+        Ok(true)
+    }
 
     fn prepare_sorted(&mut self) {
         // bbolt's documented append path: pack pages full.
