@@ -240,24 +240,40 @@ impl ArrayFree {
         if n == 0 || self.max_of(self.root) < n {
             return None;
         }
-        let mut t = self.root;
-        let (start, len) = loop {
-            let node = self.n(t);
-            if self.max_of(node.left) >= n {
-                t = node.left;
-            } else if node.len >= n {
-                break (node.start, node.len);
-            } else {
-                t = node.right;
-            }
-        };
-        if len == n {
-            self.remove_node(start);
-        } else {
-            self.update(self.root, start, start + n, len - n);
-        }
+        let (root, start) = self.take(self.root, n);
+        self.root = root;
         self.count -= n;
         Some(start)
+    }
+
+    /// One descent: in subtree `t` (whose longest run is at least `n`), cuts `n` pages off
+    /// the front of the lowest run that holds them. Returns the new subtree root and the start.
+    fn take(&mut self, t: u32, n: u64) -> (u32, u64) {
+        let (l, r) = (self.n(t).left, self.n(t).right);
+        if self.max_of(l) >= n {
+            let (l, s) = self.take(l, n);
+            self.nm(t).left = l;
+            self.pull(t);
+            (t, s)
+        } else if self.n(t).len >= n {
+            let s = self.n(t).start;
+            if self.n(t).len == n {
+                self.spare.push(t);
+                self.runs -= 1;
+                (self.merge(l, r), s)
+            } else {
+                let node = self.nm(t);
+                node.start += n;
+                node.len -= n;
+                self.pull(t);
+                (t, s)
+            }
+        } else {
+            let (r, s) = self.take(r, n);
+            self.nm(t).right = r;
+            self.pull(t);
+            (t, s)
+        }
     }
 
     /// Removes exactly the run starting at `start` (used to cut the tail of the file).

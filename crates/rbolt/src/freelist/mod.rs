@@ -15,6 +15,8 @@
 //! Changes made during a commit are logged, so a commit that fails can be undone exactly.
 
 pub(crate) mod array;
+#[cfg(test)]
+mod bench;
 pub(crate) mod hashmap;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

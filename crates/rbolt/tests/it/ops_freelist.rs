@@ -219,3 +219,82 @@ fn pre_load_freelist_fills_read_only_stats() {
         "everything on disk is free after reopen"
     );
 }
+
+/// Commit latency with 10^6 free pages in a fragmented file, per freelist type (run by hand,
+/// in release mode, with the temp dir on tmpfs: it writes a 2 GiB file):
+///
+/// ```text
+/// TMPDIR=/dev/shm cargo test -p rbolt --release --test it -- --ignored --nocapture \
+///     bench_commits_with_a_million_free_pages
+/// ```
+///
+/// 1 KiB pages; one transaction writes 2 × 10^6 leaves of two tiny entries each (fill percent
+/// 0.1), the next deletes every other leaf's entries: 10^6 single free pages between used
+/// ones. Then, per type: reopen (loads the freelist), and time commits that each put one
+/// value needing `n` contiguous pages.
+#[test]
+#[ignore = "benchmark: run by hand in release mode on tmpfs"]
+fn bench_commits_with_a_million_free_pages() {
+    use std::time::Instant;
+    const LEAVES: u32 = 2_000_000;
+    let opts = Options::new().page_size(1024).no_sync(true);
+    let mut db = TempDb::with_options(opts.clone());
+    let t = Instant::now();
+    db.update(|tx| {
+        let b = tx.create_bucket(b"b")?;
+        b.set_fill_percent(0.1)?;
+        for i in 0..LEAVES * 2 {
+            b.put(&i.to_be_bytes(), &[0; 8])?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.update(|tx| {
+        let b = tx.bucket(b"b")?.unwrap();
+        for leaf in (0..LEAVES).step_by(2) {
+            b.delete(&(leaf * 2).to_be_bytes())?;
+            b.delete(&(leaf * 2 + 1).to_be_bytes())?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.update(|_| Ok(())).unwrap(); // release the deleted pages
+    let s = db.stats();
+    println!(
+        "built in {:.1} s: {} free + {} pending pages, high-water mark {}, file {} MiB",
+        t.elapsed().as_secs_f64(),
+        s.free_page_n,
+        s.pending_page_n,
+        db.info().hwm,
+        file_len(db.path()) >> 20
+    );
+    println!("| freelist | reopen | commit, n=1 | commit, n=2 | commit, n=8 |");
+    println!("|---|---|---|---|---|");
+    for t in [FreelistType::Array, FreelistType::Hashmap] {
+        let o = Instant::now();
+        db.reopen_with(opts.clone().freelist_type(t).shrink(false));
+        let reopen = o.elapsed();
+        let mut row = format!("| {} | {:.0} ms |", t.as_str(), reopen.as_secs_f64() * 1e3);
+        for (n, commits) in [(1usize, 50u32), (2, 50), (8, 50)] {
+            let v = vec![1u8; n * 1024 - 100];
+            let o = Instant::now();
+            for c in 0..commits {
+                // A bucket of its own: one leaf of exactly `n` pages.
+                db.update(|tx| tx.create_bucket(&c.to_be_bytes())?.put(b"v", &v))
+                    .unwrap();
+            }
+            row += &format!(
+                " {:.2} ms |",
+                o.elapsed().as_secs_f64() * 1e3 / f64::from(commits)
+            );
+            db.update(|tx| {
+                for c in 0..commits {
+                    tx.delete_bucket(&c.to_be_bytes())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+        println!("{row}");
+    }
+}
