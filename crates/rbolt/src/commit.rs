@@ -188,19 +188,22 @@ impl Tx {
             let pgid = sp.allocate(pages as u64)?;
             let mut buf = sp.page_buf(pages);
             let overflow = u32::try_from(pages - 1).map_err(|_| Error::ValueTooLarge)?;
-            if leaf {
+            let used = if leaf {
                 let items = chunk.iter().map(|i| match i.val {
                     Val::Data(v) => (i.flags, self.bytes(i.key), self.bytes(v)),
                     _ => unreachable!("invariant: leaf inodes hold data"),
                 });
-                rbolt_format::encode_leaf(&mut buf, pgid, overflow, items);
+                rbolt_format::encode_leaf(&mut buf, pgid, overflow, items)
             } else {
                 let items = chunk.iter().map(|i| match i.val {
                     Val::Child(c) => (self.bytes(i.key), c),
                     _ => unreachable!("invariant: children are spilled before their parent"),
                 });
-                rbolt_format::encode_branch(&mut buf, pgid, overflow, items);
-            }
+                rbolt_format::encode_branch(&mut buf, pgid, overflow, items)
+            };
+            // Pooled buffers hold old bytes: clear what the page does not use, so the file
+            // never carries stale data (bbolt zeroes its buffers too).
+            buf[used..].fill(0);
             sp.pw.push(sp.w, pgid, buf)?;
             let key = chunk.first().map_or(
                 Slot {
@@ -437,6 +440,7 @@ fn write_all(tx: &Tx, w: &mut WriterData, mode: ShrinkMode) -> Result<rbolt_form
         let mut buf = sp.page_buf(pages);
         let overflow =
             u32::try_from(pages - 1).map_err(|_| Error::corrupted(pgid, "freelist too large"))?;
+        buf[rbolt_format::freelist_encoded_size(ids.len())..].fill(0);
         rbolt_format::encode_freelist(&mut buf, pgid, overflow, ids.into_iter());
         sp.pw.push(sp.w, pgid, buf)?;
         meta.freelist = pgid;

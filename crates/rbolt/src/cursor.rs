@@ -242,6 +242,32 @@ impl<'tx> Cursor<'tx> {
     /// One step in the given direction, skipping empty leaves. On running off the end the
     /// stack is restored, so the cursor stays where it was.
     fn step(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
+        // Common case: the neighbour is in the same leaf.
+        if let Some(top) = self.stack.last_mut()
+            && top.leaf
+        {
+            let moved = if forward && top.index + 1 < top.count {
+                top.index += 1;
+                true
+            } else if !forward && top.index > 0 && top.index <= top.count {
+                top.index -= 1;
+                true
+            } else {
+                false
+            };
+            if moved && let Some(item) = self.current()? {
+                return Ok(Some(item));
+            }
+            if moved {
+                // Undo: fall through to the general walk from the original position.
+                let top = self.stack.last_mut().expect("checked above");
+                if forward {
+                    top.index -= 1;
+                } else {
+                    top.index += 1;
+                }
+            }
+        }
         let saved = self.stack.clone();
         // A file can hold at most `pgid` distinct pages; more empty leaves means a loop.
         let mut budget = self.tx.meta.pgid.saturating_add(16);

@@ -161,7 +161,8 @@ pub(crate) struct WriterData {
 }
 
 impl WriterData {
-    /// A zeroed buffer for `pages` pages; single pages come from a pool (bbolt's `pagePool`).
+    /// A buffer for `pages` pages; single pages come from a pool (bbolt's `pagePool`) and
+    /// hold the bytes of an earlier page: callers clear what they do not overwrite.
     pub(crate) fn page_buf(&mut self, pages: usize) -> Vec<u8> {
         if pages == 1
             && let Some(b) = self.pool.pop()
@@ -171,9 +172,8 @@ impl WriterData {
         vec![0u8; pages * self.page_size]
     }
 
-    pub(crate) fn recycle(&mut self, mut buf: Vec<u8>) {
+    pub(crate) fn recycle(&mut self, buf: Vec<u8>) {
         if buf.len() == self.page_size && self.pool.len() < 1024 {
-            buf.fill(0);
             self.pool.push(buf);
         }
     }
