@@ -164,10 +164,14 @@ impl Db {
             let hwm = tx.meta.pgid;
             let w = writer_mut(&mut tx);
             w.freelist.set_kind(FreelistType::Array);
-            // Pages at or above `packed` would be free if the data were packed at the start;
-            // as many free (or soon free) pages lie below it as used pages above it.
-            let packed = hwm.saturating_sub(w.freelist.count()).max(2);
-            let moved = relocate(&tx, tx.root(), packed, 0)?;
+            // Pages at or above `packed` would be free if the data were packed at the start.
+            // Counting only released free pages (not pending ones an open reader may still
+            // see) guarantees room below it for every used page above it, so each move lands
+            // low and a reader cannot make rounds shuffle pages without progress.
+            let packed = hwm.saturating_sub(w.freelist.free_count()).max(2);
+            let mut budget = ROUND_BUDGET;
+            relocate(&tx, tx.root(), packed, 0, &mut budget)?;
+            let moved = ROUND_BUDGET - budget;
             tx.commit()?;
             // Done once two commits in a row moved nothing and left the high-water mark
             // where it was: nothing pending is left to release and cut, both metas on disk
@@ -185,10 +189,13 @@ impl Db {
     }
 }
 
-/// Most commits [`Db::shrink`] makes. Each moves every page above the packed end; later ones
-/// catch pages an earlier one had to place high (ancestors rewritten with moved pages, the
-/// previous freelist page), then cut and truncate; a handful suffices.
-const MAX_ROUNDS: usize = 12;
+/// Most pages one round of [`Db::shrink`] moves, bounding the memory of its transaction
+/// (nodes of the moved pages) and the size of its commit.
+const ROUND_BUDGET: u64 = 16 * 1024;
+
+/// Most commits [`Db::shrink`] makes: enough to move 64 Mi pages, and a guard against a
+/// tree that keeps changing under it (it cannot: shrink holds the writer).
+const MAX_ROUNDS: usize = 4096;
 
 fn writer_mut(tx: &mut crate::tx::Tx) -> &mut WriterData {
     tx.w.as_mut()
@@ -198,17 +205,23 @@ fn writer_mut(tx: &mut crate::tx::Tx) -> &mut WriterData {
 
 /// Materialises, in write transaction `tx`, every page of bucket `b` (and its sub-buckets)
 /// that lies at or above page `packed`, so that commit rewrites it — into the lowest free
-/// pages. Returns how many pages it marked.
-fn relocate(tx: &crate::tx::Tx, b: Bucket<'_>, packed: u64, nesting: usize) -> Result<u64> {
-    let Some(id) = b.id() else { return Ok(0) };
+/// pages — until `budget` pages have been marked.
+fn relocate(
+    tx: &crate::tx::Tx,
+    b: Bucket<'_>,
+    packed: u64,
+    nesting: usize,
+    budget: &mut u64,
+) -> Result<()> {
+    let Some(id) = b.id() else { return Ok(()) };
     if nesting > MAX_NESTING {
         return Err(Error::corrupted(None, "buckets nested too deep"));
     }
     let root = tx.bucket_state(id).header.root;
     if root == 0 {
-        return Ok(0); // inline: no pages of its own
+        return Ok(()); // inline: no pages of its own
     }
-    relocate_page(tx, &b, id, root, true, packed, nesting, 0)
+    relocate_page(tx, &b, id, root, true, packed, nesting, 0, budget)
 }
 
 #[expect(clippy::too_many_arguments, reason = "one recursive walk")]
@@ -221,21 +234,29 @@ fn relocate_page(
     packed: u64,
     nesting: usize,
     depth: usize,
-) -> Result<u64> {
+    budget: &mut u64,
+) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(Error::corrupted(pgid, "tree too deep"));
+    }
+    if *budget == 0 {
+        return Ok(());
     }
     let slot = tx.page_slot(pgid)?;
     let loc = Loc::Page(slot);
     let pages = slot.len / tx.page_size as u64;
-    let mut moved = 0;
     if pgid + pages > packed {
-        if is_root {
+        let marked = if is_root {
             tx.ensure_root_node(id)?;
-            moved += 1;
+            true
         } else if let Some(k) = first_key(tx, loc, depth)? {
             tx.leaf_for(id, k)?;
-            moved += 1;
+            true
+        } else {
+            false // an empty non-root leaf: nothing addresses it by key
+        };
+        if marked {
+            *budget = budget.saturating_sub(pages);
         }
     }
     let (leaf, count) = tx.level(loc)?;
@@ -245,17 +266,17 @@ fn relocate_page(
             if e.flags & BUCKET_LEAF_FLAG != 0
                 && let Some(child) = b.bucket(e.key)?
             {
-                moved += relocate(tx, child, packed, nesting + 1)?;
+                relocate(tx, child, packed, nesting + 1, budget)?;
             }
         }
     } else {
         let p = tx.branch_page(slot)?;
         for i in 0..count {
             let child = p.child(i).map_err(|e| Error::corrupted(pgid, e))?;
-            moved += relocate_page(tx, b, id, child, false, packed, nesting, depth + 1)?;
+            relocate_page(tx, b, id, child, false, packed, nesting, depth + 1, budget)?;
         }
     }
-    Ok(moved)
+    Ok(())
 }
 
 /// The first key under `loc` (pages only), if there is one.

@@ -302,3 +302,73 @@ fn crash_at_any_step_of_a_shrink() {
     }
     assert!(lens.len() > 1, "the file was truncated during the sweep");
 }
+
+/// Data only at the end of a big file: more pages to move than one round may take, so
+/// `Db::shrink` moves them in several bounded rounds and still ends packed.
+#[test]
+fn db_shrink_moves_a_large_tail_in_rounds() {
+    let db = TempDb::with_options(Options::new().page_size(1024).no_sync(true));
+    db.update(|tx| {
+        let b = tx.create_bucket(b"b")?;
+        b.set_fill_percent(1.0)?;
+        for i in 0u32..180_000 {
+            b.put(&i.to_be_bytes(), &[9; 300])?; // 3 a page: 60k leaves
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.update(|tx| {
+        let b = tx.bucket(b"b")?.unwrap();
+        for i in 0u32..90_000 {
+            b.delete(&i.to_be_bytes())?; // the first half: 30k leaves to move, two rounds' worth
+        }
+        Ok(())
+    })
+    .unwrap();
+    let want = dump(&db);
+    let (hwm0, txid0) = (db.info().hwm, db.info().txid);
+    db.shrink().unwrap();
+    let (hwm, txid) = (db.info().hwm, db.info().txid);
+    assert_eq!(dump(&db), want);
+    assert!(hwm * 2 < hwm0, "{hwm0} → {hwm}");
+    assert!(txid - txid0 >= 4, "several rounds: {}", txid - txid0);
+    assert_eq!(file_len(db.path()), hwm * 1024);
+}
+
+/// With a reader pinning the old pages, `Db::shrink` moves what it can and stops; it does
+/// not shuffle pages round after round or grow the file.
+#[test]
+fn db_shrink_with_a_reader_open_stops_cleanly() {
+    let db = TempDb::with_options(Options::new().page_size(4096));
+    db.update(|tx| {
+        for n in 0..6u8 {
+            let b = tx.create_bucket(&[b'b', n])?;
+            for i in 0u32..3000 {
+                b.put(&i.to_be_bytes(), &[n; 80])?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.update(|tx| {
+        for n in [0u8, 2, 4] {
+            tx.delete_bucket(&[b'b', n])?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let reader = db.begin_read().unwrap();
+    let seen = dump_tx_string(&reader);
+    let (len0, txid0) = (file_len(db.path()), db.info().txid);
+    db.shrink().unwrap();
+    assert!(file_len(db.path()) <= len0);
+    assert!(
+        db.info().txid - txid0 < 12,
+        "{} rounds",
+        db.info().txid - txid0
+    );
+    assert_eq!(dump_tx_string(&reader), seen);
+    drop(reader);
+    let len = db.shrink().unwrap();
+    assert!(len * 2 < len0, "{len0} → {len} once the reader is gone");
+}
