@@ -296,3 +296,18 @@ where
         st = wait(&cv, st);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The batch hands the transaction between threads, and shares the `Db`: both must stay
+    /// thread-safe (a non-`Send` field added to `Tx` would make `Db` silently `!Sync`).
+    #[test]
+    fn tx_is_send_and_db_is_sync() {
+        fn send<T: Send>() {}
+        fn send_sync<T: Send + Sync>() {}
+        send::<Tx>();
+        send_sync::<Db>();
+    }
+}

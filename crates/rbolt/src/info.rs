@@ -43,7 +43,7 @@ impl Db {
 }
 
 /// What a page is, with bbolt's names (`Display` gives "branch", "leaf", "meta",
-/// "freelist", "free" or "unknown<xx>").
+/// "freelist", "free" or `unknown<xx>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PageType {

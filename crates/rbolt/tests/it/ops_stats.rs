@@ -327,3 +327,31 @@ fn on_commit_hooks_run_after_commit_only() {
     );
     db.sync().unwrap();
 }
+
+/// In a write transaction, changed buckets are counted as their nodes stand.
+#[test]
+fn bucket_stats_in_a_write_transaction_see_uncommitted_changes() {
+    let db = db4k();
+    db.update(|tx| {
+        let b = tx.create_bucket(b"b")?;
+        for i in 0u16..3 {
+            b.put(&i.to_be_bytes(), b"v")?;
+        }
+        let s = b.stats()?;
+        assert_eq!(
+            (s.key_n, s.inline_bucket_n),
+            (3, 1),
+            "new buckets start inline"
+        );
+        assert_eq!(s.inline_bucket_inuse, 16 + 3 * (16 + 2 + 1));
+        for i in 3u16..400 {
+            b.put(&i.to_be_bytes(), &[1; 40])?;
+        }
+        assert_eq!(b.stats()?.key_n, 400);
+        Ok(())
+    })
+    .unwrap();
+    let s = db.view(|tx| tx.bucket(b"b")?.unwrap().stats()).unwrap();
+    assert_eq!((s.key_n, s.inline_bucket_n), (400, 0));
+    assert!(s.leaf_page_n > 1 && s.branch_page_n == 1);
+}
