@@ -568,7 +568,7 @@ pub struct Recorded {
 
 /// Runs `spec`'s workload on a fresh file in `dir`, recording it.
 pub fn record(spec: &crate::workload::Spec, dir: &std::path::Path) -> anyhow::Result<Recorded> {
-    use crate::workload::{db_state, generate, run_tx};
+    use crate::workload::{db_state, generate, run_tx_recorded};
     let path = dir.join("recorded.db");
     let _ = std::fs::remove_file(&path);
     let log = OpLog::new();
@@ -581,11 +581,12 @@ pub fn record(spec: &crate::workload::Spec, dir: &std::path::Path) -> anyhow::Re
         let (t, h) = db_state(&db)?;
         log.push(Op::Ack(t));
         snaps.insert(t, h);
+        let mut last = t;
         for tx in generate(spec) {
-            if run_tx(&db, &tx)? {
-                let (t, h) = db_state(&db)?;
-                log.push(Op::Ack(t));
-                snaps.insert(t, h);
+            let now = run_tx_recorded(&db, &tx, last, &mut snaps)?;
+            if now != last {
+                log.push(Op::Ack(now));
+                last = now;
             }
         }
     }

@@ -76,3 +76,81 @@ fn torn_create_is_accepted_as_a_corrupt_database() {
     assert_eq!(tx.id(), 1);
     assert!(tx.check().is_empty());
 }
+
+/// Shrinking an empty database written without a freelist lowers the high-water mark to 3
+/// (metas + the root leaf), and open then rejects both metas ("invalid database"): open
+/// requires `pgid >= 4`, which only holds while a freelist page exists. A kill -9 right after
+/// such a commit leaves a file that cannot be opened. Found by
+/// `every_subset_of_pending_writes_recovers` (seed 502) once workloads called `Db::shrink`.
+#[test]
+#[ignore = "open engine bug: open rejects metas with pgid < 4, which shrink writes"]
+fn shrunk_no_freelist_file_cannot_be_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrunk.db");
+    let opts = rbolt::Options::new().page_size(1024).no_freelist_sync(true);
+    {
+        let db = opts.clone().open(&path).unwrap();
+        db.update(|tx| tx.create_bucket(b"b")?.put(b"k", b"v"))
+            .unwrap();
+        db.update(|tx| tx.delete_bucket(b"b")).unwrap();
+        db.shrink().unwrap();
+    }
+    let db = opts
+        .open(&path)
+        .unwrap_or_else(|e| panic!("reopen after shrink: {e}"));
+    let problems = db.begin_read().unwrap().check();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// When a write inside `Db::shrink` fails, `shrink` returns `Error::Poisoned` (from the
+/// `begin_write` it runs afterwards) instead of the `Error::Io` that caused it, so the caller
+/// never sees the real error. Found by `injected_io_errors_poison_and_recover` once workloads
+/// called `Db::shrink` (118 runs); tolerated there for shrink transactions until fixed.
+#[test]
+#[ignore = "open engine bug: Db::shrink masks its I/O error with Poisoned"]
+fn shrink_reports_poisoned_instead_of_the_io_error() {
+    use rbolt_testkit::faults::{self, FaultKind, FaultPlan};
+    let run = |plan: Option<FaultPlan>| {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, state) = faults::wrapper(plan, false);
+        let db = rbolt::Options::new()
+            .page_size(1024)
+            .wrap_storage(w)
+            .open(dir.path().join("s.db"))
+            .unwrap();
+        db.update(|tx| {
+            let b = tx.create_bucket(b"big")?;
+            for i in 0u32..3000 {
+                b.put(format!("{i:06}").as_bytes(), &[1u8; 60])?;
+            }
+            tx.create_bucket(b"small")?.put(b"k", b"v")
+        })
+        .unwrap();
+        db.update(|tx| {
+            let b = tx.bucket(b"big")?.unwrap();
+            for i in (0u32..3000).filter(|i| i % 10 != 0) {
+                b.delete(format!("{i:06}").as_bytes())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let before = state.count(FaultKind::Write);
+        (before, db.shrink(), state.count(FaultKind::Write))
+    };
+    let (before, res, after) = run(None);
+    res.unwrap();
+    assert!(
+        after > before,
+        "shrink wrote nothing; the reproducer needs a write to fail"
+    );
+    let (_, res, _) = run(Some(FaultPlan {
+        kind: FaultKind::Write,
+        k: before + 1,
+        persistent: false,
+        errno: 5,
+    }));
+    assert!(
+        matches!(res, Err(rbolt::Error::Io(_))),
+        "shrink returned {res:?}"
+    );
+}
