@@ -619,7 +619,9 @@ fn choose_meta(map: &[u8], ps: usize, len: u64) -> Result<Meta> {
         } else {
             Meta::decode(page)?
         };
-        let hwm_ok = m.pgid >= 4 && m.pgid.checked_mul(ps as u64).is_some_and(|b| b <= len);
+        // root in [2, pgid) already implies pgid >= 3: metas + root, the smallest file
+        // without a freelist page (what shrink leaves of an empty no-freelist database).
+        let hwm_ok = m.pgid.checked_mul(ps as u64).is_some_and(|b| b <= len);
         let root_ok = m.root.root >= 2 && m.root.root < m.pgid;
         let fl_ok = m.freelist == PGID_NO_FREELIST || (m.freelist >= 2 && m.freelist < m.pgid);
         if m.page_size as usize != ps || !hwm_ok || !root_ok || !fl_ok || m.txid == u64::MAX {

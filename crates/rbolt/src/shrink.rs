@@ -148,12 +148,15 @@ impl Db {
     pub fn shrink(&self) -> Result<u64> {
         let rounds = self.shrink_rounds();
         // Back to the configured free-set type (relocation wants lowest-first allocation).
-        let mut tx = self.begin_write()?;
-        let w = writer_mut(&mut tx);
-        w.freelist.set_kind(self.shared.ops.opts.freelist_type());
-        let len = w.file_len;
-        drop(tx);
-        rounds.map(|()| len)
+        // If a round failed, that error is the one to report: the Db is then poisoned and
+        // this clean-up transaction would only say so.
+        let restored = self.begin_write().map(|mut tx| {
+            let w = writer_mut(&mut tx);
+            w.freelist.set_kind(self.shared.ops.opts.freelist_type());
+            w.file_len
+        });
+        rounds?;
+        restored
     }
 
     fn shrink_rounds(&self) -> Result<()> {

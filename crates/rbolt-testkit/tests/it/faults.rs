@@ -83,12 +83,7 @@ fn run_case(r: &Reference, plan: &FaultPlan, dir: &Path) -> Result<(), String> {
                     Ok(true) => acked = Some(db_state(&db).map_err(|e| e.to_string())?.0),
                     Ok(false) => {}
                     Err(e) => {
-                        // `Db::shrink` returns `Poisoned` instead of the I/O error of its own
-                        // failed round (`shrink_reports_poisoned_instead_of_the_io_error`);
-                        // tolerated for shrink transactions until that is fixed.
-                        let shrink_masked =
-                            tx.shrink && matches!(e.downcast_ref::<Error>(), Some(Error::Poisoned));
-                        if !state.fired() || !(is_io(&e) || shrink_masked) {
+                        if !state.fired() || !is_io(&e) {
                             return Err(format!(
                                 "tx failed with {e:#} (fault fired: {})",
                                 state.fired()

@@ -83,7 +83,6 @@ fn torn_create_is_accepted_as_a_corrupt_database() {
 /// such a commit leaves a file that cannot be opened. Found by
 /// `every_subset_of_pending_writes_recovers` (seed 502) once workloads called `Db::shrink`.
 #[test]
-#[ignore = "open engine bug: open rejects metas with pgid < 4, which shrink writes"]
 fn shrunk_no_freelist_file_cannot_be_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shrunk.db");
@@ -107,7 +106,6 @@ fn shrunk_no_freelist_file_cannot_be_reopened() {
 /// never sees the real error. Found by `injected_io_errors_poison_and_recover` once workloads
 /// called `Db::shrink` (118 runs); tolerated there for shrink transactions until fixed.
 #[test]
-#[ignore = "open engine bug: Db::shrink masks its I/O error with Poisoned"]
 fn shrink_reports_poisoned_instead_of_the_io_error() {
     use rbolt_testkit::faults::{self, FaultKind, FaultPlan};
     let run = |plan: Option<FaultPlan>| {
