@@ -159,8 +159,7 @@ pub fn generate(spec: &Spec) -> Vec<TxOps> {
         if !rollback {
             sh = tx_sh;
         }
-        // Not on no-freelist files until `shrunk_no_freelist_file_cannot_be_reopened` is fixed.
-        let shrink = !rollback && !spec.no_freelist_sync && r.chance(0.06);
+        let shrink = !rollback && r.chance(0.06);
         out.push(TxOps {
             ops,
             rollback,

@@ -152,3 +152,28 @@ fn shrink_reports_poisoned_instead_of_the_io_error() {
         "shrink returned {res:?}"
     );
 }
+
+/// The automatic tail cut at commit (on by default) had the same root cause as
+/// `shrunk_no_freelist_file_cannot_be_reopened`, and it was worse: in a no-freelist file, a
+/// commit whose free pages ended at the high-water mark lowered it to 3, the next open rejected
+/// that commit's meta (`pgid < 4`) and silently opened the *previous* commit — whose root page
+/// had since been rewritten — so an acknowledged commit was lost. Found by the crash sweep in a
+/// soak (`RBOLT_CRASH_CASE=424288:19:0:0`, model Keep: recovered txid 3, acknowledged 4),
+/// fixed with that bug (100e796).
+#[test]
+fn tail_cut_no_freelist_commit_is_lost_on_reopen() {
+    use rbolt_testkit::crashsim::{self, Model, Sweep};
+    use rbolt_testkit::rng::Rng;
+    // The recorded workload of the soak failure; the Keep image at crash point 19 is the file
+    // exactly as the process left it after acknowledging txid 4: meta 4 says pgid 3.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = rbolt_testkit::workload::Spec::from_seed(424_288, 24);
+    let rec = crashsim::record(&spec, dir.path()).unwrap();
+    let mut sw = Sweep::new(&rec.ops, spec.page_size);
+    while sw.point().pos < 19 {
+        sw.advance();
+    }
+    let img = sw.image(Model::Keep, &mut Rng::new(0));
+    let r = crashsim::verify_image(&img, &dir.path().join("img.db"), sw.point(), &rec, false);
+    assert!(r.is_ok(), "{r:?}");
+}
