@@ -339,6 +339,7 @@ impl Db {
                 )));
             }
             init_file(storage.as_ref(), ps)?;
+            sync_parent_dir(path)?;
             len = 4 * ps as u64;
         }
         let page_size = detect_page_size(&file, len)?;
@@ -559,6 +560,17 @@ fn init_file(storage: &dyn Storage, ps: usize) -> Result<()> {
     storage.write_at(&buf[ps..2 * ps], ps as u64)?;
     storage.write_at(&buf[..ps], 0)?;
     storage.sync_all()?;
+    Ok(())
+}
+
+/// Makes a new file's directory entry durable: without it a power cut can leave the
+/// directory without the file even though its data was synced (bbolt does not do this).
+fn sync_parent_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()?;
     Ok(())
 }
 

@@ -45,9 +45,9 @@ pub struct Coverage {
     pub overflow_values: usize,
     /// Longest value put.
     pub max_value: usize,
-    /// Puts with a key of exactly [`BBOLT_MAX_KEY_SIZE`] bytes.
+    /// Puts with a key of exactly [`BBOLT_MAX_KEY_SIZE`](super::BBOLT_MAX_KEY_SIZE) bytes.
     pub max_key_puts: usize,
-    /// Buckets created with a name of [`BBOLT_MAX_KEY_SIZE`] bytes.
+    /// Buckets created with a name of [`BBOLT_MAX_KEY_SIZE`](super::BBOLT_MAX_KEY_SIZE) bytes.
     pub max_key_bucket_names: usize,
     /// `seq` ops.
     pub seqs: usize,
