@@ -19,6 +19,15 @@ use rbolt::{Db, Options};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
+/// The message of a panic payload caught with `catch_unwind` (empty if it is not a string).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default()
+}
+
 /// A database in its own temporary directory, checked for consistency when dropped.
 #[derive(Debug)]
 pub struct TempDb {

@@ -94,13 +94,7 @@ fn sweep(rec: &Recorded, budget: u64, tally: &Tally, only: Option<(usize, usize,
                         None
                     }
                     Ok(Err(e)) => Some(e),
-                    Err(p) => Some(format!(
-                        "PANIC: {}",
-                        p.downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default()
-                    )),
+                    Err(p) => Some(format!("PANIC: {}", rbolt_testkit::panic_message(&*p))),
                 };
                 if let Some(e) = msg {
                     let saved = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(

@@ -121,13 +121,7 @@ fn hostile_files_never_panic_or_hang() {
                         None
                     }
                     Ok(Err(e)) => Some(e),
-                    Err(p) => Some(format!(
-                        "PANIC: {}",
-                        p.downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default()
-                    )),
+                    Err(p) => Some(format!("PANIC: {}", rbolt_testkit::panic_message(&*p))),
                 };
                 if let Some(m) = msg {
                     failures.lock().unwrap().push(format!(

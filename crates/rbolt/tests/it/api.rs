@@ -169,21 +169,22 @@ fn nested_buckets_to_depth_ten_and_recursive_delete_frees_pages() {
     assert!(db.begin_read().unwrap().bucket(b"l0").unwrap().is_none());
 }
 
+/// Root page of top-level bucket `name` in the latest snapshot (0 when inline).
+fn root_of(db: &rbolt::Db, name: &[u8]) -> u64 {
+    db.begin_read()
+        .unwrap()
+        .bucket(name)
+        .unwrap()
+        .unwrap()
+        .root()
+}
+
 #[test]
 fn buckets_move_between_inline_and_paged_form() {
     let mut db = TempDb::with_options(Options::new().page_size(4096));
     db.update(|tx| tx.create_bucket(b"b")?.put(b"k", b"v"))
         .unwrap();
-    assert_eq!(
-        db.begin_read()
-            .unwrap()
-            .bucket(b"b")
-            .unwrap()
-            .unwrap()
-            .root(),
-        0,
-        "small: inline"
-    );
+    assert_eq!(root_of(&db, b"b"), 0, "small: inline");
     db.update(|tx| {
         let b = tx.bucket(b"b")?.unwrap();
         for i in 0..40u32 {
@@ -192,16 +193,7 @@ fn buckets_move_between_inline_and_paged_form() {
         Ok(())
     })
     .unwrap();
-    assert_ne!(
-        db.begin_read()
-            .unwrap()
-            .bucket(b"b")
-            .unwrap()
-            .unwrap()
-            .root(),
-        0,
-        "grew: paged"
-    );
+    assert_ne!(root_of(&db, b"b"), 0, "grew: paged");
     db.update(|tx| {
         let b = tx.bucket(b"b")?.unwrap();
         for i in 0..40u32 {

@@ -355,13 +355,7 @@ fn for_each_script(
                         check(&sc, dir.path())
                     }))
                     .unwrap_or_else(|p| {
-                        Err(format!(
-                            "panicked: {}",
-                            p.downcast_ref::<String>()
-                                .map(String::as_str)
-                                .or_else(|| p.downcast_ref::<&str>().copied())
-                                .unwrap_or("?")
-                        ))
+                        Err(format!("panicked: {}", rbolt_testkit::panic_message(&*p)))
                     });
                     if let Err(e) = r {
                         failures
