@@ -230,7 +230,7 @@ impl Tx {
             match ino.val {
                 Val::Node(c) => {
                     for (key, pgid) in self.spill_node(sp, c, false)? {
-                        flat.push(Inode::new(self, key, 0, Val::Child(pgid)));
+                        flat.push(Inode::new(key, 0, Val::Child(pgid)));
                     }
                 }
                 _ => flat.push(ino),
@@ -329,7 +329,7 @@ impl Tx {
         while entries.len() > 1 {
             let inodes: Vec<Inode> = entries
                 .iter()
-                .map(|&(key, pgid)| Inode::new(self, key, 0, Val::Child(pgid)))
+                .map(|&(key, pgid)| Inode::new(key, 0, Val::Child(pgid)))
                 .collect();
             entries = self.write_pages(sp, false, &inodes, fill)?;
         }
@@ -491,7 +491,6 @@ mod tests {
         sizes
             .iter()
             .map(|&s| Inode {
-                prefix: 0,
                 key: Slot {
                     off: 0,
                     len: 1,
@@ -500,7 +499,7 @@ mod tests {
                 flags: 0,
                 val: Val::Data(Slot {
                     off: 0,
-                    len: (s - 17) as u64,
+                    len: (s - 17) as u32,
                     src: MAP,
                 }),
             })

@@ -247,7 +247,7 @@ fn relocate_page(
     }
     let slot = tx.page_slot(pgid)?;
     let loc = Loc::Page(slot);
-    let pages = slot.len / tx.page_size as u64;
+    let pages = u64::from(slot.len) / tx.page_size as u64;
     if pgid + pages > packed {
         let marked = if is_root {
             tx.ensure_root_node(id)?;

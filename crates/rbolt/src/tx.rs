@@ -35,7 +35,9 @@ pub(crate) const MAP: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Slot {
     pub(crate) off: u64,
-    pub(crate) len: u64,
+    /// u32 keeps inodes small; nothing in the format is longer (values < 2 GiB, and
+    /// `page_slot` refuses larger page runs).
+    pub(crate) len: u32,
     /// [`MAP`], or the index of an arena entry.
     pub(crate) src: u32,
 }
@@ -44,7 +46,7 @@ impl Slot {
     pub(crate) fn sub(self, start: usize, len: usize) -> Slot {
         Slot {
             off: self.off + start as u64,
-            len: len as u64,
+            len: u32::try_from(len).expect("invariant: a sub-slot is no longer than its slot"),
             src: self.src,
         }
     }
@@ -250,7 +252,7 @@ impl Tx {
                 .get(s.src as usize)
                 .expect("invariant: arena entries are never removed")
         };
-        &base[s.off as usize..(s.off + s.len) as usize]
+        &base[s.off as usize..s.off as usize + s.len as usize]
     }
 
     /// Copies `parts` into one new arena entry and returns its slot.
@@ -268,7 +270,7 @@ impl Tx {
         w.arena.push(buf.into_boxed_slice());
         Slot {
             off: 0,
-            len: len as u64,
+            len: u32::try_from(len).expect("invariant: callers bound keys and values (< 2 GiB)"),
             src: idx,
         }
     }
@@ -277,9 +279,11 @@ impl Tx {
     /// mark, inside the mapping, and carries its own id.
     pub(crate) fn page_slot(&self, pgid: u64) -> Result<Slot> {
         let r = page_span(self.map.bytes(), self.page_size, self.meta.pgid, pgid)?;
+        let len = u32::try_from(r.end - r.start)
+            .map_err(|_| Error::corrupted(pgid, "page run of 4 GiB or more"))?;
         Ok(Slot {
             off: r.start as u64,
-            len: (r.end - r.start) as u64,
+            len,
             src: MAP,
         })
     }
@@ -464,21 +468,10 @@ impl Tx {
         let (i, exact) = match loc {
             Loc::Page(s) if leaf => self.leaf_page(s)?.search(key),
             Loc::Page(s) => self.branch_page(s)?.search(key),
-            Loc::Node(n) => {
-                let st = self.wstate();
-                let inodes = &st.nodes[n as usize].inodes;
-                // Compare the inline prefixes first: the key bytes live elsewhere (a cache
-                // miss each) and are only needed when prefixes tie.
-                let kp = crate::node::key_prefix(key);
-                let probe = |ino: &crate::node::Inode| match ino.prefix.cmp(&kp) {
-                    std::cmp::Ordering::Equal => self.bytes(ino.key).cmp(key),
-                    o => o,
-                };
-                Ok(match inodes.binary_search_by(probe) {
-                    Ok(i) => (i, true),
-                    Err(i) => (i, false),
-                })
-            }
+            Loc::Node(n) => Ok(match self.wstate().nodes[n as usize].search(self, key) {
+                Ok(i) => (i, true),
+                Err(i) => (i, false),
+            }),
         }
         .map_err(|e| Error::corrupted(None, e))?;
         if leaf || exact || count == 0 {
