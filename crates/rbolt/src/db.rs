@@ -13,7 +13,6 @@ use crate::node::{BucketState, WState};
 use crate::ops::{OpsShared, OptionsExt, TxExt};
 use crate::storage::{FileStorage, Storage, StorageWrapper};
 use crate::tx::{Tx, WriteTx};
-use elsa::FrozenVec;
 use rbolt_format::{
     FREELIST_PAGE, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Meta, PGID_NO_FREELIST, PageHeader,
 };
@@ -463,7 +462,7 @@ impl Db {
             page_size: self.shared.page_size,
             w: Some(WriteTx {
                 st: RefCell::new(ws),
-                arena: FrozenVec::new(),
+                arena: crate::mmap::ByteArena::new(),
                 writer: Some(data),
             }),
             ext: TxExt::default(),

@@ -213,8 +213,21 @@ impl BucketState {
     }
 }
 
+/// Where the last descent ended: a leaf and the bound its keys stay below, so the next key in
+/// the same range — every key of an ascending load or an append — skips the descent.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Finger {
+    bucket: BucketId,
+    leaf: NodeId,
+    /// First key (and its prefix) of the leaf's right neighbour subtree; `None` for the
+    /// bucket's last leaf.
+    upper: Option<(Slot, u64)>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct WState {
+    /// Dropped whenever separators move (split, rebalance, bucket freed).
+    pub(crate) finger: Option<Finger>,
     pub(crate) nodes: Vec<Node>,
     pub(crate) buckets: Vec<BucketState>,
     /// Page spans (first id, overflow) this transaction stopped using.
@@ -314,13 +327,22 @@ impl Tx {
     /// Materialises the path to the leaf where `key` belongs. Returns the leaf, the index of
     /// the first key ≥ `key`, and whether it is equal.
     pub(crate) fn leaf_for(&self, b: BucketId, key: &[u8]) -> Result<(NodeId, usize, bool)> {
+        if let Some(hit) = self.finger_lookup(b, key) {
+            return Ok(hit);
+        }
         let mut n = self.ensure_root_node(b)?;
+        let mut upper = None;
         for _ in 0..MAX_DEPTH {
             let (i, pgid) = {
-                let st = self.wstate();
+                let mut st = self.wstate_mut();
                 let node = &st.nodes[n as usize];
                 let found = node.search(self, key);
                 if node.leaf {
+                    st.finger = Some(Finger {
+                        bucket: b,
+                        leaf: n,
+                        upper,
+                    });
                     return Ok(match found {
                         Ok(i) => (n, i, true),
                         Err(i) => (n, i, false),
@@ -331,6 +353,9 @@ impl Tx {
                 }
                 // The last child whose first key is ≤ `key`, else the first.
                 let i = found.unwrap_or_else(|i| i.saturating_sub(1));
+                if let Some(next) = node.inodes.get(i + 1) {
+                    upper = Some((next.key, node.prefixes[i + 1]));
+                }
                 match node.inodes[i].val {
                     Val::Node(c) => {
                         n = c;
@@ -348,6 +373,39 @@ impl Tx {
             None,
             format!("tree deeper than {MAX_DEPTH} levels"),
         ))
+    }
+
+    /// `leaf_for` through the finger, if `key` falls in the last leaf's range: at or after
+    /// its first key (so after its separator) and below `upper`.
+    fn finger_lookup(&self, b: BucketId, key: &[u8]) -> Option<(NodeId, usize, bool)> {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let st = self.wstate();
+        let f = st.finger.filter(|f| f.bucket == b)?;
+        let node = &st.nodes[f.leaf as usize];
+        if node.dead || !node.leaf || node.inodes.is_empty() {
+            return None;
+        }
+        // Prefixes first: on a miss (most random keys) no key bytes are touched.
+        let kp = key_prefix(key);
+        let stored_vs_key = |p: u64, s: Slot| p.cmp(&kp).then_with(|| self.bytes(s).cmp(key));
+        if let Some((u, up)) = f.upper
+            && stored_vs_key(up, u) != Greater
+        {
+            return None;
+        }
+        let last = node.inodes.len() - 1;
+        match stored_vs_key(node.prefixes[last], node.inodes[last].key) {
+            Less => return Some((f.leaf, last + 1, false)),
+            Equal => return Some((f.leaf, last, true)),
+            Greater => {}
+        }
+        if stored_vs_key(node.prefixes[0], node.inodes[0].key) == Greater {
+            return None;
+        }
+        Some(match node.search(self, key) {
+            Ok(i) => (f.leaf, i, true),
+            Err(i) => (f.leaf, i, false),
+        })
     }
 
     /// Inserts or replaces the entry for `key` (whose bytes are at `key_slot`). Replacing a
@@ -419,6 +477,7 @@ impl Tx {
             }
             let mid = mid.clamp(2, len - 2);
             self.ext.stats.bump(|s| s.split += 1);
+            st.finger = None;
             let (leaf, parent, bucket) = (node.leaf, node.parent, node.bucket);
             let (right, right_prefixes) = st.nodes[n as usize].split_off(mid);
             let first_left = (
@@ -492,6 +551,7 @@ impl Tx {
 
     /// Merges or removes every node that deletes left too small (bbolt's `node.rebalance`).
     pub(crate) fn rebalance_all(&self) -> Result<()> {
+        self.wstate_mut().finger = None;
         let list = std::mem::take(&mut self.wstate_mut().unbalanced);
         for n in list {
             self.rebalance(n)?;
@@ -591,6 +651,7 @@ impl Tx {
     pub(crate) fn free_bucket(&self, b: BucketId) -> Result<()> {
         let (root_node, inline, root) = {
             let mut st = self.wstate_mut();
+            st.finger = None;
             let bs = &mut st.buckets[b];
             bs.deleted = true;
             (bs.root_node, bs.inline, bs.header.root)

@@ -1,8 +1,8 @@
 //! Transactions (bbolt's `tx.go`): a snapshot of the database pinned by its meta and its
 //! mapping, plus, for the one writer, the in-memory nodes it has changed.
 //!
-//! Bytes are addressed by [`Slot`]s: either a range of the pinned mapping or a range of an
-//! entry in the transaction's append-only arena (keys and values passed to `put`, and values
+//! Bytes are addressed by [`Slot`]s: either a range of the pinned mapping or a range of a
+//! chunk of the transaction's append-only arena (keys and values passed to `put`, and values
 //! built at commit). Both outlive every borrow of the transaction, so slices handed to users
 //! stay valid for the transaction's whole life, even across later writes.
 
@@ -13,7 +13,6 @@ use crate::db::{Shared, WriterData};
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
 use crate::node::{BucketState, Node, NodeId, Val, WState};
-use elsa::FrozenVec;
 use rbolt_format::{BranchPage, LeafPage, Meta, PageHeader};
 use std::cell::RefCell;
 use std::fmt;
@@ -38,7 +37,7 @@ pub(crate) struct Slot {
     /// u32 keeps inodes small; nothing in the format is longer (values < 2 GiB, and
     /// `page_slot` refuses larger page runs).
     pub(crate) len: u32,
-    /// [`MAP`], or the index of an arena entry.
+    /// [`MAP`], or the index of an arena chunk.
     pub(crate) src: u32,
 }
 
@@ -77,7 +76,7 @@ pub(crate) struct LeafEntry<'a> {
 
 pub(crate) struct WriteTx {
     pub(crate) st: RefCell<WState>,
-    pub(crate) arena: FrozenVec<Box<[u8]>>,
+    pub(crate) arena: crate::mmap::ByteArena,
     pub(crate) writer: Option<Box<WriterData>>,
 }
 
@@ -240,38 +239,29 @@ impl Tx {
     // ----- byte access -----
 
     pub(crate) fn bytes(&self, s: Slot) -> &[u8] {
-        let base: &[u8] = if s.src == MAP {
-            self.map.bytes()
+        if s.src == MAP {
+            &self.map.bytes()[s.off as usize..s.off as usize + s.len as usize]
         } else {
-            let arena = &self
-                .w
+            self.w
                 .as_ref()
                 .expect("invariant: arena slots exist only in write txs")
-                .arena;
-            arena
-                .get(s.src as usize)
-                .expect("invariant: arena entries are never removed")
-        };
-        &base[s.off as usize..s.off as usize + s.len as usize]
+                .arena
+                .get(s.src, s.off as usize, s.len as usize)
+        }
     }
 
-    /// Copies `parts` into one new arena entry and returns its slot.
+    /// Copies `parts`, back to back, into the arena and returns the slot of the copy.
     pub(crate) fn store(&self, parts: &[&[u8]]) -> Slot {
         let w = self
             .w
             .as_ref()
             .expect("invariant: only write txs store bytes");
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        let mut buf = Vec::with_capacity(len);
-        for p in parts {
-            buf.extend_from_slice(p);
-        }
-        let idx = u32::try_from(w.arena.len()).expect("invariant: fewer than 2^32 puts per tx");
-        w.arena.push(buf.into_boxed_slice());
+        let (src, off) = w.arena.push(parts);
         Slot {
-            off: 0,
+            off: off as u64,
             len: u32::try_from(len).expect("invariant: callers bound keys and values (< 2 GiB)"),
-            src: idx,
+            src,
         }
     }
 

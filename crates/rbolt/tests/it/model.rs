@@ -117,17 +117,33 @@ fn run_case(seed: u64, steps: usize) {
             // put
             0..550 if !paths.is_empty() => {
                 let p = &paths[rng.random_range(0..paths.len())];
-                let (k, v) = (key(&mut rng), value(&mut rng));
-                let m = working.at(p);
-                let res = open_path(t, p).put(&k, &v);
-                if matches!(m.entries.get(&k), Some(MVal::Bucket(_))) {
-                    assert!(
-                        matches!(res, Err(rbolt::Error::IncompatibleValue)),
-                        "{ctx}: {res:?}"
-                    );
+                // Mostly single puts; sometimes an ascending or descending run after one
+                // base key (appends, and the writer's last-leaf shortcut at its edges).
+                let base = key(&mut rng);
+                let run = if rng.random_bool(0.1) {
+                    rng.random_range(5..80)
                 } else {
-                    res.unwrap_or_else(|e| panic!("{ctx}: put: {e}"));
-                    m.entries.insert(k, MVal::Value(v));
+                    1
+                };
+                let down = rng.random_bool(0.3);
+                for j in 0..run {
+                    let mut k = base.clone();
+                    if run > 1 {
+                        let j = if down { run - j } else { j };
+                        k.extend_from_slice(format!("{j:04}").as_bytes());
+                    }
+                    let v = value(&mut rng);
+                    let m = working.at(p);
+                    let res = open_path(t, p).put(&k, &v);
+                    if matches!(m.entries.get(&k), Some(MVal::Bucket(_))) {
+                        assert!(
+                            matches!(res, Err(rbolt::Error::IncompatibleValue)),
+                            "{ctx}: {res:?}"
+                        );
+                    } else {
+                        res.unwrap_or_else(|e| panic!("{ctx}: put: {e}"));
+                        m.entries.insert(k, MVal::Value(v));
+                    }
                 }
             }
             // delete an existing key (or a random one)
