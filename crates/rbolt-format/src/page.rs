@@ -367,6 +367,30 @@ pub fn encode_branch<'a>(
     data
 }
 
+/// Copies branch page `src` into `buf` as page `id`, with child `i`'s page id replaced for
+/// every `(i, pgid)` in `children` — what [`encode_branch`] would write for the same keys, at
+/// the cost of one copy. `src` must be one page (no overflow) of exactly `buf.len()` bytes.
+pub fn patch_branch(
+    buf: &mut [u8],
+    src: &[u8],
+    id: u64,
+    children: &[(usize, u64)],
+) -> Result<(), FormatError> {
+    let p = BranchPage::new(src)?;
+    if src.len() != buf.len() || PageHeader::decode(src)?.overflow != 0 {
+        return Err(FormatError::PageTooShort { len: src.len() });
+    }
+    buf.copy_from_slice(src);
+    write_u64(buf, 0, id);
+    for &(i, pgid) in children {
+        if i >= p.len() {
+            return Err(FormatError::NoSuchElement { index: i });
+        }
+        write_u64(buf, PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE + 8, pgid);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,5 +475,19 @@ mod tests {
         let mut vbuf = leaf(&[(0, b"foo", b"bar")]);
         vbuf[28] = 0xff; // vsize
         assert!(LeafPage::new(&vbuf).unwrap().elem(0).is_err());
+    }
+
+    #[test]
+    fn patch_branch_equals_a_fresh_encode_with_new_children() {
+        let keys: [&[u8]; 3] = [b"a", b"mm", b"zzz"];
+        let mut src = vec![0u8; 4096];
+        encode_branch(&mut src, 7, 0, keys.iter().copied().zip([10, 11, 12]));
+        let mut want = vec![0u8; 4096];
+        encode_branch(&mut want, 9, 0, keys.iter().copied().zip([10, 40, 41]));
+        let mut got = vec![0xAAu8; 4096];
+        patch_branch(&mut got, &src, 9, &[(1, 40), (2, 41)]).unwrap();
+        assert_eq!(got, want);
+        assert!(patch_branch(&mut got, &src, 9, &[(3, 1)]).is_err());
+        assert!(patch_branch(&mut got[..1024], &src, 9, &[]).is_err());
     }
 }

@@ -220,20 +220,17 @@ impl Tx {
 
     /// Spills node `n` and its materialised descendants; returns the pages that replace it.
     fn spill_node(&self, sp: &mut Spill<'_>, n: NodeId, is_root: bool) -> Result<Vec<(Slot, u64)>> {
-        let (leaf, inodes, bucket) = {
+        let (leaf, inodes, bucket, pristine) = {
             let st = self.wstate();
             let node = &st.nodes[n as usize];
-            (node.leaf, node.inodes.clone(), node.bucket)
+            let pristine =
+                (!node.leaf && !node.restructured && node.pgid != 0).then_some(node.pgid);
+            (node.leaf, node.inodes.clone(), node.bucket, pristine)
         };
-        let mut flat = Vec::with_capacity(inodes.len());
-        for ino in inodes {
-            match ino.val {
-                Val::Node(c) => {
-                    for (key, pgid) in self.spill_node(sp, c, false)? {
-                        flat.push(Inode::new(key, 0, Val::Child(pgid)));
-                    }
-                }
-                _ => flat.push(ino),
+        let mut spilled = Vec::new();
+        for (i, ino) in inodes.iter().enumerate() {
+            if let Val::Node(c) = ino.val {
+                spilled.push((i, self.spill_node(sp, c, false)?));
             }
         }
         let fill = {
@@ -241,10 +238,60 @@ impl Tx {
             st.free_node_page(n);
             st.buckets[bucket].fill_percent
         };
+        if let Some(src) = pristine
+            && let Some(pages) = self.patch_branch(sp, src, &inodes, &spilled)?
+        {
+            return Ok(pages);
+        }
+        let mut flat = Vec::with_capacity(inodes.len());
+        let mut spilled = spilled.into_iter().peekable();
+        for (i, ino) in inodes.into_iter().enumerate() {
+            match spilled.next_if(|(j, _)| *j == i) {
+                Some((_, pages)) => flat.extend(
+                    pages
+                        .into_iter()
+                        .map(|(key, pgid)| Inode::new(key, 0, Val::Child(pgid))),
+                ),
+                None => flat.push(ino),
+            }
+        }
         if flat.is_empty() && !is_root {
             return Ok(Vec::new());
         }
         self.write_pages(sp, leaf, &flat, fill)
+    }
+
+    /// The cheap way to write an unrestructured branch: when every spilled child became one
+    /// page whose first key is the key this branch already holds for it, the new page is the
+    /// old one with those child ids replaced (byte for byte what encoding would give). Returns
+    /// `None` when that does not hold.
+    fn patch_branch(
+        &self,
+        sp: &mut Spill<'_>,
+        src_pgid: u64,
+        inodes: &[Inode],
+        spilled: &[(usize, Vec<(Slot, u64)>)],
+    ) -> Result<Option<Vec<(Slot, u64)>>> {
+        let mut children = Vec::with_capacity(spilled.len());
+        for (i, pages) in spilled {
+            match pages.as_slice() {
+                [(key, pgid)] if self.bytes(*key) == self.bytes(inodes[*i].key) => {
+                    children.push((*i, *pgid));
+                }
+                _ => return Ok(None),
+            }
+        }
+        let src = self.page_slot(src_pgid)?;
+        if src.len as usize != self.page_size {
+            return Ok(None);
+        }
+        let pgid = sp.allocate(1)?;
+        sp.stats.spill += 1;
+        let mut buf = sp.page_buf(1);
+        rbolt_format::patch_branch(&mut buf, self.bytes(src), pgid, &children)
+            .map_err(|e| Error::corrupted(src_pgid, e))?;
+        sp.pw.push(sp.w, pgid, buf)?;
+        Ok(Some(vec![(inodes[0].key, pgid)]))
     }
 
     /// Whether bucket `b` should be stored inline in its parent's leaf (bbolt's `inlineable`).

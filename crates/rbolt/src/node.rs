@@ -45,9 +45,11 @@ pub(crate) struct Inode {
     reason = "an in-memory sort key, never written to disk"
 )]
 pub(crate) fn key_prefix(k: &[u8]) -> u64 {
+    if let Some(head) = k.first_chunk::<8>() {
+        return u64::from_be_bytes(*head);
+    }
     let mut b = [0u8; 8];
-    let n = k.len().min(8);
-    b[..n].copy_from_slice(&k[..n]);
+    b[..k.len()].copy_from_slice(k);
     u64::from_be_bytes(b)
 }
 
@@ -86,6 +88,9 @@ pub(crate) struct Node {
     pub(crate) bucket: BucketId,
     /// Serialised size: page header plus every inode's `page_size`.
     pub(crate) size: usize,
+    /// False while the node holds exactly the entries of page `pgid` (children may have been
+    /// materialised): commit can then copy that page and patch child ids instead of encoding.
+    pub(crate) restructured: bool,
 }
 
 impl Node {
@@ -107,6 +112,7 @@ impl Node {
             dead: false,
             bucket,
             size: 0,
+            restructured: true,
         };
         let prefixes = inodes.iter().map(|i| key_prefix(tx.bytes(i.key))).collect();
         node.set_all(inodes, prefixes);
@@ -114,12 +120,14 @@ impl Node {
     }
 
     pub(crate) fn insert(&mut self, i: usize, ino: Inode, prefix: u64) {
+        self.restructured = true;
         self.size += ino.page_size();
         self.inodes.insert(i, ino);
         self.prefixes.insert(i, prefix);
     }
 
     pub(crate) fn remove(&mut self, i: usize) -> Inode {
+        self.restructured = true;
         let ino = self.inodes.remove(i);
         self.prefixes.remove(i);
         self.size -= ino.page_size();
@@ -128,12 +136,14 @@ impl Node {
 
     /// Replaces entry `i` with one for the same key.
     pub(crate) fn replace(&mut self, i: usize, ino: Inode) {
+        self.restructured = true;
         self.size -= self.inodes[i].page_size();
         self.size += ino.page_size();
         self.inodes[i] = ino;
     }
 
     fn set_all(&mut self, inodes: Vec<Inode>, prefixes: Vec<u64>) {
+        self.restructured = true;
         debug_assert_eq!(inodes.len(), prefixes.len());
         self.inodes = inodes;
         self.prefixes = prefixes;
@@ -141,6 +151,7 @@ impl Node {
     }
 
     fn take_all(&mut self) -> (Vec<Inode>, Vec<u64>) {
+        self.restructured = true;
         self.size = PAGE_HEADER_SIZE;
         (
             std::mem::take(&mut self.inodes),
@@ -149,12 +160,14 @@ impl Node {
     }
 
     fn append(&mut self, (inodes, prefixes): (Vec<Inode>, Vec<u64>)) {
+        self.restructured = true;
         self.size += inodes.iter().map(Inode::page_size).sum::<usize>();
         self.inodes.extend(inodes);
         self.prefixes.extend(prefixes);
     }
 
     fn split_off(&mut self, at: usize) -> (Vec<Inode>, Vec<u64>) {
+        self.restructured = true;
         let right = (self.inodes.split_off(at), self.prefixes.split_off(at));
         self.size -= right.0.iter().map(Inode::page_size).sum::<usize>();
         right
@@ -264,10 +277,13 @@ impl Tx {
     ) -> Result<NodeId> {
         let (leaf, count) = self.level(Loc::Page(slot))?;
         let mut inodes = Vec::with_capacity(count);
+        // Prefixes straight from the page bytes at hand, not through each key's slot again.
+        let mut prefixes = Vec::with_capacity(count);
         let overflow = if leaf {
             let p = self.leaf_page(slot)?;
             for i in 0..count {
                 let e = p.elem(i).map_err(|e| Error::corrupted(pgid, e))?;
+                prefixes.push(key_prefix(&p.bytes()[e.key.clone()]));
                 inodes.push(Inode::new(
                     slot.sub(e.key.start, e.key.len()),
                     e.flags,
@@ -282,19 +298,23 @@ impl Tx {
             if count == 0 {
                 return Err(Error::corrupted(pgid, "branch page with no elements"));
             }
+            let bytes = self.bytes(slot);
             for i in 0..count {
                 let e = p.elem(i).map_err(|e| Error::corrupted(pgid, e))?;
+                prefixes.push(key_prefix(&bytes[e.key.clone()]));
                 inodes.push(Inode::new(
                     slot.sub(e.key.start, e.key.len()),
                     0,
                     Val::Child(e.pgid),
                 ));
             }
-            rbolt_format::PageHeader::decode(p.bytes())
+            rbolt_format::PageHeader::decode(bytes)
                 .map(|h| h.overflow)
                 .unwrap_or(0)
         };
-        let mut node = Node::new(self, leaf, inodes, parent, bucket);
+        let mut node = Node::new(self, leaf, Vec::new(), parent, bucket);
+        node.set_all(inodes, prefixes);
+        node.restructured = false;
         node.pgid = pgid;
         node.overflow = if pgid == 0 { 0 } else { overflow };
         Ok(self.wstate_mut().push_node(node))
