@@ -321,17 +321,21 @@ struct Seen(Vec<u64>);
 
 impl Seen {
     fn new(tx: &Tx) -> Self {
-        Seen(vec![0; tx.meta.pgid.div_ceil(64) as usize])
+        // Only mapped pages can be visited (`page_span`): the map bounds the size even if a
+        // meta's high-water mark were wild.
+        let pages = tx.meta.pgid.min(tx.map.len() / tx.page_size as u64);
+        Seen(vec![0; pages.div_ceil(64) as usize])
     }
 
     /// Marks page `pgid` and errors if it was marked before. Inline pages and nodes have no
     /// page id of their own: callers skip them (`mapped_pgid`).
     fn visit(&mut self, pgid: u64) -> Result<()> {
-        // `page_slot` already checked `pgid < hwm`; a miss here is still an error, not a panic.
+        // `page_slot` already checked the page lies in the map; a miss here is still an error,
+        // not a panic.
         let word = self
             .0
             .get_mut((pgid / 64) as usize)
-            .ok_or_else(|| Error::corrupted(pgid, "page id beyond the high-water mark"))?;
+            .ok_or_else(|| Error::corrupted(pgid, "page id beyond the mapped file"))?;
         let bit = 1u64 << (pgid % 64);
         if *word & bit != 0 {
             return Err(Error::corrupted(pgid, "page referenced twice"));
