@@ -89,8 +89,8 @@ impl Reader for RboltReader<'_, '_> {
     }
 
     fn len(&self) -> Result<u64> {
-        // The format stores no count; bbolt's `Stats().KeyN` sums leaf page counts.
-        Ok(self.0.stats()?.key_n)
+        // The format stores no count: `len` sums leaf page headers' counts.
+        Ok(self.0.len()?)
     }
 }
 

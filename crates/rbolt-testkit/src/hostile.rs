@@ -420,6 +420,18 @@ fn walk_bucket(b: &Bucket<'_>, depth: usize, w: &mut Walk) -> Result<(), String>
             rev.len()
         ));
     }
+    // `len` reads only page headers; where it and the walk both succeed they must agree.
+    match b.len() {
+        Ok(n) if n != fwd.len() as u64 => {
+            return Err(format!(
+                "len() = {n} but the walk found {} items",
+                fwd.len()
+            ));
+        }
+        Ok(_) => {}
+        Err(_) => w.errors += 1,
+    }
+    let _ = b.stats();
     let mut cur = b.cursor();
     let _ = cur.seek(b"k00200");
     let _ = cur.prev();

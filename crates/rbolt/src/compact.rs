@@ -3,8 +3,10 @@
 //! which [shrink](crate::Db::shrink) — cutting only the end — cannot.
 
 use crate::bucket::Bucket;
-use crate::db::Db;
+use crate::cursor::{Cursor, Item};
+use crate::db::{Db, WriterData};
 use crate::error::{Error, Result};
+use crate::shrink::ShrinkMode;
 use crate::tx::{MAX_NESTING, Tx};
 
 /// Copies everything in `src` into `dst` (normally a new, empty database), like bbolt's
@@ -15,6 +17,21 @@ use crate::tx::{MAX_NESTING, Tx};
 ///
 /// `src` is read in one read transaction, so the copy is a consistent snapshot even while
 /// `src` is being written.
+///
+/// When it returns, `dst`'s file is no longer than its data needs: the last commit cuts the
+/// growth slack off the end, as [`Db::shrink`] would.
+///
+/// # Durability
+///
+/// If `dst` holds no bucket when compaction starts, the intermediate commits are not synced
+/// to disk (nor is the file's growth); only the last commit is, and it makes the whole copy
+/// durable at once (with `dst`'s own [`no_sync`](crate::Options::no_sync) setting). Those
+/// syncs are most of the time a compaction takes, and an empty destination has nothing a
+/// crash could lose: but a crash *before `compact` returns* can then leave `dst` unreadable
+/// rather than partly copied, so treat the file as usable only after `compact` returned `Ok`
+/// (bbolt's CLI compacts into a new file and only then uses it). Commits that other threads
+/// make to `dst` while `compact` runs are not synced either, until it returns. A destination
+/// that already holds buckets is written with a durable commit each time, as bbolt does.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -35,23 +52,70 @@ use crate::tx::{MAX_NESTING, Tx};
 /// ```
 pub fn compact(dst: &Db, src: &Db, tx_max_size: u64) -> Result<()> {
     let stx = src.begin_read()?;
+    let mut tx = dst.begin_write()?;
+    let durable = Durability::of(writer(&mut tx));
+    let fresh = tx.cursor().first()?.is_none();
+    if fresh {
+        Durability::RELAXED.set(writer(&mut tx));
+    }
     let mut c = Copier {
         dst,
-        tx: Some(dst.begin_write()?),
+        tx: Some(tx),
         size: 0,
         max: tx_max_size,
+        relaxed: fresh,
     };
-    let mut path = Vec::new();
-    let mut top = stx.cursor();
-    let mut item = top.first()?;
-    while let Some((name, _)) = item {
-        let b = stx
-            .bucket(name)?
-            .ok_or_else(|| Error::corrupted(None, "top-level key is not a bucket"))?;
-        c.copy_bucket(&b, name, &mut path)?;
-        item = top.next()?;
+    let copied = c.copy_all(&stx);
+    // Whatever happened, the writer leaves with the caller's durability settings.
+    match c.tx.take() {
+        Some(mut tx) => {
+            durable.set(writer(&mut tx));
+            copied?;
+            tx.ext.shrink.set(ShrinkMode::Now);
+            tx.commit()
+        }
+        None => {
+            // A commit or begin failed. A failed commit poisons the Db (begin then fails and
+            // reopening resets the settings); otherwise put them back.
+            if fresh && let Ok(mut tx) = dst.begin_write() {
+                durable.set(writer(&mut tx));
+            }
+            copied
+        }
     }
-    c.tx.take().expect("invariant: a tx is open").commit()
+}
+
+fn writer(tx: &mut Tx) -> &mut WriterData {
+    tx.w.as_mut()
+        .and_then(|w| w.writer.as_deref_mut())
+        .expect("invariant: a write transaction holds the writer data until commit")
+}
+
+/// The sync settings of a writer.
+#[derive(Clone, Copy)]
+struct Durability {
+    no_sync: bool,
+    no_grow_sync: bool,
+}
+
+impl Durability {
+    /// For the intermediate commits into a fresh destination.
+    const RELAXED: Durability = Durability {
+        no_sync: true,
+        no_grow_sync: true,
+    };
+
+    fn of(w: &WriterData) -> Self {
+        Durability {
+            no_sync: w.no_sync,
+            no_grow_sync: w.no_grow_sync,
+        }
+    }
+
+    fn set(self, w: &mut WriterData) {
+        w.no_sync = self.no_sync;
+        w.no_grow_sync = self.no_grow_sync;
+    }
 }
 
 struct Copier<'a> {
@@ -59,9 +123,25 @@ struct Copier<'a> {
     tx: Option<Tx>,
     size: u64,
     max: u64,
+    /// Intermediate commits skip syncs (a fresh destination).
+    relaxed: bool,
 }
 
 impl Copier<'_> {
+    fn copy_all(&mut self, stx: &Tx) -> Result<()> {
+        let mut path = Vec::new();
+        let mut top = stx.cursor();
+        let mut item = top.first()?;
+        while let Some((name, _)) = item {
+            let b = stx
+                .bucket(name)?
+                .ok_or_else(|| Error::corrupted(None, "top-level key is not a bucket"))?;
+            self.copy_bucket(&b, name, &mut path)?;
+            item = top.next()?;
+        }
+        Ok(())
+    }
+
     /// Creates bucket `name` under `path` with `b`'s sequence, then copies its contents.
     fn copy_bucket(&mut self, b: &Bucket<'_>, name: &[u8], path: &mut Vec<Vec<u8>>) -> Result<()> {
         if path.len() >= MAX_NESTING {
@@ -70,46 +150,96 @@ impl Copier<'_> {
                 format!("buckets nested deeper than {MAX_NESTING}"),
             ));
         }
-        self.emit(path, name, None, b.sequence())?;
-        path.push(name.to_vec());
-        for item in b.iter() {
-            let (k, v) = item?;
-            match v {
-                Some(v) => self.emit(path, k, Some(v), 0)?,
-                None => {
-                    let child = b
-                        .bucket(k)?
-                        .ok_or_else(|| Error::corrupted(None, "sub-bucket vanished"))?;
-                    self.copy_bucket(&child, k, path)?;
-                }
+        self.make_room(name.len() as u64)?;
+        self.size += name.len() as u64;
+        let tx = self.tx.as_ref().expect("invariant: a tx is open");
+        match dst_bucket(tx, path)? {
+            None => tx.create_bucket(name)?.set_sequence(b.sequence())?,
+            Some(parent) => {
+                parent.set_fill_percent(1.0)?;
+                parent.create_bucket(name)?.set_sequence(b.sequence())?;
             }
+        }
+        path.push(name.to_vec());
+        let mut cur = b.cursor();
+        let mut item = cur.first()?;
+        while let Some((k, v)) = item {
+            if v.is_some() {
+                item = self.copy_values(&mut cur, (k, v), path)?;
+                continue;
+            }
+            let child = b
+                .bucket(k)?
+                .ok_or_else(|| Error::corrupted(None, "sub-bucket vanished"))?;
+            self.copy_bucket(&child, k, path)?;
+            item = cur.next()?;
         }
         path.pop();
         Ok(())
     }
 
-    /// Writes one key (a value, or a bucket with its sequence) under `path`, committing first
-    /// if the transaction would grow past the limit.
-    fn emit(&mut self, path: &[Vec<u8>], k: &[u8], v: Option<&[u8]>, seq: u64) -> Result<()> {
-        let sz = (k.len() + v.map_or(0, <[u8]>::len)) as u64;
-        if self.max != 0 && self.size + sz > self.max {
-            self.tx.take().expect("invariant: a tx is open").commit()?;
-            self.tx = Some(self.dst.begin_write()?);
-            self.size = 0;
-        }
-        self.size += sz;
-        let tx = self.tx.as_ref().expect("invariant: a tx is open");
-        let Some((first, rest)) = path.split_first() else {
-            return tx.create_bucket(k)?.set_sequence(seq);
-        };
-        let mut b = tx.bucket(first)?.ok_or(Error::BucketNotFound)?;
-        for name in rest {
-            b = b.bucket(name)?.ok_or(Error::BucketNotFound)?;
-        }
-        b.set_fill_percent(1.0)?;
-        match v {
-            Some(v) => b.put(k, v),
-            None => b.create_bucket(k)?.set_sequence(seq),
+    /// Copies the run of plain values that starts at `first` into the bucket at `path`,
+    /// looking that bucket up once per destination transaction rather than once per key.
+    /// Returns the first item that is not a value (a sub-bucket, or the end).
+    fn copy_values<'s>(
+        &mut self,
+        cur: &mut Cursor<'s>,
+        first: Item<'s>,
+        path: &[Vec<u8>],
+    ) -> Result<Option<Item<'s>>> {
+        let mut item = Some(first);
+        loop {
+            let Some((k, Some(v))) = item else {
+                return Ok(item);
+            };
+            self.make_room((k.len() + v.len()) as u64)?;
+            let tx = self.tx.as_ref().expect("invariant: a tx is open");
+            let b = dst_bucket(tx, path)?.ok_or(Error::BucketNotFound)?;
+            b.set_fill_percent(1.0)?;
+            while let Some((k, Some(v))) = item {
+                let sz = (k.len() + v.len()) as u64;
+                if self.full(sz) {
+                    break; // commit, then carry on with a fresh handle
+                }
+                self.size += sz;
+                b.put(k, v)?;
+                item = cur.next()?;
+            }
         }
     }
+
+    /// Whether adding `sz` bytes would take the open transaction past the limit (an empty
+    /// transaction always takes the next key, however large).
+    fn full(&self, sz: u64) -> bool {
+        self.max != 0 && self.size > 0 && self.size + sz > self.max
+    }
+
+    /// Commits first if `sz` more bytes would not fit in the open transaction.
+    fn make_room(&mut self, sz: u64) -> Result<()> {
+        if !self.full(sz) {
+            return Ok(());
+        }
+        self.tx.take().expect("invariant: a tx is open").commit()?;
+        let mut tx = self.dst.begin_write()?;
+        if self.relaxed {
+            // `commit` returned the writer data with the settings it had; keep them relaxed
+            // even if another thread's transaction came in between.
+            Durability::RELAXED.set(writer(&mut tx));
+        }
+        self.tx = Some(tx);
+        self.size = 0;
+        Ok(())
+    }
+}
+
+/// The destination bucket at `path`, `None` for the empty path (the top level).
+fn dst_bucket<'t>(tx: &'t Tx, path: &[Vec<u8>]) -> Result<Option<Bucket<'t>>> {
+    let Some((first, rest)) = path.split_first() else {
+        return Ok(None);
+    };
+    let mut b = tx.bucket(first)?.ok_or(Error::BucketNotFound)?;
+    for name in rest {
+        b = b.bucket(name)?.ok_or(Error::BucketNotFound)?;
+    }
+    Ok(Some(b))
 }

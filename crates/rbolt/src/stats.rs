@@ -10,10 +10,9 @@ use crate::bucket::Bucket;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::freelist::Freelist;
-use crate::tx::{Loc, MAX_DEPTH, Tx};
-use rbolt_format::{BUCKET_LEAF_FLAG, PAGE_HEADER_SIZE, PageHeader};
+use crate::tx::{Loc, MAP, MAX_DEPTH, Tx};
+use rbolt_format::{BUCKET_LEAF_FLAG, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, PageHeader};
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -312,10 +311,52 @@ impl BucketStats {
     }
 }
 
-/// Walk state shared across a bucket and its sub-buckets: pages seen, so a hostile file whose
-/// pages are shared or cyclic is reported instead of walked forever.
+/// Page ids a walk has visited, one bit each, so a hostile file whose pages are shared or
+/// cyclic is reported instead of walked forever (a DAG of shared branch pages would otherwise
+/// cost exponential time within the depth limit). A bitmap rather than a hash set: a walk
+/// visits up to every page of the file, and setting a bit is far cheaper than hashing.
+/// `vec![0; n]` is a zeroed allocation the OS hands out lazily, so a large file costs only the
+/// words the walk touches.
+struct Seen(Vec<u64>);
+
+impl Seen {
+    fn new(tx: &Tx) -> Self {
+        // Only mapped pages can be visited (`page_span`): the map bounds the size even if a
+        // meta's high-water mark were wild.
+        let pages = tx.meta.pgid.min(tx.map.len() / tx.page_size as u64);
+        Seen(vec![0; pages.div_ceil(64) as usize])
+    }
+
+    /// Marks page `pgid` and errors if it was marked before. Inline pages and nodes have no
+    /// page id of their own: callers skip them (`mapped_pgid`).
+    fn visit(&mut self, pgid: u64) -> Result<()> {
+        // `page_slot` already checked the page lies in the map; a miss here is still an error,
+        // not a panic.
+        let word = self
+            .0
+            .get_mut((pgid / 64) as usize)
+            .ok_or_else(|| Error::corrupted(pgid, "page id beyond the mapped file"))?;
+        let bit = 1u64 << (pgid % 64);
+        if *word & bit != 0 {
+            return Err(Error::corrupted(pgid, "page referenced twice"));
+        }
+        *word |= bit;
+        Ok(())
+    }
+}
+
+/// The page id of a mapped page level, `None` for inline pages (slices of their parent's
+/// leaf) and for nodes.
+fn mapped_pgid(tx: &Tx, loc: Loc, inline: bool) -> Option<u64> {
+    match loc {
+        Loc::Page(slot) if !inline && slot.src == MAP => Some(slot.off / tx.page_size as u64),
+        _ => None,
+    }
+}
+
+/// Walk state shared across a bucket and its sub-buckets.
 struct StatsWalk {
-    seen: HashSet<u64>,
+    seen: Seen,
 }
 
 impl<'tx> Bucket<'tx> {
@@ -336,10 +377,101 @@ impl<'tx> Bucket<'tx> {
     pub fn stats(&self) -> Result<BucketStats> {
         self.check_live()?;
         let mut w = StatsWalk {
-            seen: HashSet::new(),
+            seen: Seen::new(self.tx()),
         };
         bucket_stats(self, &mut w, 0)
     }
+}
+
+impl Bucket<'_> {
+    /// The number of entries in this bucket: keys with values plus sub-bucket names, exactly
+    /// what [`iter`](Bucket::iter) yields. Sub-buckets' own contents are not counted; bbolt's
+    /// recursive count is [`stats`](Bucket::stats)`().key_n`. In a write transaction it counts
+    /// the transaction's own puts and deletes.
+    ///
+    /// The bbolt format stores no count, so this walks the tree, but reads only branch pages
+    /// and each leaf page's header (its element count): no keys or values, so about one
+    /// memory access per leaf page, O(n / keys per page). A corrupt or hostile tree (cycles,
+    /// shared pages, too deep) is an [`Error::Corrupted`].
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = rbolt::Db::open(dir.path().join("l.db"))?;
+    /// db.update(|tx| {
+    ///     let b = tx.create_bucket(b"b")?;
+    ///     b.put(b"x", b"1")?;
+    ///     b.create_bucket(b"sub")?.put(b"y", b"2")?;
+    ///     assert_eq!(b.len()?, 2); // "x" and "sub"; not "y"
+    ///     assert_eq!(b.stats()?.key_n, 3); // bbolt's KeyN counts nested keys too
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), rbolt::Error>(())
+    /// ```
+    pub fn len(&self) -> Result<u64> {
+        self.check_live()?;
+        let tx = self.tx();
+        let mut seen = Seen::new(tx);
+        let root = tx.root_loc(&self.handle())?;
+        count_level(tx, root, self.root() == 0, 0, &mut seen)
+    }
+
+    /// True if the bucket has no keys and no sub-buckets. O(tree depth), unlike
+    /// [`len`](Bucket::len).
+    pub fn is_empty(&self) -> Result<bool> {
+        self.check_live()?;
+        Ok(self.cursor().first()?.is_none())
+    }
+}
+
+/// Entries under one level: leaf headers' counts, summed through branch levels. `inline`:
+/// `loc` is an inline bucket's page (part of its parent's leaf, so not a page of its own).
+fn count_level(tx: &Tx, loc: Loc, inline: bool, depth: usize, seen: &mut Seen) -> Result<u64> {
+    if depth > MAX_DEPTH {
+        return Err(Error::corrupted(
+            None,
+            format!("tree deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    if let Some(pgid) = mapped_pgid(tx, loc, inline) {
+        seen.visit(pgid)?;
+    }
+    let (leaf, count) = tx.level(loc)?;
+    if leaf {
+        return Ok(count as u64);
+    }
+    let mut n = 0u64;
+    let Loc::Page(slot) = loc else {
+        for i in 0..count {
+            n += count_level(tx, tx.child_at(loc, i)?, false, depth + 1, seen)?;
+        }
+        return Ok(n);
+    };
+    // The hot loop: one cold cache line (a leaf's header) per child. Kept to a few
+    // instructions per child, without a call per leaf, so that the CPU overlaps the misses
+    // of many children instead of waiting for each in turn.
+    let page = tx.branch_page(slot)?;
+    for i in 0..count {
+        let pgid = page
+            .child(i)
+            .map_err(|e| Error::corrupted(slot.off / ps(tx), e))?;
+        let child = tx.page_slot(pgid)?;
+        let h = PageHeader::decode(tx.bytes(child)).map_err(|e| Error::format(pgid, e))?;
+        if h.flags != LEAF_PAGE {
+            n += count_level(tx, Loc::Page(child), false, depth + 1, seen)?;
+            continue;
+        }
+        seen.visit(pgid)?;
+        // What `LeafPage::new` checks: the element array fits in the span.
+        if PAGE_HEADER_SIZE + usize::from(h.count) * LEAF_ELEM_SIZE > child.len as usize {
+            return Err(Error::corrupted(pgid, "leaf elements run past the page"));
+        }
+        n += u64::from(h.count);
+    }
+    Ok(n)
+}
+
+fn ps(tx: &Tx) -> u64 {
+    tx.page_size as u64
 }
 
 fn bucket_stats(b: &Bucket<'_>, w: &mut StatsWalk, nesting: usize) -> Result<BucketStats> {
@@ -350,14 +482,16 @@ fn bucket_stats(b: &Bucket<'_>, w: &mut StatsWalk, nesting: usize) -> Result<Buc
         ));
     }
     let tx = b.tx();
-    let inline = b.root() == 0;
+    let root = tx.root_loc(&b.handle())?;
+    // A bucket that was inline when the write transaction began but has grown a branch
+    // node cannot be inline after commit: count its nodes like pages.
+    let inline = b.root() == 0 && (matches!(root, Loc::Page(_)) || tx.level(root)?.0);
     let mut s = BucketStats {
         bucket_n: 1,
         inline_bucket_n: u64::from(inline),
         ..BucketStats::default()
     };
     let mut sub = BucketStats::default();
-    let root = tx.root_loc(&b.handle())?;
     walk_level(b, w, root, 0, inline, nesting, &mut s, &mut sub)?;
     let ps = tx.page_size as u64;
     s.branch_alloc = (s.branch_page_n + s.branch_overflow_n) * ps;
@@ -371,8 +505,8 @@ fn bucket_stats(b: &Bucket<'_>, w: &mut StatsWalk, nesting: usize) -> Result<Buc
     clippy::too_many_arguments,
     reason = "one recursive walk with its accumulators"
 )]
-fn walk_level(
-    b: &Bucket<'_>,
+fn walk_level<'tx>(
+    b: &Bucket<'tx>,
     w: &mut StatsWalk,
     loc: Loc,
     depth: usize,
@@ -393,8 +527,8 @@ fn walk_level(
     let overflow = match loc {
         Loc::Page(slot) if !inline => {
             let pgid = slot.off / ps as u64;
-            if !w.seen.insert(pgid) {
-                return Err(Error::corrupted(pgid, "page referenced twice"));
+            if let Some(id) = mapped_pgid(tx, loc, inline) {
+                w.seen.visit(id)?;
             }
             let h = PageHeader::decode(tx.bytes(slot)).map_err(|e| Error::format(pgid, e))?;
             u64::from(h.overflow)
@@ -407,11 +541,30 @@ fn walk_level(
     if leaf {
         s.key_n += count as u64;
         let mut children = Vec::new();
-        for i in 0..count {
-            let e = tx.leaf_entry(loc, i)?;
-            used += (rbolt_format::LEAF_ELEM_SIZE + e.key.len() + e.value.len()) as u64;
-            if e.flags & BUCKET_LEAF_FLAG != 0 && !inline {
-                children.push(e.key);
+        let mut add = |flags: u32, key: &'tx [u8], vlen: usize| {
+            used += (rbolt_format::LEAF_ELEM_SIZE + key.len() + vlen) as u64;
+            // A committed inline page has no sub-buckets (bbolt never looks); a node of a
+            // bucket inline until this transaction may have gained some.
+            if flags & BUCKET_LEAF_FLAG != 0 && (!inline || matches!(loc, Loc::Node(_))) {
+                children.push(key);
+            }
+        };
+        match loc {
+            // One page view for all elements: `leaf_entry` would rebuild it for each.
+            Loc::Page(slot) => {
+                let p = tx.leaf_page(slot)?;
+                for i in 0..count {
+                    let e = p
+                        .elem(i)
+                        .map_err(|e| Error::corrupted(mapped_pgid(tx, loc, inline), e))?;
+                    add(e.flags, &p.bytes()[e.key], e.value.len());
+                }
+            }
+            Loc::Node(_) => {
+                for i in 0..count {
+                    let e = tx.leaf_entry(loc, i)?;
+                    add(e.flags, e.key, e.value.len());
+                }
             }
         }
         if inline {

@@ -14,6 +14,7 @@ mod ops_batch;
 mod ops_common;
 mod ops_compact;
 mod ops_freelist;
+mod ops_len;
 mod ops_move;
 mod ops_shrink;
 mod ops_stats;

@@ -4,8 +4,12 @@
 use crate::ops_common::{dump, file_len, go_agrees};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rbolt::{Bucket, Options};
+use rbolt::storage::{Storage, StorageWrapper};
+use rbolt::{Bucket, Error, Options};
 use rbolt_testkit::TempDb;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Random nested buckets with sequences, empty and large values, inline and paged buckets,
 /// then churn: overwrites, deletes and bucket deletes over several commits.
@@ -130,4 +134,119 @@ fn compaction_shrinks_a_churned_file() {
     assert!(fill > 0.9, "leaf fill {fill:.2} (source {:.2})", {
         s_stats.leaf_inuse as f64 / s_stats.leaf_alloc as f64
     });
+}
+
+/// Counts syncs (data and full) through to the file.
+#[derive(Debug)]
+struct CountSyncs {
+    inner: Box<dyn Storage>,
+    syncs: Arc<AtomicU64>,
+}
+
+impl Storage for CountSyncs {
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        self.inner.sync_data()
+    }
+    fn sync_all(&self) -> io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        self.inner.sync_all()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+}
+
+fn counting(opts: Options) -> (TempDb, Arc<AtomicU64>) {
+    let syncs = Arc::new(AtomicU64::new(0));
+    let s = syncs.clone();
+    let wrap: StorageWrapper = Arc::new(move |inner| {
+        Box::new(CountSyncs {
+            inner,
+            syncs: s.clone(),
+        })
+    });
+    (TempDb::with_options(opts.wrap_storage(wrap)), syncs)
+}
+
+fn source(keys: u32) -> TempDb {
+    let src = TempDb::with_options(Options::new().no_sync(true));
+    src.update(|tx| {
+        let b = tx.create_bucket(b"b")?;
+        b.create_bucket(b"nested")?.put(b"k", b"v")?;
+        for i in 0..keys {
+            // 16 + 4 + 99 bytes: 34 a page, not quite filling it (bbolt's split rule cuts a
+            // node of exactly one page in two).
+            b.put(&i.to_be_bytes(), &[3; 99])?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    src
+}
+
+/// Into an empty destination only the last commit syncs, and it makes the whole copy
+/// durable; afterwards the destination's commits sync again. The file ends at the high-water
+/// mark: no growth slack is left behind.
+#[test]
+fn compaction_into_an_empty_file_syncs_once_and_leaves_no_slack() {
+    let src = source(40_000);
+    let want = dump(&src);
+    let (mut dst, syncs) = counting(Options::new().page_size(4096));
+    let (txid0, syncs0) = (dst.info().txid, syncs.load(Ordering::SeqCst));
+    rbolt::compact(&dst, &src, 64 << 10).unwrap();
+    let commits = dst.info().txid - txid0;
+    let during = syncs.load(Ordering::SeqCst) - syncs0;
+    assert!(commits > 50, "{commits} commits");
+    assert!(during <= 3, "{during} syncs for {commits} commits");
+    assert_eq!(file_len(dst.path()), dst.info().hwm * 4096, "no slack");
+    // 40,000 / 34 = 1,177 full leaves and a few branch pages: 4.9 MB.
+    assert!(file_len(dst.path()) < 5 << 20, "{}", file_len(dst.path()));
+    let before = syncs.load(Ordering::SeqCst);
+    dst.update(|tx| tx.create_bucket(b"after")?.put(b"k", b"v"))
+        .unwrap();
+    assert!(syncs.load(Ordering::SeqCst) >= before + 2, "durable again");
+    dst.update(|tx| tx.delete_bucket(b"after")).unwrap();
+    assert_eq!(dump(&dst), want);
+    dst.reopen();
+    assert_eq!(dump(&dst), want);
+    dst.close();
+    go_agrees(dst.path(), &want);
+}
+
+/// A destination that already holds data keeps a durable commit each time.
+#[test]
+fn compaction_into_a_non_empty_file_syncs_every_commit() {
+    let src = source(20_000);
+    let (dst, syncs) = counting(Options::new());
+    dst.update(|tx| tx.create_bucket(b"already")?.put(b"k", b"v"))
+        .unwrap();
+    let (txid0, syncs0) = (dst.info().txid, syncs.load(Ordering::SeqCst));
+    rbolt::compact(&dst, &src, 64 << 10).unwrap();
+    let commits = dst.info().txid - txid0;
+    assert!(commits > 20, "{commits} commits");
+    assert!(syncs.load(Ordering::SeqCst) - syncs0 >= 2 * commits);
+}
+
+/// A compaction that fails half-way (the destination's size limit) leaves the destination's
+/// commits durable.
+#[test]
+fn failed_compaction_restores_durable_commits() {
+    let src = source(40_000);
+    let (dst, syncs) = counting(Options::new().max_size(1 << 20));
+    let r = rbolt::compact(&dst, &src, 64 << 10);
+    assert!(matches!(r, Err(Error::MaxSizeReached)), "{r:?}");
+    let before = syncs.load(Ordering::SeqCst);
+    dst.update(|tx| {
+        tx.delete_bucket(b"b")?;
+        tx.create_bucket(b"c")?.put(b"k", b"v")
+    })
+    .unwrap();
+    assert!(syncs.load(Ordering::SeqCst) >= before + 2, "durable again");
 }
