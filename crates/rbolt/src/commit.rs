@@ -140,6 +140,7 @@ impl Spill<'_> {
 /// Splits `inodes` into page-sized runs with bbolt's rule (`node.split`/`splitIndex`): a run
 /// closes before the element that would push it past `page_size × fill`, keeping at least
 /// two elements per page; the tail is left alone once it fits a page or has ≤ 4 elements.
+/// "Fits" includes exactly one page; bbolt's strict `<` would cut such a node in two.
 fn split_runs(inodes: &[Inode], page_size: usize, fill: f64) -> Vec<Range<usize>> {
     let threshold = (page_size as f64 * fill.clamp(0.1, 1.0)) as usize;
     let mut runs = Vec::new();
@@ -147,7 +148,7 @@ fn split_runs(inodes: &[Inode], page_size: usize, fill: f64) -> Vec<Range<usize>
     let mut rest_size = PAGE_HEADER_SIZE + inodes.iter().map(Inode::page_size).sum::<usize>();
     loop {
         let rest = &inodes[start..];
-        if (rest.len() <= 4 || rest_size < page_size) && rest.len() <= MAX_PAGE_ELEMENTS {
+        if (rest.len() <= 4 || rest_size <= page_size) && rest.len() <= MAX_PAGE_ELEMENTS {
             runs.push(start..inodes.len());
             return runs;
         }
@@ -574,6 +575,16 @@ mod tests {
             split_runs(&inodes(&[20, 20, 20, 20, 9000]), 4096, 0.5),
             vec![0..2, 2..5]
         );
+    }
+
+    /// Regression: a node of exactly one page was cut into two pages (31 + 3 entries of 120
+    /// bytes), bbolt's strict "less than a page" test; eager splits leave such nodes often.
+    #[test]
+    fn a_node_of_exactly_one_page_stays_one_page() {
+        let v = inodes(&[120; 34]);
+        assert_eq!(PAGE_HEADER_SIZE + v.iter().map(Inode::page_size).sum::<usize>(), 4096);
+        assert_eq!(split_runs(&v, 4096, 0.5), vec![0..34]);
+        assert_eq!(split_runs(&inodes(&[120; 35]), 4096, 0.5).len(), 2);
     }
 
     #[test]
