@@ -174,7 +174,7 @@ impl<'a> LeafPage<'a> {
     /// Index of the first element whose key is ≥ `key` (may be `len()`), and whether it is an
     /// exact match. Keys are assumed sorted; on a corrupt page the answer is wrong but safe.
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool), FormatError> {
-        search(self.count, key, |i| self.key(i))
+        search_elems(self.page, self.count, LEAF_ELEM_SIZE, 4, key)
     }
 }
 
@@ -262,7 +262,7 @@ impl<'a> BranchPage<'a> {
     /// Index of the first element whose key is ≥ `key` (may be `len()`), and whether it is an
     /// exact match.
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool), FormatError> {
-        search(self.count, key, |i| self.key(i))
+        search_elems(self.page, self.count, BRANCH_ELEM_SIZE, 0, key)
     }
 
     /// Index of the child to descend into for `key`: the last element whose key is ≤ `key`, or
@@ -277,16 +277,46 @@ impl<'a> BranchPage<'a> {
     }
 }
 
-/// Binary search for the first index whose key is ≥ `key`.
-pub(crate) fn search<'a>(
+/// Big-endian first 8 bytes of `k`, zero-padded: ordered like the keys themselves whenever two
+/// prefixes differ.
+#[expect(
+    clippy::big_endian_bytes,
+    reason = "a comparison key, never written to disk: big-endian orders like the bytes"
+)]
+fn prefix8(k: &[u8]) -> u64 {
+    if let Some(head) = k.first_chunk::<8>() {
+        return u64::from_be_bytes(*head);
+    }
+    let mut b = [0u8; 8];
+    b[..k.len()].copy_from_slice(k);
+    u64::from_be_bytes(b)
+}
+
+/// Binary search of a page's element array (elements of `esize` bytes whose key `pos, ksize`
+/// pair sits at `poff`) for the first index whose key is ≥ `key`. Each probe reads only the
+/// key's position and size and compares 8-byte prefixes as integers before any `memcmp`:
+/// this is the inner loop of every lookup. Keys are assumed sorted; on a corrupt page the
+/// answer is wrong but safe (every span is still bounds-checked).
+fn search_elems(
+    page: &[u8],
     count: usize,
+    esize: usize,
+    poff: usize,
     key: &[u8],
-    key_at: impl Fn(usize) -> Result<&'a [u8], FormatError>,
 ) -> Result<(usize, bool), FormatError> {
+    let kp = prefix8(key);
     let (mut lo, mut hi) = (0, count);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        match key_at(mid)?.cmp(key) {
+        let base = PAGE_HEADER_SIZE + mid * esize;
+        let bad = || FormatError::ElementOutOfBounds { index: mid };
+        let pos = read_u32(page, base + poff).ok_or_else(bad)?;
+        let ksize = read_u32(page, base + poff + 4).ok_or_else(bad)?;
+        if ksize == 0 {
+            return Err(FormatError::EmptyKey { index: mid });
+        }
+        let k = &page[span(page, base, pos, ksize, mid)?];
+        match prefix8(k).cmp(&kp).then_with(|| k.cmp(key)) {
             Ordering::Less => lo = mid + 1,
             Ordering::Equal => return Ok((mid, true)),
             Ordering::Greater => hi = mid,
