@@ -50,6 +50,8 @@ pub struct Cursor<'tx> {
     tx: &'tx Tx,
     bucket: BucketHandle,
     stack: Vec<Elem>,
+    /// Whether the last `step` left its leaf (only then can a corrupt file make keys repeat).
+    crossed: bool,
     /// Write generation when the stack was built.
     generation: u64,
     /// Key of the entry the cursor is on, if it returned one.
@@ -63,6 +65,7 @@ impl<'tx> Cursor<'tx> {
             tx,
             bucket,
             stack: Vec::new(),
+            crossed: false,
             generation: 0,
             key: None,
         }
@@ -171,19 +174,28 @@ impl<'tx> Cursor<'tx> {
     }
 
     fn seek_stack(&mut self, key: &[u8]) -> Result<()> {
-        self.start(false)?;
+        self.bucket().check_live()?;
+        self.stack.clear();
+        self.generation = self.tx.generation();
+        let mut loc = self.tx.root_loc(&self.bucket)?;
         loop {
-            let top = self
-                .stack
-                .last_mut()
-                .expect("invariant: start pushed the root");
-            let (i, _) = self.tx.search(top.loc, key)?;
-            top.index = i;
-            if top.leaf {
-                return Ok(());
+            if self.stack.len() >= MAX_DEPTH {
+                return Err(Error::corrupted(
+                    None,
+                    format!("tree deeper than {MAX_DEPTH} levels"),
+                ));
             }
-            let child = self.tx.child_at(top.loc, i)?;
-            self.push(child, false)?;
+            let step = self.tx.seek_level(loc, key)?;
+            self.stack.push(Elem {
+                loc,
+                index: step.index,
+                count: step.count,
+                leaf: step.child.is_none(),
+            });
+            match step.child {
+                Some(c) => loc = c,
+                None => return Ok(()),
+            }
         }
     }
 
@@ -220,7 +232,8 @@ impl<'tx> Cursor<'tx> {
             }
         }
         let item = self.step(forward)?;
-        if let Some((k, _)) = item
+        if self.crossed
+            && let Some((k, _)) = item
             && (if forward {
                 k <= prev_key
             } else {
@@ -242,6 +255,7 @@ impl<'tx> Cursor<'tx> {
     /// One step in the given direction, skipping empty leaves. On running off the end the
     /// stack is restored, so the cursor stays where it was.
     fn step(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
+        self.crossed = false;
         // Common case: the neighbour is in the same leaf.
         if let Some(top) = self.stack.last_mut()
             && top.leaf
@@ -268,6 +282,7 @@ impl<'tx> Cursor<'tx> {
                 }
             }
         }
+        self.crossed = true;
         let saved = self.stack.clone();
         // A file can hold at most `pgid` distinct pages; more empty leaves means a loop.
         let mut budget = self.tx.meta.pgid.saturating_add(16);

@@ -65,6 +65,14 @@ pub(crate) enum PageStep<'a> {
     Found(Option<LeafEntry<'a>>),
 }
 
+/// One level of a cursor's seek: the element count, the index found, and the child to descend
+/// into (`None` at a leaf).
+pub(crate) struct SeekLevel {
+    pub(crate) count: usize,
+    pub(crate) index: usize,
+    pub(crate) child: Option<Loc>,
+}
+
 /// One leaf entry as cursors and lookups see it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LeafEntry<'a> {
@@ -443,6 +451,58 @@ impl Tx {
                     .ok_or_else(|| Error::corrupted(pgid, "branch page with no elements"))?;
                 let child = p.child(i).map_err(|e| Error::corrupted(pgid, e))?;
                 Ok(PageStep::Child(self.page_slot(child)?))
+            }
+            f => Err(Error::corrupted(
+                pgid,
+                format!("invalid page type {f:#04x} in a tree"),
+            )),
+        }
+    }
+
+    /// A cursor seek's step through `loc`, decoding a page once (as `page_lookup` does).
+    pub(crate) fn seek_level(&self, loc: Loc, key: &[u8]) -> Result<SeekLevel> {
+        let Loc::Page(s) = loc else {
+            let (leaf, count) = self.level(loc)?;
+            if !leaf && count == 0 {
+                return Err(Error::corrupted(None, "branch node with no elements"));
+            }
+            let (index, _) = self.search(loc, key)?;
+            let child = if leaf {
+                None
+            } else {
+                Some(self.child_at(loc, index)?)
+            };
+            return Ok(SeekLevel {
+                count,
+                index,
+                child,
+            });
+        };
+        let bytes = self.bytes(s);
+        let pgid = self.pgid_of(s);
+        let h = PageHeader::decode(bytes).map_err(|e| Error::corrupted(pgid, e))?;
+        match h.flags {
+            rbolt_format::LEAF_PAGE => {
+                let p = LeafPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?;
+                let (index, _) = p.search(key).map_err(|e| Error::corrupted(pgid, e))?;
+                Ok(SeekLevel {
+                    count: p.len(),
+                    index,
+                    child: None,
+                })
+            }
+            rbolt_format::BRANCH_PAGE => {
+                let p = BranchPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?;
+                let index = p
+                    .child_index(key)
+                    .map_err(|e| Error::corrupted(pgid, e))?
+                    .ok_or_else(|| Error::corrupted(pgid, "branch page with no elements"))?;
+                let child = p.child(index).map_err(|e| Error::corrupted(pgid, e))?;
+                Ok(SeekLevel {
+                    count: p.len(),
+                    index,
+                    child: Some(Loc::Page(self.page_slot(child)?)),
+                })
             }
             f => Err(Error::corrupted(
                 pgid,
