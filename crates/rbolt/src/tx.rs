@@ -73,6 +73,16 @@ pub(crate) struct SeekLevel {
     pub(crate) child: Option<Loc>,
 }
 
+/// A tree page decoded for one step of a descent (`Tx::tree_page`).
+enum TreePage<'a> {
+    Leaf(LeafPage<'a>),
+    Branch {
+        count: usize,
+        index: usize,
+        child: Slot,
+    },
+}
+
 /// One leaf entry as cursors and lookups see it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LeafEntry<'a> {
@@ -422,41 +432,56 @@ impl Tx {
         }
     }
 
-    /// Looks `key` up in the page at `s`, decoding it once: the child to descend into, or
-    /// the matching leaf entry (if any).
-    pub(crate) fn page_lookup(&self, s: Slot, key: &[u8]) -> Result<PageStep<'_>> {
+    /// Decodes the tree page at `s` once, for a descent towards `key`: a leaf's view, or a
+    /// branch's element count, chosen child index and that child's span.
+    fn tree_page(&self, s: Slot, key: &[u8]) -> Result<TreePage<'_>> {
         let bytes = self.bytes(s);
         let pgid = self.pgid_of(s);
         let h = PageHeader::decode(bytes).map_err(|e| Error::corrupted(pgid, e))?;
         match h.flags {
-            rbolt_format::LEAF_PAGE => {
-                let p = LeafPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?;
-                let (i, exact) = p.search(key).map_err(|e| Error::corrupted(pgid, e))?;
-                if !exact {
-                    return Ok(PageStep::Found(None));
-                }
-                let e = p.elem(i).map_err(|e| Error::corrupted(pgid, e))?;
-                Ok(PageStep::Found(Some(LeafEntry {
-                    flags: e.flags,
-                    key: &bytes[e.key.clone()],
-                    value: &bytes[e.value.clone()],
-                    value_slot: s.sub(e.value.start, e.value.len()),
-                })))
-            }
+            rbolt_format::LEAF_PAGE => Ok(TreePage::Leaf(
+                LeafPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?,
+            )),
             rbolt_format::BRANCH_PAGE => {
                 let p = BranchPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?;
-                let i = p
+                let index = p
                     .child_index(key)
                     .map_err(|e| Error::corrupted(pgid, e))?
                     .ok_or_else(|| Error::corrupted(pgid, "branch page with no elements"))?;
-                let child = p.child(i).map_err(|e| Error::corrupted(pgid, e))?;
-                Ok(PageStep::Child(self.page_slot(child)?))
+                let child = p.child(index).map_err(|e| Error::corrupted(pgid, e))?;
+                Ok(TreePage::Branch {
+                    count: p.len(),
+                    index,
+                    child: self.page_slot(child)?,
+                })
             }
             f => Err(Error::corrupted(
                 pgid,
                 format!("invalid page type {f:#04x} in a tree"),
             )),
         }
+    }
+
+    /// Looks `key` up in the page at `s`, decoding it once: the child to descend into, or
+    /// the matching leaf entry (if any).
+    pub(crate) fn page_lookup(&self, s: Slot, key: &[u8]) -> Result<PageStep<'_>> {
+        let p = match self.tree_page(s, key)? {
+            TreePage::Branch { child, .. } => return Ok(PageStep::Child(child)),
+            TreePage::Leaf(p) => p,
+        };
+        let pgid = self.pgid_of(s);
+        let (i, exact) = p.search(key).map_err(|e| Error::corrupted(pgid, e))?;
+        if !exact {
+            return Ok(PageStep::Found(None));
+        }
+        let e = p.elem(i).map_err(|e| Error::corrupted(pgid, e))?;
+        let bytes = p.bytes();
+        Ok(PageStep::Found(Some(LeafEntry {
+            flags: e.flags,
+            key: &bytes[e.key.clone()],
+            value: &bytes[e.value.clone()],
+            value_slot: s.sub(e.value.start, e.value.len()),
+        })))
     }
 
     /// A cursor seek's step through `loc`, decoding a page once (as `page_lookup` does).
@@ -478,36 +503,26 @@ impl Tx {
                 child,
             });
         };
-        let bytes = self.bytes(s);
-        let pgid = self.pgid_of(s);
-        let h = PageHeader::decode(bytes).map_err(|e| Error::corrupted(pgid, e))?;
-        match h.flags {
-            rbolt_format::LEAF_PAGE => {
-                let p = LeafPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?;
-                let (index, _) = p.search(key).map_err(|e| Error::corrupted(pgid, e))?;
+        match self.tree_page(s, key)? {
+            TreePage::Leaf(p) => {
+                let (index, _) = p
+                    .search(key)
+                    .map_err(|e| Error::corrupted(self.pgid_of(s), e))?;
                 Ok(SeekLevel {
                     count: p.len(),
                     index,
                     child: None,
                 })
             }
-            rbolt_format::BRANCH_PAGE => {
-                let p = BranchPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?;
-                let index = p
-                    .child_index(key)
-                    .map_err(|e| Error::corrupted(pgid, e))?
-                    .ok_or_else(|| Error::corrupted(pgid, "branch page with no elements"))?;
-                let child = p.child(index).map_err(|e| Error::corrupted(pgid, e))?;
-                Ok(SeekLevel {
-                    count: p.len(),
-                    index,
-                    child: Some(Loc::Page(self.page_slot(child)?)),
-                })
-            }
-            f => Err(Error::corrupted(
-                pgid,
-                format!("invalid page type {f:#04x} in a tree"),
-            )),
+            TreePage::Branch {
+                count,
+                index,
+                child,
+            } => Ok(SeekLevel {
+                count,
+                index,
+                child: Some(Loc::Page(child)),
+            }),
         }
     }
 
