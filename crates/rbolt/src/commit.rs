@@ -588,7 +588,10 @@ mod tests {
     #[test]
     fn a_node_of_exactly_one_page_stays_one_page() {
         let v = inodes(&[120; 34]);
-        assert_eq!(PAGE_HEADER_SIZE + v.iter().map(Inode::page_size).sum::<usize>(), 4096);
+        assert_eq!(
+            PAGE_HEADER_SIZE + v.iter().map(Inode::page_size).sum::<usize>(),
+            4096
+        );
         assert_eq!(split_runs(&v, 4096, 0.5), vec![0..34]);
         assert_eq!(split_runs(&inodes(&[120; 35]), 4096, 0.5).len(), 2);
     }
