@@ -13,7 +13,7 @@
 use crate::bucket::{Bucket, BucketHandle};
 use crate::error::{Error, Result};
 use crate::tx::{Loc, MAX_DEPTH, Tx};
-use rbolt_format::BUCKET_LEAF_FLAG;
+use rbolt_format::{BUCKET_LEAF_FLAG, LeafPage};
 use std::ops::{Bound, RangeBounds};
 
 /// What cursors and iterators yield: a key and its value, or `None` for a sub-bucket's name.
@@ -21,11 +21,13 @@ use std::ops::{Bound, RangeBounds};
 pub type Item<'tx> = (&'tx [u8], Option<&'tx [u8]>);
 
 #[derive(Clone, Copy, Debug)]
-struct Elem {
+struct Elem<'tx> {
     loc: Loc,
     index: usize,
     count: usize,
     leaf: bool,
+    /// A leaf page's validated view, kept so steps within the leaf do not rebuild it.
+    view: Option<LeafPage<'tx>>,
 }
 
 /// A position in a bucket, moved with `first`/`last`/`next`/`prev`/`seek`.
@@ -49,7 +51,7 @@ struct Elem {
 pub struct Cursor<'tx> {
     tx: &'tx Tx,
     bucket: BucketHandle,
-    stack: Vec<Elem>,
+    stack: Vec<Elem<'tx>>,
     /// Whether the last `step` left its leaf (only then can a corrupt file make keys repeat).
     crossed: bool,
     /// Write generation when the stack was built.
@@ -95,12 +97,17 @@ impl<'tx> Cursor<'tx> {
         if !leaf && count == 0 {
             return Err(Error::corrupted(None, "branch page with no elements"));
         }
+        let view = match loc {
+            Loc::Page(s) if leaf => Some(self.tx.leaf_page(s)?),
+            _ => None,
+        };
         let index = if last { count.saturating_sub(1) } else { 0 };
         self.stack.push(Elem {
             loc,
             index,
             count,
             leaf,
+            view,
         });
         Ok(())
     }
@@ -127,7 +134,10 @@ impl<'tx> Cursor<'tx> {
         if !top.leaf || top.index >= top.count {
             return Ok(None);
         }
-        let e = self.tx.leaf_entry(top.loc, top.index)?;
+        let e = match (top.view, top.loc) {
+            (Some(p), Loc::Page(s)) => self.tx.entry_in(p, s, top.index)?,
+            _ => self.tx.leaf_entry(top.loc, top.index)?,
+        };
         let value = if e.flags & BUCKET_LEAF_FLAG != 0 {
             None
         } else {
@@ -191,6 +201,7 @@ impl<'tx> Cursor<'tx> {
                 index: step.index,
                 count: step.count,
                 leaf: step.child.is_none(),
+                view: step.view,
             });
             match step.child {
                 Some(c) => loc = c,

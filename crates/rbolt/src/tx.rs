@@ -67,10 +67,12 @@ pub(crate) enum PageStep<'a> {
 
 /// One level of a cursor's seek: the element count, the index found, and the child to descend
 /// into (`None` at a leaf).
-pub(crate) struct SeekLevel {
+pub(crate) struct SeekLevel<'a> {
     pub(crate) count: usize,
     pub(crate) index: usize,
     pub(crate) child: Option<Loc>,
+    /// The leaf page's view, for a leaf that is a page (cursors keep it for their steps).
+    pub(crate) view: Option<LeafPage<'a>>,
 }
 
 /// A tree page decoded for one step of a descent (`Tx::tree_page`).
@@ -380,19 +382,7 @@ impl Tx {
     /// Leaf entry `i` of a leaf level.
     pub(crate) fn leaf_entry(&self, loc: Loc, i: usize) -> Result<LeafEntry<'_>> {
         match loc {
-            Loc::Page(s) => {
-                let p = self.leaf_page(s)?;
-                let e = p
-                    .elem(i)
-                    .map_err(|e| Error::corrupted(self.pgid_of(s), e))?;
-                let bytes = p.bytes();
-                Ok(LeafEntry {
-                    flags: e.flags,
-                    key: &bytes[e.key.clone()],
-                    value: &bytes[e.value.clone()],
-                    value_slot: s.sub(e.value.start, e.value.len()),
-                })
-            }
+            Loc::Page(s) => self.entry_in(self.leaf_page(s)?, s, i),
             Loc::Node(n) => {
                 let st = self.wstate();
                 let ino = &st.nodes[n as usize].inodes[i];
@@ -409,6 +399,20 @@ impl Tx {
                 })
             }
         }
+    }
+
+    /// Entry `i` of leaf view `p`, the page at slot `s`.
+    pub(crate) fn entry_in<'a>(&self, p: LeafPage<'a>, s: Slot, i: usize) -> Result<LeafEntry<'a>> {
+        let e = p
+            .elem(i)
+            .map_err(|e| Error::corrupted(self.pgid_of(s), e))?;
+        let bytes = p.bytes();
+        Ok(LeafEntry {
+            flags: e.flags,
+            key: &bytes[e.key.clone()],
+            value: &bytes[e.value.clone()],
+            value_slot: s.sub(e.value.start, e.value.len()),
+        })
     }
 
     /// Child `i` of a branch level.
@@ -485,7 +489,7 @@ impl Tx {
     }
 
     /// A cursor seek's step through `loc`, decoding a page once (as `page_lookup` does).
-    pub(crate) fn seek_level(&self, loc: Loc, key: &[u8]) -> Result<SeekLevel> {
+    pub(crate) fn seek_level(&self, loc: Loc, key: &[u8]) -> Result<SeekLevel<'_>> {
         let Loc::Page(s) = loc else {
             let (leaf, count) = self.level(loc)?;
             if !leaf && count == 0 {
@@ -501,6 +505,7 @@ impl Tx {
                 count,
                 index,
                 child,
+                view: None,
             });
         };
         match self.tree_page(s, key)? {
@@ -512,6 +517,7 @@ impl Tx {
                     count: p.len(),
                     index,
                     child: None,
+                    view: Some(p),
                 })
             }
             TreePage::Branch {
@@ -522,6 +528,7 @@ impl Tx {
                 count,
                 index,
                 child: Some(Loc::Page(child)),
+                view: None,
             }),
         }
     }
