@@ -22,7 +22,7 @@ pub use freelist::{
 pub use meta::{Meta, MetaError, fnv1a64};
 pub use page::{
     BranchElem, BranchPage, LeafElem, LeafPage, PageHeader, branch_page_size, encode_branch,
-    encode_leaf, leaf_page_size, patch_branch,
+    encode_leaf, key_prefix, leaf_page_size, patch_branch,
 };
 
 /// Size of the header at the start of every page.

@@ -277,13 +277,14 @@ impl<'a> BranchPage<'a> {
     }
 }
 
-/// Big-endian first 8 bytes of `k`, zero-padded: ordered like the keys themselves whenever two
-/// prefixes differ.
+/// Big-endian, zero-padded first 8 bytes of `k`: different prefixes order keys exactly as the
+/// full keys do (padding with 0, the smallest byte, keeps shorter keys first); equal prefixes
+/// need a full comparison. The page search and the writer's in-memory nodes both use it.
 #[expect(
     clippy::big_endian_bytes,
     reason = "a comparison key, never written to disk: big-endian orders like the bytes"
 )]
-fn prefix8(k: &[u8]) -> u64 {
+pub fn key_prefix(k: &[u8]) -> u64 {
     if let Some(head) = k.first_chunk::<8>() {
         return u64::from_be_bytes(*head);
     }
@@ -304,7 +305,7 @@ fn search_elems(
     poff: usize,
     key: &[u8],
 ) -> Result<(usize, bool), FormatError> {
-    let kp = prefix8(key);
+    let kp = key_prefix(key);
     let (mut lo, mut hi) = (0, count);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
@@ -316,7 +317,7 @@ fn search_elems(
             return Err(FormatError::EmptyKey { index: mid });
         }
         let k = &page[span(page, base, pos, ksize, mid)?];
-        match prefix8(k).cmp(&kp).then_with(|| k.cmp(key)) {
+        match key_prefix(k).cmp(&kp).then_with(|| k.cmp(key)) {
             Ordering::Less => lo = mid + 1,
             Ordering::Equal => return Ok((mid, true)),
             Ordering::Greater => hi = mid,

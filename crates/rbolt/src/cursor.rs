@@ -93,14 +93,10 @@ impl<'tx> Cursor<'tx> {
                 format!("tree deeper than {MAX_DEPTH} levels"),
             ));
         }
-        let (leaf, count) = self.tx.level(loc)?;
+        let (leaf, count, view) = self.tx.level_view(loc)?;
         if !leaf && count == 0 {
             return Err(Error::corrupted(None, "branch page with no elements"));
         }
-        let view = match loc {
-            Loc::Page(s) if leaf => Some(self.tx.leaf_page(s)?),
-            _ => None,
-        };
         let index = if last { count.saturating_sub(1) } else { 0 };
         self.stack.push(Elem {
             loc,

@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::tx::{Loc, MAX_DEPTH, MAX_NESTING, Slot, Tx};
-use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE};
+use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE, key_prefix};
 use std::collections::BTreeMap;
 
 pub(crate) type NodeId = u32;
@@ -35,22 +35,6 @@ pub(crate) struct Inode {
     pub(crate) key: Slot,
     pub(crate) flags: u32,
     pub(crate) val: Val,
-}
-
-/// Big-endian, zero-padded first 8 bytes of `k`. Different prefixes order keys exactly as
-/// the full keys do (padding with 0, the smallest byte, keeps shorter keys first); equal
-/// prefixes need a full comparison.
-#[expect(
-    clippy::big_endian_bytes,
-    reason = "an in-memory sort key, never written to disk"
-)]
-pub(crate) fn key_prefix(k: &[u8]) -> u64 {
-    if let Some(head) = k.first_chunk::<8>() {
-        return u64::from_be_bytes(*head);
-    }
-    let mut b = [0u8; 8];
-    b[..k.len()].copy_from_slice(k);
-    u64::from_be_bytes(b)
 }
 
 impl Inode {
@@ -94,10 +78,10 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// A node of `inodes`, whose keys' `key_prefix`es are `prefixes`.
     pub(crate) fn new(
-        tx: &Tx,
         leaf: bool,
-        inodes: Vec<Inode>,
+        (inodes, prefixes): (Vec<Inode>, Vec<u64>),
         parent: Option<NodeId>,
         bucket: BucketId,
     ) -> Self {
@@ -114,7 +98,6 @@ impl Node {
             size: 0,
             restructured: true,
         };
-        let prefixes = inodes.iter().map(|i| key_prefix(tx.bytes(i.key))).collect();
         node.set_all(inodes, prefixes);
         node
     }
@@ -312,8 +295,7 @@ impl Tx {
                 .map(|h| h.overflow)
                 .unwrap_or(0)
         };
-        let mut node = Node::new(self, leaf, Vec::new(), parent, bucket);
-        node.set_all(inodes, prefixes);
+        let mut node = Node::new(leaf, (inodes, prefixes), parent, bucket);
         node.restructured = false;
         node.pgid = pgid;
         node.overflow = if pgid == 0 { 0 } else { overflow };
@@ -509,8 +491,7 @@ impl Tx {
             } else {
                 (right[0].key, right_prefixes[0])
             };
-            let mut m = Node::new(self, leaf, Vec::new(), parent, bucket);
-            m.set_all(right, right_prefixes);
+            let m = Node::new(leaf, (right, right_prefixes), parent, bucket);
             let moved: Vec<NodeId> = m
                 .inodes
                 .iter()
@@ -536,10 +517,14 @@ impl Tx {
                     n = p;
                 }
                 None => {
-                    let mut root = Node::new(self, false, Vec::new(), None, bucket);
-                    root.set_all(
-                        vec![Inode::new(first_left.0, 0, Val::Node(n)), sep],
-                        vec![first_left.1, first_right.1],
+                    let root = Node::new(
+                        false,
+                        (
+                            vec![Inode::new(first_left.0, 0, Val::Node(n)), sep],
+                            vec![first_left.1, first_right.1],
+                        ),
+                        None,
+                        bucket,
                     );
                     let r = st.push_node(root);
                     st.nodes[n as usize].parent = Some(r);

@@ -345,14 +345,22 @@ impl Tx {
 
     /// (is_leaf, element count) of a level.
     pub(crate) fn level(&self, loc: Loc) -> Result<(bool, usize)> {
+        self.level_view(loc).map(|(leaf, count, _)| (leaf, count))
+    }
+
+    /// `level`, plus the validated view of a leaf that is a page (cursors keep it).
+    pub(crate) fn level_view(&self, loc: Loc) -> Result<(bool, usize, Option<LeafPage<'_>>)> {
         match loc {
             Loc::Page(s) => {
                 let bytes = self.bytes(s);
                 let h = PageHeader::decode(bytes)
                     .map_err(|e| Error::format(s.off / self.page_size as u64, e))?;
                 match h.flags {
-                    rbolt_format::LEAF_PAGE => Ok((true, self.leaf_page(s)?.len())),
-                    rbolt_format::BRANCH_PAGE => Ok((false, self.branch_page(s)?.len())),
+                    rbolt_format::LEAF_PAGE => {
+                        let p = self.leaf_page(s)?;
+                        Ok((true, p.len(), Some(p)))
+                    }
+                    rbolt_format::BRANCH_PAGE => Ok((false, self.branch_page(s)?.len(), None)),
                     f => Err(Error::corrupted(
                         h.id,
                         format!("invalid page type {f:#04x} in a tree"),
@@ -362,7 +370,7 @@ impl Tx {
             Loc::Node(n) => {
                 let st = self.wstate();
                 let node: &Node = &st.nodes[n as usize];
-                Ok((node.leaf, node.inodes.len()))
+                Ok((node.leaf, node.inodes.len(), None))
             }
         }
     }
