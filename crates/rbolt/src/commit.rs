@@ -424,9 +424,7 @@ pub(crate) fn commit(tx: &mut Tx) -> Result<()> {
         Ok(meta) => match shared.publish(meta, writer.file_len) {
             Ok(()) => {
                 // The transaction reads nothing more; its mapping must not hold the file long.
-                if let Ok(empty) = Mapping::new(&shared.file, 0, false) {
-                    tx.map = std::sync::Arc::new(empty);
-                }
+                tx.map = std::sync::Arc::new(Mapping::empty());
                 shared.truncate_after_commit(&mut writer, meta.pgid, tx.meta.pgid, mode);
                 Ok(())
             }

@@ -3,7 +3,8 @@
 //!
 //! Lock order: `writer` (held for a whole write transaction, as a token) before `state` (held
 //! only for a few instructions). Readers take `state` alone. Nothing blocks on a reader: growth
-//! publishes a new mapping and old ones live on in the transactions that hold them.
+//! publishes a new generation (the old mapping extended in its reserved address space, see
+//! `mmap.rs`) and old generations live on in the transactions that hold them.
 
 use crate::commit::grow_target;
 use crate::error::{Error, Result};
@@ -265,11 +266,7 @@ impl Shared {
         let needed = meta.pgid * self.page_size as u64;
         let current = lock(&self.state).map.clone();
         let map = if current.len() < needed {
-            let map = Arc::new(Mapping::new(
-                &self.file,
-                file_len.max(needed),
-                self.populate,
-            )?);
+            let map = Arc::new(current.grown(&self.file, file_len.max(needed), self.populate)?);
             self.ops.register_map(&map);
             map
         } else {
@@ -347,7 +344,11 @@ impl Db {
             len = opts.ext.initial_mmap_size.div_ceil(page_size as u64) * page_size as u64;
             storage.set_len(len)?;
         }
-        let map = Mapping::new(&file, len, opts.mmap_populate)?;
+        let map = if opts.read_only {
+            Mapping::new(&file, len, opts.mmap_populate)?
+        } else {
+            Mapping::growable(&file, len, opts.mmap_populate)?
+        };
         let meta = choose_meta(map.bytes(), page_size, len)?;
 
         let mut shared = Shared {

@@ -35,7 +35,6 @@ use crate::commit::grow_target;
 use crate::db::{Db, Shared, WriterData, lock};
 use crate::error::{Error, Result};
 use crate::freelist::FreelistType;
-use crate::mmap::Mapping;
 use crate::tx::{Loc, MAX_DEPTH, MAX_NESTING};
 use rbolt_format::BUCKET_LEAF_FLAG;
 use std::sync::Arc;
@@ -90,10 +89,7 @@ impl Shared {
         }
         // New transactions get a generation no longer than the cut...
         if st.map.len() > target {
-            let Ok(map) = Mapping::new(&self.file, target, self.populate) else {
-                return;
-            };
-            let map = Arc::new(map);
+            let map = Arc::new(st.map.shorter(target));
             self.ops.register_map(&map);
             st.map = map;
         }
