@@ -115,9 +115,8 @@ impl Engine for Rbolt {
     }
 
     fn set_sync(&mut self, on: bool) -> Result<bool> {
-        // rbolt sets no_sync when opening: reopen (untimed).
-        self.db = None;
-        self.db = Some(rbolt::Options::new().no_sync(!on).open(&self.path)?);
+        // As the Go driver flips `db.NoSync`: no reopen, so the map stays warm.
+        self.db().set_no_sync(!on);
         Ok(true)
     }
 

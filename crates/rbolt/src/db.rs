@@ -101,6 +101,7 @@ impl Options {
 
     /// Skip both fdatasyncs of a commit. **Unsafe for your data**: a crash can lose or corrupt
     /// committed transactions. For bulk loads you can redo; call [`Db::sync`] when done.
+    /// [`Db::set_no_sync`] changes it on an open database.
     pub fn no_sync(mut self, yes: bool) -> Self {
         self.no_sync = yes;
         self
@@ -218,6 +219,9 @@ pub(crate) struct Shared {
     writer: Mutex<Option<Box<WriterData>>>,
     writer_free: Condvar,
     poisoned: AtomicBool,
+    /// The user's no-sync setting ([`Db::set_no_sync`]), copied into the writer data at the
+    /// start of each write transaction.
+    pub(crate) no_sync: AtomicBool,
     pub(crate) populate: bool,
     pub(crate) ops: OpsShared,
 }
@@ -365,6 +369,7 @@ impl Db {
             writer: Mutex::new(None),
             writer_free: Condvar::new(),
             poisoned: AtomicBool::new(false),
+            no_sync: AtomicBool::new(opts.no_sync),
             populate: opts.mmap_populate,
             ops: OpsShared::new(opts.ext, (!opts.read_only).then(|| storage.clone())),
         };
@@ -448,6 +453,7 @@ impl Db {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
         };
+        data.no_sync = self.shared.no_sync.load(Ordering::Relaxed);
         let (mut meta, map) = {
             let st = lock(&self.shared.state);
             data.freelist.release(&st.readers);

@@ -232,6 +232,38 @@ impl Db {
             None => Ok(()),
         }
     }
+
+    /// Turns the fdatasyncs of commits off or on while the database is open (bbolt's
+    /// `DB.NoSync` field; [`Options::no_sync`] sets it at open, with the same warning).
+    /// Write transactions that begin after the call use the new setting; one already running
+    /// keeps the setting it began with. Turning syncs back on does not sync by itself: the
+    /// next durable commit (or [`Db::sync`]) makes the earlier no-sync commits durable with
+    /// it, since fdatasync flushes the whole file.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = rbolt::Db::open(dir.path().join("load.db"))?;
+    /// db.set_no_sync(true);
+    /// for i in 0u32..100 {
+    ///     db.update(|tx| tx.create_bucket_if_not_exists(b"b")?.put(&i.to_be_bytes(), b"v"))?;
+    /// }
+    /// db.set_no_sync(false);
+    /// db.sync()?;
+    /// assert!(!db.no_sync());
+    /// # Ok::<(), rbolt::Error>(())
+    /// ```
+    pub fn set_no_sync(&self, yes: bool) {
+        self.shared
+            .no_sync
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether commits currently skip their fdatasyncs ([`Db::set_no_sync`]).
+    pub fn no_sync(&self) -> bool {
+        self.shared
+            .no_sync
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Strict mode: checks the tree `meta` describes as written to the file, before the meta is.

@@ -677,3 +677,52 @@ fn check_accepts_no_freelist_sync_files() {
     db.reopen_with(Options::new().no_freelist_sync(true).read_only(true));
     assert!(db.begin_read().unwrap().check().is_empty());
 }
+
+/// `Db::set_no_sync` turns commits' fdatasyncs off and on while open, from the next write
+/// transaction on; a transaction already running keeps the setting it began with.
+#[test]
+fn set_no_sync_switches_commit_syncs_while_open() {
+    let (mut db, syncs) = crate::ops_common::counting_syncs(Options::new());
+    let count = || syncs.load(Ordering::SeqCst);
+    let put = |db: &TempDb, i: u32| {
+        db.update(|tx| {
+            tx.create_bucket_if_not_exists(b"b")?
+                .put(&i.to_be_bytes(), b"v")
+        })
+        .unwrap();
+    };
+    assert!(!db.no_sync());
+    let before = count();
+    put(&db, 0);
+    assert!(
+        count() >= before + 2,
+        "a durable commit syncs data and meta"
+    );
+
+    db.set_no_sync(true);
+    assert!(db.no_sync());
+    let before = count();
+    for i in 1..20 {
+        put(&db, i);
+    }
+    assert_eq!(count(), before, "no-sync commits do not sync");
+
+    let tx = db.begin_write().unwrap();
+    tx.bucket(b"b")
+        .unwrap()
+        .unwrap()
+        .put(b"running", b"v")
+        .unwrap();
+    db.set_no_sync(false);
+    tx.commit().unwrap();
+    assert_eq!(count(), before, "the running transaction kept its setting");
+
+    put(&db, 20);
+    assert!(count() >= before + 2, "durable again");
+    db.reopen();
+    let n = db.view(|tx| tx.bucket(b"b")?.unwrap().len()).unwrap();
+    assert_eq!(n, 22);
+
+    let opened = TempDb::with_options(Options::new().no_sync(true));
+    assert!(opened.no_sync(), "Options::no_sync is the initial setting");
+}

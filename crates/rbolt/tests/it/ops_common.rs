@@ -1,10 +1,14 @@
 //! Helpers shared by the `ops_*` modules.
 
-use rbolt::Db;
+use rbolt::storage::{Storage, StorageWrapper};
+use rbolt::{Db, Options};
+use rbolt_testkit::TempDb;
 use rbolt_testkit::script::dump_tx;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Sets the flag when dropped: lets a scope's background threads stop even when the scope's
 /// body fails an assertion (a scope waits for its threads before it unwinds).
@@ -81,4 +85,43 @@ pub(crate) fn go_agrees(path: &Path, want: &str) {
         want,
         "Go bbolt's dump"
     );
+}
+
+/// Counts syncs (data and full) through to the file.
+#[derive(Debug)]
+pub(crate) struct CountSyncs {
+    inner: Box<dyn Storage>,
+    syncs: Arc<AtomicU64>,
+}
+
+impl Storage for CountSyncs {
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        self.inner.sync_data()
+    }
+    fn sync_all(&self) -> io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        self.inner.sync_all()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+}
+
+pub(crate) fn counting_syncs(opts: Options) -> (TempDb, Arc<AtomicU64>) {
+    let syncs = Arc::new(AtomicU64::new(0));
+    let s = syncs.clone();
+    let wrap: StorageWrapper = Arc::new(move |inner| {
+        Box::new(CountSyncs {
+            inner,
+            syncs: s.clone(),
+        })
+    });
+    (TempDb::with_options(opts.wrap_storage(wrap)), syncs)
 }

@@ -1,15 +1,12 @@
 //! `rbolt::compact`: the copy has exactly the source's dump (buckets, keys, values, sequences)
 //! and a churned file comes out much smaller.
 
-use crate::ops_common::{dump, file_len, go_agrees};
+use crate::ops_common::{counting_syncs as counting, dump, file_len, go_agrees};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rbolt::storage::{Storage, StorageWrapper};
 use rbolt::{Bucket, Error, Options};
 use rbolt_testkit::TempDb;
-use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 /// Random nested buckets with sequences, empty and large values, inline and paged buckets,
 /// then churn: overwrites, deletes and bucket deletes over several commits.
@@ -134,45 +131,6 @@ fn compaction_shrinks_a_churned_file() {
     assert!(fill > 0.9, "leaf fill {fill:.2} (source {:.2})", {
         s_stats.leaf_inuse as f64 / s_stats.leaf_alloc as f64
     });
-}
-
-/// Counts syncs (data and full) through to the file.
-#[derive(Debug)]
-struct CountSyncs {
-    inner: Box<dyn Storage>,
-    syncs: Arc<AtomicU64>,
-}
-
-impl Storage for CountSyncs {
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.inner.write_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.syncs.fetch_add(1, Ordering::SeqCst);
-        self.inner.sync_data()
-    }
-    fn sync_all(&self) -> io::Result<()> {
-        self.syncs.fetch_add(1, Ordering::SeqCst);
-        self.inner.sync_all()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-}
-
-fn counting(opts: Options) -> (TempDb, Arc<AtomicU64>) {
-    let syncs = Arc::new(AtomicU64::new(0));
-    let s = syncs.clone();
-    let wrap: StorageWrapper = Arc::new(move |inner| {
-        Box::new(CountSyncs {
-            inner,
-            syncs: s.clone(),
-        })
-    });
-    (TempDb::with_options(opts.wrap_storage(wrap)), syncs)
 }
 
 fn source(keys: u32) -> TempDb {
