@@ -141,13 +141,14 @@ impl<'a> LeafPage<'a> {
         }
         let base = PAGE_HEADER_SIZE + i * LEAF_ELEM_SIZE;
         let p = self.page;
-        // The element array was bounds-checked in `new`, so these reads cannot fail; keep them
-        // fallible anyway rather than index.
-        let bad = || FormatError::ElementOutOfBounds { index: i };
-        let flags = read_u32(p, base).ok_or_else(bad)?;
-        let pos = read_u32(p, base + 4).ok_or_else(bad)?;
-        let ksize = read_u32(p, base + 8).ok_or_else(bad)?;
-        let vsize = read_u32(p, base + 12).ok_or_else(bad)?;
+        // The element array was bounds-checked in `new`, so this cannot fail; keep it fallible
+        // anyway rather than index. One check for the whole element, then fixed offsets.
+        let e: &[u8; LEAF_ELEM_SIZE] = p
+            .get(base..base + LEAF_ELEM_SIZE)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(FormatError::ElementOutOfBounds { index: i })?;
+        let word = |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]);
+        let (flags, pos, ksize, vsize) = (word(0), word(4), word(8), word(12));
         if ksize == 0 {
             return Err(FormatError::EmptyKey { index: i });
         }

@@ -52,6 +52,9 @@ pub struct Cursor<'tx> {
     tx: &'tx Tx,
     bucket: BucketHandle,
     stack: Vec<Elem<'tx>>,
+    /// The stack before a step that leaves its leaf, to restore if it runs off the end; kept
+    /// so that crossing leaves does not allocate.
+    saved: Vec<Elem<'tx>>,
     /// Whether the last `step` left its leaf (only then can a corrupt file make keys repeat).
     crossed: bool,
     /// Write generation when the stack was built.
@@ -67,6 +70,7 @@ impl<'tx> Cursor<'tx> {
             tx,
             bucket,
             stack: Vec::new(),
+            saved: Vec::new(),
             crossed: false,
             generation: 0,
             key: None,
@@ -290,7 +294,7 @@ impl<'tx> Cursor<'tx> {
             }
         }
         self.crossed = true;
-        let saved = self.stack.clone();
+        self.saved.clone_from(&self.stack);
         // A file can hold at most `pgid` distinct pages; more empty leaves means a loop.
         let mut budget = self.tx.meta.pgid.saturating_add(16);
         loop {
@@ -313,7 +317,7 @@ impl<'tx> Cursor<'tx> {
                 }
             }
             let Some(i) = level else {
-                self.stack = saved;
+                std::mem::swap(&mut self.stack, &mut self.saved);
                 return Ok(None);
             };
             self.stack.truncate(i + 1);
@@ -395,24 +399,21 @@ impl<'tx> Iter<'tx> {
     fn first_front(&mut self) -> Result<Option<Item<'tx>>> {
         match &self.start {
             Bound::Unbounded => self.front.first(),
-            Bound::Included(k) => self.front.seek(&k.clone()),
-            Bound::Excluded(k) => {
-                let k = k.clone();
-                match self.front.seek(&k)? {
-                    Some((f, _)) if f == k.as_slice() => self.front.next(),
-                    other => Ok(other),
-                }
-            }
+            Bound::Included(k) => self.front.seek(k),
+            Bound::Excluded(k) => match self.front.seek(k)? {
+                Some((f, _)) if f == k.as_slice() => self.front.next(),
+                other => Ok(other),
+            },
         }
     }
 
     fn first_back(&mut self) -> Result<Option<Item<'tx>>> {
         let (k, inclusive) = match &self.end {
             Bound::Unbounded => return self.back.last(),
-            Bound::Included(k) => (k.clone(), true),
-            Bound::Excluded(k) => (k.clone(), false),
+            Bound::Included(k) => (k, true),
+            Bound::Excluded(k) => (k, false),
         };
-        match self.back.seek(&k)? {
+        match self.back.seek(k)? {
             Some((f, v)) if inclusive && f == k.as_slice() => Ok(Some((f, v))),
             Some(_) => self.back.prev(),
             None => self.back.last(),
