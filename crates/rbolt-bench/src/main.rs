@@ -23,9 +23,9 @@ const ALL_ENGINES: [&str; 7] = [
 
 const USAGE: &str = "usage: rbolt-bench [--n N | --quick] [--engines all|LIST] [--out DIR]
                    [--data-dir DIR] [--n-for ENGINE=N]... [--no-large] [--timeout SECS]
-                   [--runs K] [--keep-data]
+                   [--runs K] [--keep best|median] [--keep-data]
        rbolt-bench probe [--dir DIR] [--count N]
-       rbolt-bench render RESULTS.json [MORE.json...] [--out DIR]
+       rbolt-bench render RESULTS.json [MORE.json...] [--keep best|median] [--out DIR]
 Run `cargo run --release -p rbolt-bench -- --help` or see crates/rbolt-bench/README.md.";
 
 #[derive(Debug)]
@@ -39,6 +39,33 @@ struct Args {
     timeout: Option<Duration>,
     keep_data: bool,
     runs: usize,
+    keep: Keep,
+}
+
+/// Which of several runs a cell reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keep {
+    /// The lowest time (or size): what the machine can do when the neighbours are quiet.
+    Best,
+    /// The median run: robust to one lucky or unlucky run either way, for rows that flip.
+    Median,
+}
+
+impl Keep {
+    fn parse(s: &str) -> Result<Self> {
+        match s {
+            "best" => Ok(Keep::Best),
+            "median" => Ok(Keep::Median),
+            _ => bail!("--keep best|median, not {s:?}"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Keep::Best => "best",
+            Keep::Median => "median",
+        }
+    }
 }
 
 fn main() -> Result<()> {
@@ -66,6 +93,7 @@ fn parse_args(argv: &[String]) -> Result<Args> {
         timeout: None,
         keep_data: false,
         runs: 1,
+        keep: Keep::Best,
     };
     let mut it = argv.iter();
     while let Some(arg) = it.next() {
@@ -98,6 +126,7 @@ fn parse_args(argv: &[String]) -> Result<Args> {
             "--timeout" => a.timeout = Some(Duration::from_secs(val()?.parse()?)),
             "--keep-data" => a.keep_data = true,
             "--runs" => a.runs = val()?.parse::<usize>()?.max(1),
+            "--keep" => a.keep = Keep::parse(val()?)?,
             _ => bail!("unknown argument {arg:?}\n{USAGE}"),
         }
     }
@@ -309,7 +338,7 @@ fn parent(a: Args) -> Result<()> {
             }
         }
     }
-    let rows = best_of_runs(rows);
+    let rows = combine_runs(rows, a.keep);
     for (name, by_engine) in &checks {
         let mut values: Vec<&String> = by_engine.values().collect();
         values.dedup();
@@ -326,6 +355,7 @@ fn parent(a: Args) -> Result<()> {
         notes,
         total_secs: started.elapsed().as_secs_f64(),
         runs: a.runs,
+        keep: a.keep.name().to_string(),
     };
     report::write_all(&a.out, &rows, &meta)?;
     eprintln!(
@@ -336,40 +366,52 @@ fn parent(a: Args) -> Result<()> {
     Ok(())
 }
 
-/// Keeps, per engine and phase, the best run: the lowest time for timed phases, the lowest
-/// size or RSS otherwise.
-fn best_of_runs(rows: Vec<report::Row>) -> Vec<report::Row> {
-    let mut out: Vec<report::Row> = Vec::new();
+/// One row per engine and phase out of several runs' rows: the best run (lowest time for
+/// timed phases, lowest size or RSS otherwise) or the median one (the lower middle of the
+/// runs in that order, so every reported row is a run that happened).
+fn combine_runs(rows: Vec<report::Row>, keep: Keep) -> Vec<report::Row> {
+    let mut groups: Vec<Vec<report::Row>> = Vec::new();
     for r in rows {
-        match out
+        match groups
             .iter_mut()
-            .find(|o| o.engine == r.engine && o.phase == r.phase)
+            .find(|g| g[0].engine == r.engine && g[0].phase == r.phase)
         {
-            None => out.push(r),
-            Some(o) => {
-                let better = if r.millis > 0.0 || o.millis > 0.0 {
-                    r.millis < o.millis
-                } else {
-                    (r.file_bytes, r.peak_rss_bytes) < (o.file_bytes, o.peak_rss_bytes)
-                };
-                if better {
-                    *o = r;
-                }
-            }
+            Some(g) => g.push(r),
+            None => groups.push(vec![r]),
         }
     }
-    out
+    groups
+        .into_iter()
+        .map(|mut g| {
+            let timed = g.iter().any(|r| r.millis > 0.0);
+            g.sort_by(|x, y| {
+                if timed {
+                    x.millis.total_cmp(&y.millis)
+                } else {
+                    (x.file_bytes, x.peak_rss_bytes).cmp(&(y.file_bytes, y.peak_rss_bytes))
+                }
+            });
+            let at = match keep {
+                Keep::Best => 0,
+                Keep::Median => (g.len() - 1) / 2,
+            };
+            g.swap_remove(at)
+        })
+        .collect()
 }
 
 /// Re-render the table and chart from one or more results.json files. With several (runs of
-/// the same configuration), every cell keeps its best run, as `--runs` does.
+/// the same configuration), every cell keeps its best (or `--keep median`) run, as `--runs`
+/// does.
 fn render(argv: &[String]) -> Result<()> {
     let mut inputs = Vec::new();
     let mut out = None;
+    let mut keep = Keep::Best;
     let mut it = argv.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--out" => out = it.next().map(PathBuf::from),
+            "--keep" => keep = Keep::parse(it.next().map_or("", String::as_str))?,
             _ => inputs.push(PathBuf::from(arg)),
         }
     }
@@ -392,7 +434,8 @@ fn render(argv: &[String]) -> Result<()> {
         meta.total_secs += m.total_secs;
         meta.notes.extend(m.notes);
     }
-    let rows = best_of_runs(rows);
+    let rows = combine_runs(rows, keep);
+    meta.keep = keep.name().to_string();
     let out = out.unwrap_or_else(|| first.parent().unwrap_or(Path::new(".")).to_path_buf());
     std::fs::create_dir_all(&out)?;
     report::write_all(&out, &rows, &meta)
@@ -479,4 +522,55 @@ fn fsync_probe(argv: &[String]) -> Result<()> {
         "DRAM: dependent random load over 1 GiB: {ns:.1} ns each (cache + TLB miss; ended at {p})"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Keep, combine_runs};
+    use crate::report::Row;
+
+    fn row(engine: &str, phase: &str, millis: f64, file_bytes: u64) -> Row {
+        Row {
+            engine: engine.into(),
+            phase: phase.into(),
+            n: 10,
+            millis,
+            ops_per_sec: 0.0,
+            peak_rss_bytes: 0,
+            file_bytes,
+        }
+    }
+
+    #[test]
+    fn runs_combine_to_the_best_or_the_median_run() {
+        let rows = || {
+            vec![
+                row("rbolt", "len", 9.0, 0),
+                row("go", "len", 7.0, 0),
+                row("rbolt", "len", 1.0, 0),
+                row("rbolt", "size", 0.0, 30),
+                row("rbolt", "len", 5.0, 0),
+                row("rbolt", "len", 4.0, 0),
+                row("rbolt", "size", 0.0, 10),
+            ]
+        };
+        let pick = |keep, engine: &str, phase: &str| {
+            let out = combine_runs(rows(), keep);
+            assert_eq!(out.len(), 3, "one row per engine and phase");
+            let r = out
+                .into_iter()
+                .find(|r| r.engine == engine && r.phase == phase)
+                .unwrap();
+            (r.millis, r.file_bytes)
+        };
+        assert_eq!(pick(Keep::Best, "rbolt", "len"), (1.0, 0));
+        assert_eq!(
+            pick(Keep::Median, "rbolt", "len"),
+            (4.0, 0),
+            "lower middle of 1,4,5,9"
+        );
+        assert_eq!(pick(Keep::Best, "rbolt", "size"), (0.0, 10));
+        assert_eq!(pick(Keep::Median, "rbolt", "size"), (0.0, 10));
+        assert_eq!(pick(Keep::Median, "go", "len"), (7.0, 0));
+    }
 }

@@ -28,9 +28,16 @@ pub(crate) struct Meta {
     pub(crate) engines: Vec<String>,
     pub(crate) notes: Vec<String>,
     pub(crate) total_secs: f64,
-    /// Runs per engine; each time is the best (lowest) of them.
+    /// Runs per engine; each cell is the best (lowest) of them, or the median (`keep`).
     #[serde(default)]
     pub(crate) runs: usize,
+    /// "best" or "median".
+    #[serde(default = "best")]
+    pub(crate) keep: String,
+}
+
+fn best() -> String {
+    "best".to_string()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -151,8 +158,13 @@ pub(crate) fn markdown(rows: &[Row], meta: &Meta) -> String {
     if meta.runs > 1 {
         let _ = writeln!(
             s,
-            "Each engine ran {} times (interleaved); every cell is its best run.\n",
-            meta.runs
+            "Each engine ran {} times (interleaved); every cell is its {} run.\n",
+            meta.runs,
+            if meta.keep == "median" {
+                "median"
+            } else {
+                "best"
+            }
         );
     }
     let _ = writeln!(
@@ -398,6 +410,7 @@ pub(crate) fn read_json(path: &Path) -> Result<(Vec<Row>, Meta)> {
                 notes: Vec::new(),
                 total_secs: 0.0,
                 runs: 1,
+                keep: best(),
             }
         }
     };
