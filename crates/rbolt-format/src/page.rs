@@ -157,6 +157,15 @@ impl<'a> LeafPage<'a> {
         Ok(LeafElem { flags, key, value })
     }
 
+    /// Flags, key and value of element `i`, as slices of the span.
+    pub fn entry(&self, i: usize) -> Result<(u32, &'a [u8], &'a [u8]), FormatError> {
+        let e = self.elem(i)?;
+        let bad = FormatError::ElementOutOfBounds { index: i };
+        let key = self.page.get(e.key).ok_or(bad.clone())?;
+        let value = self.page.get(e.value).ok_or(bad)?;
+        Ok((e.flags, key, value))
+    }
+
     /// Key of element `i`.
     pub fn key(&self, i: usize) -> Result<&'a [u8], FormatError> {
         if i >= self.count {

@@ -225,6 +225,9 @@ impl<'tx> Cursor<'tx> {
     }
 
     fn advance(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
+        if let Some(item) = self.step_in_leaf_page(forward)? {
+            return Ok(self.settle(Some(item)));
+        }
         let Some(prev_key) = self.key else {
             if self.stack.is_empty() {
                 return if forward { self.first() } else { self.last() };
@@ -261,6 +264,37 @@ impl<'tx> Cursor<'tx> {
             // Stay on the entry we had (bbolt ≥ 1.4).
             None => Ok(None),
         }
+    }
+
+    /// The common step of an iteration, kept short: to the neighbour in the same leaf page,
+    /// when the cursor is on an entry and the tree has not changed since. `None` when that
+    /// does not apply and the general path (`step`, re-seek) must run.
+    fn step_in_leaf_page(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
+        if self.key.is_none() || self.generation != self.tx.generation() {
+            return Ok(None);
+        }
+        let Some(top) = self.stack.last_mut() else {
+            return Ok(None);
+        };
+        let (Some(view), Loc::Page(s)) = (top.view, top.loc) else {
+            return Ok(None);
+        };
+        let i = if forward && top.index + 1 < top.count {
+            top.index + 1
+        } else if !forward && top.index > 0 && top.index <= top.count {
+            top.index - 1
+        } else {
+            return Ok(None);
+        };
+        let (flags, key, value) = view
+            .entry(i)
+            .map_err(|e| Error::corrupted(self.tx.pgid_of(s), e))?;
+        top.index = i;
+        self.crossed = false;
+        Ok(Some((
+            key,
+            (flags & BUCKET_LEAF_FLAG == 0).then_some(value),
+        )))
     }
 
     /// One step in the given direction, skipping empty leaves. On running off the end the

@@ -375,7 +375,7 @@ impl Tx {
         }
     }
 
-    fn pgid_of(&self, s: Slot) -> Option<u64> {
+    pub(crate) fn pgid_of(&self, s: Slot) -> Option<u64> {
         (s.src == MAP).then(|| s.off / self.page_size as u64)
     }
 
