@@ -1,12 +1,9 @@
 //! The public API's semantics and errors, matched against bbolt's: buckets, keys, cursors,
 //! transactions, locking, read-only mode, freelist reuse, poisoning and bad files.
 
-use rbolt::storage::{Storage, StorageWrapper};
 use rbolt::{Error, Options};
 use rbolt_testkit::TempDb;
-use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 fn keys<'a>(it: impl Iterator<Item = rbolt::Result<rbolt::Item<'a>>>) -> Vec<Vec<u8>> {
@@ -581,45 +578,10 @@ fn corrupt_page_is_an_error_not_a_panic() {
     std::fs::write(db.path(), &saved).unwrap();
 }
 
-/// Storage that fails every sync once armed.
-#[derive(Debug)]
-struct FailingSync {
-    inner: Box<dyn Storage>,
-    armed: Arc<AtomicBool>,
-}
-
-impl Storage for FailingSync {
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.inner.write_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        if self.armed.load(Ordering::SeqCst) {
-            return Err(io::Error::other("injected fdatasync failure"));
-        }
-        self.inner.sync_data()
-    }
-    fn sync_all(&self) -> io::Result<()> {
-        self.inner.sync_all()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-}
-
 #[test]
 fn failed_sync_poisons_the_db_until_reopen() {
-    let armed = Arc::new(AtomicBool::new(false));
-    let a = armed.clone();
-    let wrap: StorageWrapper = Arc::new(move |inner| {
-        Box::new(FailingSync {
-            inner,
-            armed: a.clone(),
-        })
-    });
-    let mut db = TempDb::with_options(Options::new().wrap_storage(wrap));
+    let (mut db, probe) = crate::ops_common::probed(Options::new());
+    let armed = &probe.fail_syncs;
     db.update(|tx| tx.create_bucket(b"b")?.put(b"k", b"1"))
         .unwrap();
     armed.store(true, Ordering::SeqCst);
@@ -682,8 +644,8 @@ fn check_accepts_no_freelist_sync_files() {
 /// transaction on; a transaction already running keeps the setting it began with.
 #[test]
 fn set_no_sync_switches_commit_syncs_while_open() {
-    let (mut db, syncs) = crate::ops_common::counting_syncs(Options::new());
-    let count = || syncs.load(Ordering::SeqCst);
+    let (mut db, probe) = crate::ops_common::probed(Options::new());
+    let count = || probe.syncs.load(Ordering::SeqCst);
     let put = |db: &TempDb, i: u32| {
         db.update(|tx| {
             tx.create_bucket_if_not_exists(b"b")?

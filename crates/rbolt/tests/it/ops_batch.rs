@@ -1,12 +1,9 @@
 //! `Db::batch`: concurrent callers share commits, and no caller's failure leaks into another's
 //! result — even though closures may run several times.
 
-use rbolt::storage::{Storage, StorageWrapper};
 use rbolt::{Error, Options};
 use rbolt_testkit::TempDb;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -157,51 +154,13 @@ fn batch_size_one_is_a_plain_update() {
     assert_eq!(db.view(|tx| Ok(tx.id())).unwrap(), before + 1);
 }
 
-/// Storage whose writes fail while `armed` is set.
-#[derive(Debug)]
-struct Switch {
-    inner: Box<dyn Storage>,
-    armed: Arc<AtomicBool>,
-}
-
-impl Storage for Switch {
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        if self.armed.load(Ordering::SeqCst) {
-            return Err(std::io::Error::from_raw_os_error(5));
-        }
-        self.inner.write_at(buf, offset)
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        self.inner.sync_data()
-    }
-    fn sync_all(&self) -> std::io::Result<()> {
-        self.inner.sync_all()
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-}
-
 #[test]
 fn a_failed_commit_fails_every_caller_and_commits_nothing() {
     // Every write of the batch's commit fails: the database is poisoned, every caller gets an
     // error (none is told its write landed), and nothing of the batch is on disk.
-    let armed = Arc::new(AtomicBool::new(false));
-    let a = armed.clone();
-    let wrap: StorageWrapper = Arc::new(move |inner| {
-        Box::new(Switch {
-            inner,
-            armed: a.clone(),
-        })
-    });
-    let mut db = TempDb::with_options(
-        Options::new()
-            .wrap_storage(wrap)
-            .max_batch_delay(Duration::from_millis(50)),
-    );
+    let (mut db, probe) =
+        crate::ops_common::probed(Options::new().max_batch_delay(Duration::from_millis(50)));
+    let armed = &probe.fail_writes;
     db.update(|tx| tx.create_bucket(b"b").map(|_| ())).unwrap();
     armed.store(true, Ordering::SeqCst);
     let errors = AtomicUsize::new(0);

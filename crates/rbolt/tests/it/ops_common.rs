@@ -87,24 +87,46 @@ pub(crate) fn go_agrees(path: &Path, want: &str) {
     );
 }
 
-/// Counts syncs (data and full) through to the file.
-#[derive(Debug)]
-pub(crate) struct CountSyncs {
-    inner: Box<dyn Storage>,
-    syncs: Arc<AtomicU64>,
+/// Switches and counters on the way to the file, for tests that inject I/O failures or
+/// count syncs.
+#[derive(Debug, Default)]
+pub(crate) struct Probe {
+    /// Syncs (data and full) asked for, failed ones included.
+    pub(crate) syncs: AtomicU64,
+    /// While set, every write fails with EIO.
+    pub(crate) fail_writes: AtomicBool,
+    /// While set, every sync fails.
+    pub(crate) fail_syncs: AtomicBool,
 }
 
-impl Storage for CountSyncs {
+#[derive(Debug)]
+struct Probed {
+    inner: Box<dyn Storage>,
+    probe: Arc<Probe>,
+}
+
+impl Probed {
+    fn sync(&self, f: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+        self.probe.syncs.fetch_add(1, Ordering::SeqCst);
+        if self.probe.fail_syncs.load(Ordering::SeqCst) {
+            return Err(io::Error::other("injected sync failure"));
+        }
+        f()
+    }
+}
+
+impl Storage for Probed {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        if self.probe.fail_writes.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(5));
+        }
         self.inner.write_at(buf, offset)
     }
     fn sync_data(&self) -> io::Result<()> {
-        self.syncs.fetch_add(1, Ordering::SeqCst);
-        self.inner.sync_data()
+        self.sync(|| self.inner.sync_data())
     }
     fn sync_all(&self) -> io::Result<()> {
-        self.syncs.fetch_add(1, Ordering::SeqCst);
-        self.inner.sync_all()
+        self.sync(|| self.inner.sync_all())
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.inner.set_len(len)
@@ -114,14 +136,15 @@ impl Storage for CountSyncs {
     }
 }
 
-pub(crate) fn counting_syncs(opts: Options) -> (TempDb, Arc<AtomicU64>) {
-    let syncs = Arc::new(AtomicU64::new(0));
-    let s = syncs.clone();
+/// A temporary database whose storage goes through a fresh [`Probe`] (reopens included).
+pub(crate) fn probed(opts: Options) -> (TempDb, Arc<Probe>) {
+    let probe = Arc::new(Probe::default());
+    let p = probe.clone();
     let wrap: StorageWrapper = Arc::new(move |inner| {
-        Box::new(CountSyncs {
+        Box::new(Probed {
             inner,
-            syncs: s.clone(),
+            probe: p.clone(),
         })
     });
-    (TempDb::with_options(opts.wrap_storage(wrap)), syncs)
+    (TempDb::with_options(opts.wrap_storage(wrap)), probe)
 }

@@ -1,7 +1,7 @@
 //! `rbolt::compact`: the copy has exactly the source's dump (buckets, keys, values, sequences)
 //! and a churned file comes out much smaller.
 
-use crate::ops_common::{counting_syncs as counting, dump, file_len, go_agrees};
+use crate::ops_common::{dump, file_len, go_agrees, probed};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rbolt::{Bucket, Error, Options};
@@ -156,7 +156,8 @@ fn source(keys: u32) -> TempDb {
 fn compaction_into_an_empty_file_syncs_once_and_leaves_no_slack() {
     let src = source(40_000);
     let want = dump(&src);
-    let (mut dst, syncs) = counting(Options::new().page_size(4096));
+    let (mut dst, probe) = probed(Options::new().page_size(4096));
+    let syncs = &probe.syncs;
     let (txid0, syncs0) = (dst.info().txid, syncs.load(Ordering::SeqCst));
     rbolt::compact(&dst, &src, 64 << 10).unwrap();
     let commits = dst.info().txid - txid0;
@@ -182,7 +183,8 @@ fn compaction_into_an_empty_file_syncs_once_and_leaves_no_slack() {
 #[test]
 fn compaction_into_a_non_empty_file_syncs_every_commit() {
     let src = source(20_000);
-    let (dst, syncs) = counting(Options::new());
+    let (dst, probe) = probed(Options::new());
+    let syncs = &probe.syncs;
     dst.update(|tx| tx.create_bucket(b"already")?.put(b"k", b"v"))
         .unwrap();
     let (txid0, syncs0) = (dst.info().txid, syncs.load(Ordering::SeqCst));
@@ -197,7 +199,8 @@ fn compaction_into_a_non_empty_file_syncs_every_commit() {
 #[test]
 fn failed_compaction_restores_durable_commits() {
     let src = source(40_000);
-    let (dst, syncs) = counting(Options::new().max_size(1 << 20));
+    let (dst, probe) = probed(Options::new().max_size(1 << 20));
+    let syncs = &probe.syncs;
     let r = rbolt::compact(&dst, &src, 64 << 10);
     assert!(matches!(r, Err(Error::MaxSizeReached)), "{r:?}");
     let before = syncs.load(Ordering::SeqCst);
