@@ -134,16 +134,22 @@ impl<'tx> Cursor<'tx> {
         if !top.leaf || top.index >= top.count {
             return Ok(None);
         }
-        let e = match (top.view, top.loc) {
-            (Some(p), Loc::Page(s)) => self.tx.entry_in(p, s, top.index)?,
-            _ => self.tx.leaf_entry(top.loc, top.index)?,
+        self.leaf_item(top.view, top.loc, top.index).map(Some)
+    }
+
+    /// Entry `i` of the leaf at `loc`: a leaf page's kept view gives the slices directly (the
+    /// common case while iterating); nodes and inline buckets go through the transaction.
+    fn leaf_item(&self, view: Option<LeafPage<'tx>>, loc: Loc, i: usize) -> Result<Item<'tx>> {
+        let (flags, key, value) = match (view, loc) {
+            (Some(p), Loc::Page(s)) => p
+                .entry(i)
+                .map_err(|err| Error::corrupted(self.tx.pgid_of(s), err))?,
+            _ => {
+                let le = self.tx.leaf_entry(loc, i)?;
+                (le.flags, le.key, le.value)
+            }
         };
-        let value = if e.flags & BUCKET_LEAF_FLAG != 0 {
-            None
-        } else {
-            Some(e.value)
-        };
-        Ok(Some((e.key, value)))
+        Ok((key, (flags & BUCKET_LEAF_FLAG == 0).then_some(value)))
     }
 
     fn settle(&mut self, item: Option<Item<'tx>>) -> Option<Item<'tx>> {
@@ -225,7 +231,13 @@ impl<'tx> Cursor<'tx> {
     }
 
     fn advance(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
-        if let Some(item) = self.step_in_leaf_page(forward)? {
+        // Iteration's common case first, kept short: the tree is unchanged and the neighbour
+        // is in the same leaf, so neither a re-seek nor the key-order guard applies.
+        if self.key.is_some()
+            && self.generation == self.tx.generation()
+            && let Some(item) = self.step_within_leaf(forward)?
+        {
+            self.crossed = false;
             return Ok(self.settle(Some(item)));
         }
         let Some(prev_key) = self.key else {
@@ -266,19 +278,15 @@ impl<'tx> Cursor<'tx> {
         }
     }
 
-    /// The common step of an iteration, kept short: to the neighbour in the same leaf page,
-    /// when the cursor is on an entry and the tree has not changed since. `None` when that
-    /// does not apply and the general path (`step`, re-seek) must run.
-    fn step_in_leaf_page(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
-        if self.key.is_none() || self.generation != self.tx.generation() {
-            return Ok(None);
-        }
+    /// The common step: to the neighbour in the same leaf. `None` (position unchanged) when
+    /// the leaf has no neighbour that way.
+    fn step_within_leaf(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
         let Some(top) = self.stack.last_mut() else {
             return Ok(None);
         };
-        let (Some(view), Loc::Page(s)) = (top.view, top.loc) else {
+        if !top.leaf {
             return Ok(None);
-        };
+        }
         let i = if forward && top.index + 1 < top.count {
             top.index + 1
         } else if !forward && top.index > 0 && top.index <= top.count {
@@ -286,46 +294,18 @@ impl<'tx> Cursor<'tx> {
         } else {
             return Ok(None);
         };
-        let (flags, key, value) = view
-            .entry(i)
-            .map_err(|e| Error::corrupted(self.tx.pgid_of(s), e))?;
-        top.index = i;
-        self.crossed = false;
-        Ok(Some((
-            key,
-            (flags & BUCKET_LEAF_FLAG == 0).then_some(value),
-        )))
+        let (view, loc) = (top.view, top.loc);
+        let item = self.leaf_item(view, loc, i)?;
+        self.stack.last_mut().expect("checked above").index = i;
+        Ok(Some(item))
     }
 
     /// One step in the given direction, skipping empty leaves. On running off the end the
     /// stack is restored, so the cursor stays where it was.
     fn step(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
         self.crossed = false;
-        // Common case: the neighbour is in the same leaf.
-        if let Some(top) = self.stack.last_mut()
-            && top.leaf
-        {
-            let moved = if forward && top.index + 1 < top.count {
-                top.index += 1;
-                true
-            } else if !forward && top.index > 0 && top.index <= top.count {
-                top.index -= 1;
-                true
-            } else {
-                false
-            };
-            if moved && let Some(item) = self.current()? {
-                return Ok(Some(item));
-            }
-            if moved {
-                // Undo: fall through to the general walk from the original position.
-                let top = self.stack.last_mut().expect("checked above");
-                if forward {
-                    top.index -= 1;
-                } else {
-                    top.index += 1;
-                }
-            }
+        if let Some(item) = self.step_within_leaf(forward)? {
+            return Ok(Some(item));
         }
         self.crossed = true;
         self.saved.clone_from(&self.stack);
