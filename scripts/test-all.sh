@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: installs what a fresh machine lacks (Go and Debian's bbolt for the
-# interop tests), then fmt, clippy, docs, the test suite once per freelist type, and builds of
+# Runs every check CI runs: installs what a fresh machine lacks (tmux, lmdb-utils, Go and
+# Debian's bbolt for the interop tests), then fmt, clippy, docs, the test suite once per freelist type, and builds of
 # the benches and fuzz targets where present. Exit status is non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
+
+step "system packages (tmux for terminal tests, lmdb-utils for dump-format round trips)"
+need=
+command -v tmux >/dev/null 2>&1 || need="$need tmux"
+command -v mdb_load >/dev/null 2>&1 || need="$need lmdb-utils"
+if [ -n "$need" ]; then
+  sudo=
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  # shellcheck disable=SC2086  # word splitting of the package list is intended
+  $sudo apt-get install -y $need || { $sudo apt-get update && $sudo apt-get install -y $need; }
+fi
 
 step "Go bbolt helper (interop tests)"
 # Builds interop/go/bin/bbolt-interop, installing golang-go and bbolt from Debian if missing.
