@@ -102,6 +102,90 @@ impl Layout {
     }
 }
 
+/// A valid database built page by page to be as deep as the format allows: `nesting` buckets
+/// each inside the last (every one named `b`), each rooted in a chain of `chain` branch pages
+/// of one element, the innermost holding one key `k`. No freelist page, so a read-write open
+/// must walk all of it to find the free pages. Every walker of rbolt must handle it without
+/// its call stack growing with `nesting` or `chain`.
+pub fn deep_file(ps: usize, nesting: usize, chain: usize) -> Vec<u8> {
+    use rbolt_format::{
+        BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, Meta, PGID_NO_FREELIST,
+    };
+    let levels = nesting + 1; // the root bucket's tree, then one per nested bucket
+    let per_level = chain + 1;
+    let pages = 2 + levels * per_level;
+    let mut img = vec![0u8; pages * ps];
+    let first_page = |level: usize| (2 + level * per_level) as u64;
+    for level in 0..levels {
+        let start = first_page(level);
+        let key: &[u8] = if level + 1 == levels { b"k" } else { b"b" };
+        for i in 0..chain as u64 {
+            let id = start + i;
+            let o = id as usize * ps;
+            rbolt_format::encode_branch(&mut img[o..o + ps], id, 0, [(key, id + 1)].into_iter());
+        }
+        let leaf = start + chain as u64;
+        let o = leaf as usize * ps;
+        if level + 1 == levels {
+            rbolt_format::encode_leaf(
+                &mut img[o..o + ps],
+                leaf,
+                0,
+                [(0, key, &b"v"[..])].into_iter(),
+            );
+        } else {
+            let mut v = [0u8; BUCKET_HEADER_SIZE];
+            BucketHeader {
+                root: first_page(level + 1),
+                sequence: level as u64,
+            }
+            .encode(&mut v);
+            rbolt_format::encode_leaf(
+                &mut img[o..o + ps],
+                leaf,
+                0,
+                [(BUCKET_LEAF_FLAG, key, &v[..])].into_iter(),
+            );
+        }
+    }
+    let meta = Meta::new(ps as u32, first_page(0), PGID_NO_FREELIST, pages as u64, 1);
+    for id in 0..2 {
+        meta.encode_page(id, &mut img[id as usize * ps..(id as usize + 1) * ps]);
+    }
+    img
+}
+
+/// Adds page `extra` to the freelist page of `img` (which must have room for one more id).
+/// The freelist carries no checksum, so the result still opens; if `extra` is a page the tree
+/// uses, a writer that trusted the list would overwrite live data.
+pub fn free_a_live_page(img: &mut [u8], ps: usize, extra: u64) -> Result<(), String> {
+    let meta = [0, 1]
+        .into_iter()
+        .filter_map(|id| rbolt_format::Meta::decode(img.get(id * ps..(id + 1) * ps)?).ok())
+        .max_by_key(|m| m.txid)
+        .ok_or("no valid meta")?;
+    if meta.freelist == rbolt_format::PGID_NO_FREELIST {
+        return Err("no freelist page".into());
+    }
+    let o = usize::try_from(meta.freelist).map_err(|e| e.to_string())? * ps;
+    let page = img.get(o..o + ps).ok_or("freelist page past the end")?;
+    let h = rbolt_format::PageHeader::decode(page).map_err(|e| e.to_string())?;
+    if h.overflow != 0 {
+        return Err("multi-page freelist".into());
+    }
+    let mut ids = rbolt_format::decode_freelist(page).map_err(|e| e.to_string())?;
+    if ids.contains(&extra) {
+        return Err("already listed".into());
+    }
+    ids.push(extra);
+    ids.sort_unstable();
+    if rbolt_format::freelist_encoded_size(ids.len()) > ps {
+        return Err("no room for one more id".into());
+    }
+    rbolt_format::encode_freelist(&mut img[o..o + ps], meta.freelist, 0, ids.into_iter());
+    Ok(())
+}
+
 /// Interesting integers for fields that count or point.
 fn nasty(r: &mut Rng, pages: usize) -> u64 {
     let p = pages as u64;
@@ -138,7 +222,28 @@ pub fn mutate_once(img: &mut Vec<u8>, ps: usize, r: &mut Rng) -> String {
             *r.pick(v)
         }
     };
-    match r.below(16) {
+    match r.below(18) {
+        16 => {
+            // the freelist lists a page the tree uses
+            let live = l.tree_pages();
+            if live.is_empty() {
+                return "no tree page to free".into();
+            }
+            let id = *r.pick(&live);
+            match free_a_live_page(img, ps, id as u64) {
+                Ok(()) => format!("freelist lists live page {id}"),
+                Err(e) => format!("freelist not changed ({e})"),
+            }
+        }
+        17 => {
+            // as deep as the format allows, or one past rbolt's limits
+            let nesting = *r.pick(&[2usize, 40, 300, 1024, 1025]);
+            let chain = *r.pick(&[0usize, 1, 8, 63, 64]);
+            // Keep the image small: deep nesting with short chains, long chains shallow.
+            let chain = chain.min(4096 / (nesting + 1));
+            *img = deep_file(ps, nesting, chain);
+            format!("deep file: {nesting} nested buckets, chains of {chain} branch pages")
+        }
         0 | 1 => {
             let n = r.range(1, 8);
             let mut d = Vec::new();
@@ -398,11 +503,26 @@ struct Walk {
 
 const MAX_ITEMS: usize = 2_000_000;
 
-fn walk_bucket(b: &Bucket<'_>, depth: usize, w: &mut Walk) -> Result<(), String> {
-    if depth > 80 || w.items > MAX_ITEMS {
-        w.errors += 1;
-        return Ok(());
+/// Walks bucket `b` and every bucket under it (buckets wait on an explicit stack, as deep as
+/// the file nests them).
+fn walk_tree(b: Bucket<'_>, w: &mut Walk) -> Result<(), String> {
+    let mut stack = vec![b];
+    while let Some(b) = stack.pop() {
+        if w.items > MAX_ITEMS {
+            w.errors += 1;
+            return Ok(());
+        }
+        walk_bucket(&b, w, &mut stack)?;
     }
+    Ok(())
+}
+
+/// Walks one bucket's entries; its sub-buckets go onto `subs`.
+fn walk_bucket<'tx>(
+    b: &Bucket<'tx>,
+    w: &mut Walk,
+    subs: &mut Vec<Bucket<'tx>>,
+) -> Result<(), String> {
     let fwd: Vec<_> = b.iter().collect();
     let rev: Vec<_> = b.iter().rev().collect();
     w.items += fwd.len() + rev.len();
@@ -447,12 +567,42 @@ fn walk_bucket(b: &Bucket<'_>, depth: usize, w: &mut Walk) -> Result<(), String>
                 Err(_) => w.errors += 1,
             },
             None => match b.bucket(k) {
-                Ok(Some(sub)) => walk_bucket(&sub, depth + 1, w)?,
+                Ok(Some(sub)) => subs.push(sub),
                 Ok(None) | Err(_) => w.errors += 1,
             },
         }
     }
     Ok(())
+}
+
+/// Up to `cap` values a read transaction can reach, each with a copy of its bytes, so that a
+/// later comparison notices bytes that changed under the reader.
+fn held_values(tx: &rbolt::Tx, cap: usize) -> Vec<(&[u8], Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = Vec::new();
+    for (name, v) in tx.cursor().bucket().iter().flatten() {
+        if v.is_none()
+            && let Ok(Some(b)) = tx.bucket(name)
+        {
+            stack.push(b);
+        }
+    }
+    while let Some(b) = stack.pop() {
+        for (k, v) in b.iter().flatten() {
+            if out.len() >= cap {
+                return out;
+            }
+            match v {
+                Some(v) => out.push((v, v.to_vec())),
+                None => {
+                    if let Ok(Some(sub)) = b.bucket(k) {
+                        stack.push(sub);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Opens the file at `path` (read-only, or read-write and then one more commit) and walks,
@@ -477,7 +627,7 @@ pub fn exercise(path: &Path, read_write: bool) -> Result<Outcome, String> {
     for item in top {
         match item {
             Ok((name, None)) => match tx.bucket(name) {
-                Ok(Some(b)) => walk_bucket(&b, 1, &mut w)?,
+                Ok(Some(b)) => walk_tree(b, &mut w)?,
                 _ => w.errors += 1,
             },
             // A plain value in the root bucket: the API never writes one, but the format and
@@ -489,7 +639,28 @@ pub fn exercise(path: &Path, read_write: bool) -> Result<Outcome, String> {
     let problems = tx.check();
     drop(tx);
     if read_write {
-        let _ = db.update(|tx| tx.create_bucket_if_not_exists(b"hostile")?.put(b"k", b"v"));
+        // Values a reader holds must not change while writers commit, whatever the file's
+        // freelist claims: a writer that reused a page still in the tree would show here.
+        let reader = db.begin_read().map_err(|e| format!("begin_read: {e}"))?;
+        let held = held_values(&reader, 20_000);
+        for round in 0..3u8 {
+            let _ = db.update(|tx| {
+                let b = tx.create_bucket_if_not_exists(b"hostile")?;
+                for i in 0..64u32 {
+                    b.put(&[&[round][..], &i.to_le_bytes()].concat(), &[round; 200])?;
+                }
+                Ok(())
+            });
+        }
+        if let Some((now, was)) = held.iter().find(|(now, was)| now != was) {
+            return Err(format!(
+                "a value changed under an open reader: {} bytes, first {:02x?} (was {:02x?})",
+                was.len(),
+                &now[..now.len().min(8)],
+                &was[..was.len().min(8)]
+            ));
+        }
+        drop(reader);
         if let Ok(tx) = db.begin_read() {
             let _ = tx.check();
         }

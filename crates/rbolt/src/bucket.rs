@@ -213,7 +213,8 @@ impl<'tx> Bucket<'tx> {
             Some(parent) => {
                 let mut st = self.tx.wstate_mut();
                 let c = st.buckets.len();
-                st.buckets.push(BucketState::new(header, inline));
+                let depth = st.buckets[parent].depth + 1;
+                st.buckets.push(BucketState::new(header, inline, depth));
                 st.buckets[parent].children.insert(name.to_vec(), c);
                 BucketHandle::Write(c)
             }
@@ -232,10 +233,14 @@ impl<'tx> Bucket<'tx> {
     }
 
     /// Creates the sub-bucket `name`. [`Error::BucketExists`] if it exists,
-    /// [`Error::IncompatibleValue`] if `name` holds a value.
+    /// [`Error::IncompatibleValue`] if `name` holds a value, [`Error::BucketNestingTooDeep`]
+    /// if it would lie deeper than [`crate::MAX_NESTING`].
     pub fn create_bucket(&self, name: &[u8]) -> Result<Bucket<'tx>> {
         let id = self.writable_id()?;
         Self::check_name(name)?;
+        if self.tx.bucket_state(id).depth >= crate::MAX_NESTING {
+            return Err(Error::BucketNestingTooDeep);
+        }
         match self.lookup(name)? {
             Some(e) if e.flags & BUCKET_LEAF_FLAG != 0 => return Err(Error::BucketExists),
             Some(_) => return Err(Error::IncompatibleValue),

@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
-use crate::tx::{MAX_DEPTH, MAX_NESTING, Tx, page_span};
+use crate::tx::{MAX_DEPTH, Tx, check_nesting, page_span};
 use rbolt_format::{
     BRANCH_PAGE, BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BranchPage, BucketHeader, FREELIST_PAGE,
     LEAF_PAGE, LeafPage, Meta, PGID_NO_FREELIST, PageHeader,
@@ -134,6 +134,37 @@ impl Tx {
 
 type KeyFn<'a> = &'a (dyn Fn(&[u8]) -> String + Send + Sync);
 
+/// A unit of the walk's explicit stack.
+enum Work<'a> {
+    /// A tree page, the key range its keys must lie in, its level in its bucket's tree, and
+    /// the nesting depth of that bucket (0 for the root bucket).
+    Page {
+        pgid: u64,
+        lo: Option<&'a [u8]>,
+        hi: Option<&'a [u8]>,
+        depth: usize,
+        nesting: usize,
+    },
+    /// A bucket's header and inline page, found in a leaf of page `parent`.
+    Bucket {
+        parent: u64,
+        value: &'a [u8],
+        nesting: usize,
+    },
+}
+
+impl Work<'_> {
+    fn root(pgid: u64) -> Self {
+        Work::Page {
+            pgid,
+            lo: None,
+            hi: None,
+            depth: 0,
+            nesting: 0,
+        }
+    }
+}
+
 struct Walker<'a> {
     key_fmt: Option<KeyFn<'a>>,
     map: &'a [u8],
@@ -142,7 +173,12 @@ struct Walker<'a> {
     seen: Bits,
     free: Bits,
     errors: Vec<CheckError>,
-    nesting: usize,
+    /// Whether keys are checked for order: the writer's verification walk only needs the
+    /// page structure, and skipping keys keeps it to the element headers of each page.
+    keys: bool,
+    /// Problems with the page structure itself (not key order): a page reachable twice,
+    /// reachable and free, or unreadable. A writer must not start on such a file.
+    structural: Option<usize>,
 }
 
 impl<'a> Walker<'a> {
@@ -155,7 +191,8 @@ impl<'a> Walker<'a> {
             seen: Bits::new(hwm),
             free: Bits::new(hwm),
             errors: Vec::new(),
-            nesting: 0,
+            keys: true,
+            structural: None,
         }
     }
 
@@ -167,6 +204,12 @@ impl<'a> Walker<'a> {
     }
 
     fn err(&mut self, pgid: impl Into<Option<u64>>, msg: impl Into<String>) {
+        self.structural.get_or_insert(self.errors.len());
+        self.errors.push(CheckError::new(pgid, msg));
+    }
+
+    /// A key out of order or with unknown flags: wrong, but no danger to the page structure.
+    fn key_err(&mut self, pgid: impl Into<Option<u64>>, msg: impl Into<String>) {
         self.errors.push(CheckError::new(pgid, msg));
     }
 
@@ -199,7 +242,38 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn walk_page(&mut self, pgid: u64, lo: Option<&[u8]>, hi: Option<&[u8]>, depth: usize) {
+    /// Walks everything reachable from `first`. The walk keeps its own stack of pages and
+    /// buckets still to visit and never recurses, so however deep a tree or however many
+    /// buckets a file nests, the walk costs heap, not call stack.
+    fn run(&mut self, first: Work<'a>) {
+        let mut stack = vec![first];
+        while let Some(work) = stack.pop() {
+            match work {
+                Work::Page {
+                    pgid,
+                    lo,
+                    hi,
+                    depth,
+                    nesting,
+                } => self.visit_page(pgid, lo, hi, depth, nesting, &mut stack),
+                Work::Bucket {
+                    parent,
+                    value,
+                    nesting,
+                } => self.visit_bucket(parent, value, nesting, &mut stack),
+            }
+        }
+    }
+
+    fn visit_page(
+        &mut self,
+        pgid: u64,
+        lo: Option<&'a [u8]>,
+        hi: Option<&'a [u8]>,
+        depth: usize,
+        nesting: usize,
+        stack: &mut Vec<Work<'a>>,
+    ) {
         if depth > MAX_DEPTH {
             self.err(pgid, format!("tree deeper than {MAX_DEPTH} levels"));
             return;
@@ -211,8 +285,8 @@ impl<'a> Walker<'a> {
             return;
         }
         match h.flags {
-            LEAF_PAGE => self.walk_leaf(pgid, bytes, lo, hi),
-            BRANCH_PAGE => self.walk_branch(pgid, bytes, lo, hi, depth),
+            LEAF_PAGE => self.walk_leaf(pgid, bytes, lo, hi, nesting, stack),
+            BRANCH_PAGE => self.walk_branch(pgid, bytes, lo, hi, depth, nesting, stack),
             _ => self.err(pgid, format!("invalid type: {}", h.type_name())),
         }
     }
@@ -226,31 +300,40 @@ impl<'a> Walker<'a> {
         lo: Option<&[u8]>,
         hi: Option<&[u8]>,
     ) {
+        if !self.keys {
+            return;
+        }
         if prev.is_some_and(|p| p >= k) {
-            self.err(
+            self.key_err(
                 pgid,
                 format!("key {i} ({}) not above the previous key", self.fk(k)),
             );
         }
         if lo.is_some_and(|l| k < l) {
             let msg = format!("key {i} ({}) below its branch key", self.fk(k));
-            self.err(pgid, msg);
+            self.key_err(pgid, msg);
         }
         if hi.is_some_and(|h| k >= h) {
-            self.err(
+            self.key_err(
                 pgid,
                 format!("key {i} ({}) not below the next branch key", self.fk(k)),
             );
         }
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one step of the walk: the page, its key range, its place and the stack"
+    )]
     fn walk_branch(
         &mut self,
         pgid: u64,
         bytes: &'a [u8],
-        lo: Option<&[u8]>,
-        hi: Option<&[u8]>,
+        lo: Option<&'a [u8]>,
+        hi: Option<&'a [u8]>,
         depth: usize,
+        nesting: usize,
+        stack: &mut Vec<Work<'a>>,
     ) {
         let p = match BranchPage::new(bytes) {
             Ok(p) if !p.is_empty() => p,
@@ -268,18 +351,33 @@ impl<'a> Walker<'a> {
             let prev = i.checked_sub(1).map(|j| elems[j].0);
             self.check_key(Some(pgid), i, k, prev, lo, hi);
         }
-        for (i, &(k, child)) in elems.iter().enumerate() {
-            let next = elems.get(i + 1).map(|e| e.0).or(hi);
-            self.walk_page(child, Some(k), next, depth + 1);
+        // Reversed, so children are visited in key order.
+        for (i, &(k, child)) in elems.iter().enumerate().rev() {
+            stack.push(Work::Page {
+                pgid: child,
+                lo: Some(k),
+                hi: elems.get(i + 1).map(|e| e.0).or(hi),
+                depth: depth + 1,
+                nesting,
+            });
         }
     }
 
-    fn walk_leaf(&mut self, pgid: u64, bytes: &'a [u8], lo: Option<&[u8]>, hi: Option<&[u8]>) {
+    fn walk_leaf(
+        &mut self,
+        pgid: u64,
+        bytes: &'a [u8],
+        lo: Option<&[u8]>,
+        hi: Option<&[u8]>,
+        nesting: usize,
+        stack: &mut Vec<Work<'a>>,
+    ) {
         let p = match LeafPage::new(bytes) {
             Ok(p) => p,
             Err(e) => return self.err(pgid, e.to_string()),
         };
         let mut prev: Option<&[u8]> = None;
+        let mut buckets = Vec::new();
         for i in 0..p.len() {
             let e = match p.elem(i) {
                 Ok(e) => e,
@@ -289,39 +387,54 @@ impl<'a> Walker<'a> {
             self.check_key(Some(pgid), i, k, prev, lo, hi);
             prev = Some(k);
             if e.flags & BUCKET_LEAF_FLAG != 0 {
-                self.walk_bucket(pgid, &bytes[e.value]);
+                buckets.push(&bytes[e.value]);
             } else if e.flags != 0 {
-                self.err(
+                self.key_err(
                     pgid,
                     format!("key {} has unknown flags {:#x}", hex(k), e.flags),
                 );
             }
         }
+        stack.extend(buckets.into_iter().rev().map(|value| Work::Bucket {
+            parent: pgid,
+            value,
+            nesting: nesting + 1,
+        }));
     }
 
-    /// Walks the bucket whose header (and inline page) is `value`, found on page `parent`.
-    fn walk_bucket(&mut self, parent: u64, value: &'a [u8]) {
+    /// Visits the bucket whose header (and inline page) is `value`, found on page `parent`.
+    fn visit_bucket(
+        &mut self,
+        parent: u64,
+        value: &'a [u8],
+        nesting: usize,
+        stack: &mut Vec<Work<'a>>,
+    ) {
         let h = match BucketHeader::decode(value) {
             Ok(h) => h,
             Err(e) => return self.err(parent, e.to_string()),
         };
-        if self.nesting >= MAX_NESTING {
-            return self.err(parent, format!("buckets nested deeper than {MAX_NESTING}"));
+        if let Err(e) = check_nesting(nesting) {
+            return self.err(parent, e.to_string());
         }
-        self.nesting += 1;
         if h.root != 0 {
-            self.walk_page(h.root, None, None, 0);
-        } else {
-            let inline = &value[BUCKET_HEADER_SIZE..];
-            match PageHeader::decode(inline) {
-                Ok(ih) if ih.flags == LEAF_PAGE && ih.overflow == 0 => {
-                    self.walk_leaf(parent, inline, None, None);
-                }
-                Ok(_) => self.err(parent, "inline bucket page is not a leaf"),
-                Err(e) => self.err(parent, e.to_string()),
-            }
+            stack.push(Work::Page {
+                pgid: h.root,
+                lo: None,
+                hi: None,
+                depth: 0,
+                nesting,
+            });
+            return;
         }
-        self.nesting -= 1;
+        let inline = &value[BUCKET_HEADER_SIZE..];
+        match PageHeader::decode(inline) {
+            Ok(ih) if ih.flags == LEAF_PAGE && ih.overflow == 0 => {
+                self.walk_leaf(parent, inline, None, None, nesting, stack);
+            }
+            Ok(_) => self.err(parent, "inline bucket page is not a leaf"),
+            Err(e) => self.err(parent, e.to_string()),
+        }
     }
 
     fn load_freelist(&mut self, meta: &Meta) {
@@ -361,17 +474,6 @@ fn hex(b: &[u8]) -> String {
         s.push('…');
     }
     s
-}
-
-fn walk<'a>(map: &'a [u8], meta: &Meta, ps: usize, with_freelist: bool) -> Walker<'a> {
-    let mut w = Walker::new(map, ps, meta.pgid);
-    w.seen.set(0);
-    w.seen.set(1);
-    if with_freelist {
-        w.load_freelist(meta);
-    }
-    w.walk_page(meta.root.root, None, None, 0);
-    w
 }
 
 /// Checks the snapshot a transaction sees.
@@ -425,9 +527,9 @@ pub(crate) fn check_snapshot(
                 format!("page ID ({id}) out of range [2, {})", meta.pgid),
             );
         }
-        Some(id) => w.walk_page(id, None, None, 0),
+        Some(id) => w.run(Work::root(id)),
         None => {
-            w.walk_page(meta.root.root, None, None, 0);
+            w.run(Work::root(meta.root.root));
             for id in 2..w.hwm {
                 if sweep && !w.seen.get(id) && !w.free.get(id) {
                     w.err(id, "unreachable unfreed");
@@ -438,12 +540,34 @@ pub(crate) fn check_snapshot(
     w.errors
 }
 
-/// Pages in `[2, hwm)` the tree does not reach: the free set of a file written without a
-/// freelist (bbolt's `freepages`). Any inconsistency found on the way is an error.
-pub(crate) fn unreachable_pages(map: Arc<Mapping>, meta: Meta, ps: usize) -> Result<Vec<u64>> {
-    let w = walk(map.bytes(), &meta, ps, false);
-    if let Some(e) = w.errors.first() {
+/// The free set a writer may allocate from, proven safe: every listed page lies in
+/// `[2, hwm)`, is listed once, and is reachable from no tree of the snapshot — so writing it
+/// cannot change bytes any reader sees. The freelist page has no checksum, so its list is
+/// only believed after a walk of the whole tree (element headers only, no keys). Without a
+/// freelist page the free set is what the walk did not reach (bbolt's `freepages`). A page
+/// reachable twice is refused too: copy-on-write would free it through one parent while the
+/// other still reaches it.
+pub(crate) fn writer_free_set(map: &[u8], meta: &Meta, ps: usize) -> Result<Vec<u64>> {
+    let mut w = Walker::new(map, ps, meta.pgid);
+    w.keys = false;
+    w.seen.set(0);
+    w.seen.set(1);
+    w.load_freelist(meta);
+    w.run(Work::root(meta.root.root));
+    if let Some(e) = w.structural.and_then(|i| w.errors.get(i)) {
         return Err(Error::corrupted(e.pgid, &e.message));
     }
-    Ok((2..meta.pgid).filter(|&id| !w.seen.get(id)).collect())
+    if meta.freelist == PGID_NO_FREELIST {
+        return Ok((2..meta.pgid).filter(|&id| !w.seen.get(id)).collect());
+    }
+    Ok((2..meta.pgid).filter(|&id| w.free.get(id)).collect())
+}
+
+/// Pages in `[2, hwm)` the tree does not reach: the free set of a file written without a
+/// freelist. Any structural problem
+/// found on the way is an error.
+pub(crate) fn unreachable_pages(map: Arc<Mapping>, meta: Meta, ps: usize) -> Result<Vec<u64>> {
+    let mut meta = meta;
+    meta.freelist = PGID_NO_FREELIST;
+    writer_free_set(map.bytes(), &meta, ps)
 }

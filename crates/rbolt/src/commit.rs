@@ -335,46 +335,87 @@ impl Tx {
         v
     }
 
-    /// Spills bucket `b`: first its opened sub-buckets (rewriting their values in `b`), then
-    /// its own nodes. Returns its root page id.
+    /// Spills bucket `b`: each opened sub-bucket first (its new value rewritten into its
+    /// parent), then the bucket's own nodes. Returns `b`'s root page id. Sub-buckets are
+    /// visited with an explicit stack, so nesting depth costs heap, not call stack.
     fn spill_bucket(&self, sp: &mut Spill<'_>, b: BucketId) -> Result<u64> {
-        let children: Vec<(Vec<u8>, BucketId)> = self.wstate().buckets[b]
-            .children
-            .iter()
-            .map(|(k, &v)| (k.clone(), v))
-            .collect();
-        for (name, c) in children {
-            if self.wstate().buckets[c].deleted {
-                continue;
+        struct Frame {
+            bucket: BucketId,
+            name: Vec<u8>,
+            children: std::vec::IntoIter<(Vec<u8>, BucketId)>,
+        }
+        let frame = |bucket: BucketId, name: Vec<u8>| {
+            let children: Vec<(Vec<u8>, BucketId)> = self.wstate().buckets[bucket]
+                .children
+                .iter()
+                .map(|(k, &v)| (k.clone(), v))
+                .collect();
+            Frame {
+                bucket,
+                name,
+                children: children.into_iter(),
             }
-            let value = if self.inlineable(c) {
-                let mut st = self.wstate_mut();
-                let root = st.buckets[c]
-                    .root_node
-                    .expect("invariant: checked by inlineable");
-                st.free_node_page(root);
-                st.nodes[root as usize].pgid = 0;
-                drop(st);
-                self.inline_value(c)
-            } else {
-                let root = self.spill_bucket(sp, c)?;
-                let st = self.wstate();
-                if st.buckets[c].root_node.is_none() {
+        };
+        let mut stack = vec![frame(b, Vec::new())];
+        loop {
+            let top = stack
+                .last_mut()
+                .expect("invariant: the stack ends with `b`'s frame");
+            if let Some((name, c)) = top.children.next() {
+                if self.wstate().buckets[c].deleted {
                     continue;
                 }
-                let mut v = vec![0u8; BUCKET_HEADER_SIZE];
-                BucketHeader {
-                    root,
-                    sequence: st.buckets[c].header.sequence,
+                if !self.inlineable(c) {
+                    stack.push(frame(c, name));
+                    continue;
                 }
-                .encode(&mut v);
-                v
+                let parent = top.bucket;
+                let value = {
+                    let mut st = self.wstate_mut();
+                    let root = st.buckets[c]
+                        .root_node
+                        .expect("invariant: checked by inlineable");
+                    st.free_node_page(root);
+                    st.nodes[root as usize].pgid = 0;
+                    drop(st);
+                    self.inline_value(c)
+                };
+                self.put_bucket_value(parent, &name, &value)?;
+                continue;
+            }
+            let done = stack
+                .pop()
+                .expect("invariant: the loop stops at the last frame");
+            let root = self.spill_own_nodes(sp, done.bucket)?;
+            let Some(parent) = stack.last() else {
+                return Ok(root);
             };
-            let slot = self.store(&[&name, &value]);
-            let key = slot.sub(0, name.len());
-            let val = slot.sub(name.len(), value.len());
-            self.put_entry(b, key, BUCKET_LEAF_FLAG, val)?;
+            let st = self.wstate();
+            if st.buckets[done.bucket].root_node.is_none() {
+                continue; // untouched: its value in the parent is still right
+            }
+            let mut v = vec![0u8; BUCKET_HEADER_SIZE];
+            BucketHeader {
+                root,
+                sequence: st.buckets[done.bucket].header.sequence,
+            }
+            .encode(&mut v);
+            drop(st);
+            self.put_bucket_value(parent.bucket, &done.name, &v)?;
         }
+    }
+
+    /// Stores `value` as sub-bucket `name`'s entry in bucket `b`.
+    fn put_bucket_value(&self, b: BucketId, name: &[u8], value: &[u8]) -> Result<()> {
+        let slot = self.store(&[name, value]);
+        let key = slot.sub(0, name.len());
+        let val = slot.sub(name.len(), value.len());
+        self.put_entry(b, key, BUCKET_LEAF_FLAG, val)
+    }
+
+    /// Writes bucket `b`'s changed nodes (its sub-buckets are already spilled) and returns
+    /// its root page id.
+    fn spill_own_nodes(&self, sp: &mut Spill<'_>, b: BucketId) -> Result<u64> {
         let Some(root) = self.wstate().buckets[b].root_node else {
             return Ok(self.wstate().buckets[b].header.root);
         };

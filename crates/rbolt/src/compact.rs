@@ -7,7 +7,7 @@ use crate::cursor::{Cursor, Item};
 use crate::db::{Db, WriterData};
 use crate::error::{Error, Result};
 use crate::shrink::ShrinkMode;
-use crate::tx::{MAX_NESTING, Tx};
+use crate::tx::{Tx, check_nesting};
 
 /// Copies everything in `src` into `dst` (normally a new, empty database), like bbolt's
 /// `Compact`: buckets are recreated with their sequences, and destination buckets use fill
@@ -128,28 +128,45 @@ struct Copier<'a> {
 }
 
 impl Copier<'_> {
+    /// Copies every bucket, depth first in key order. Open source buckets wait on an
+    /// explicit stack (one cursor each), so nesting depth costs heap, not call stack.
     fn copy_all(&mut self, stx: &Tx) -> Result<()> {
-        let mut path = Vec::new();
+        let mut path: Vec<Vec<u8>> = Vec::new();
         let mut top = stx.cursor();
         let mut item = top.first()?;
         while let Some((name, _)) = item {
             let b = stx
                 .bucket(name)?
                 .ok_or_else(|| Error::corrupted(None, "top-level key is not a bucket"))?;
-            self.copy_bucket(&b, name, &mut path)?;
+            self.create_bucket(&b, name, &path)?;
+            path.push(name.to_vec());
+            let mut stack = vec![(b, b.cursor(), true)];
+            while let Some((b, cur, fresh)) = stack.last_mut() {
+                let mut item = if *fresh { cur.first()? } else { cur.next()? };
+                *fresh = false;
+                if let Some((k, Some(v))) = item {
+                    item = self.copy_values(cur, (k, Some(v)), &path)?;
+                }
+                let Some((k, _)) = item else {
+                    stack.pop();
+                    path.pop();
+                    continue;
+                };
+                let child = b
+                    .bucket(k)?
+                    .ok_or_else(|| Error::corrupted(None, "sub-bucket vanished"))?;
+                check_nesting(path.len() + 1)?;
+                self.create_bucket(&child, k, &path)?;
+                path.push(k.to_vec());
+                stack.push((child, child.cursor(), true));
+            }
             item = top.next()?;
         }
         Ok(())
     }
 
-    /// Creates bucket `name` under `path` with `b`'s sequence, then copies its contents.
-    fn copy_bucket(&mut self, b: &Bucket<'_>, name: &[u8], path: &mut Vec<Vec<u8>>) -> Result<()> {
-        if path.len() >= MAX_NESTING {
-            return Err(Error::corrupted(
-                None,
-                format!("buckets nested deeper than {MAX_NESTING}"),
-            ));
-        }
+    /// Creates bucket `name` under `path` with `b`'s sequence.
+    fn create_bucket(&mut self, b: &Bucket<'_>, name: &[u8], path: &[Vec<u8>]) -> Result<()> {
         self.make_room(name.len() as u64)?;
         self.size += name.len() as u64;
         let tx = self.tx.as_ref().expect("invariant: a tx is open");
@@ -160,21 +177,6 @@ impl Copier<'_> {
                 parent.create_bucket(name)?.set_sequence(b.sequence())?;
             }
         }
-        path.push(name.to_vec());
-        let mut cur = b.cursor();
-        let mut item = cur.first()?;
-        while let Some((k, v)) = item {
-            if v.is_some() {
-                item = self.copy_values(&mut cur, (k, v), path)?;
-                continue;
-            }
-            let child = b
-                .bucket(k)?
-                .ok_or_else(|| Error::corrupted(None, "sub-bucket vanished"))?;
-            self.copy_bucket(&child, k, path)?;
-            item = cur.next()?;
-        }
-        path.pop();
         Ok(())
     }
 

@@ -461,7 +461,7 @@ impl Db {
         };
         meta.txid += 1;
         let mut ws = WState::default();
-        ws.buckets.push(BucketState::new(meta.root, None));
+        ws.buckets.push(BucketState::new(meta.root, None, 0));
         Ok(Tx {
             shared: self.shared.clone(),
             map,
@@ -655,26 +655,11 @@ fn choose_meta(map: &[u8], ps: usize, len: u64) -> Result<Meta> {
     }
 }
 
-/// The free set the writer starts from: the freelist page, or — for files written without
-/// one — every page in `[2, hwm)` the tree does not reach.
+/// The free set the writer starts from: the freelist page's list (or, for files written
+/// without one, every page the tree does not reach), verified against the tree so that no
+/// page a reader can reach is ever handed to the writer.
 fn load_freelist(map: &Arc<Mapping>, meta: &Meta, ps: usize, ext: OptionsExt) -> Result<Freelist> {
-    let ids = if meta.freelist == PGID_NO_FREELIST {
-        crate::check::unreachable_pages(map.clone(), *meta, ps)?
-    } else {
-        let off = meta.freelist as usize * ps;
-        let bytes = map.bytes();
-        let h = PageHeader::decode(bytes.get(off..).unwrap_or(&[]))
-            .map_err(|e| Error::format(meta.freelist, e))?;
-        let end = (meta.freelist + u64::from(h.overflow) + 1) as usize * ps;
-        if h.id != meta.freelist || end > bytes.len() || h.flags != FREELIST_PAGE {
-            return Err(Error::corrupted(
-                meta.freelist,
-                "freelist page header is invalid",
-            ));
-        }
-        rbolt_format::decode_freelist(&bytes[off..end])
-            .map_err(|e| Error::format(meta.freelist, e))?
-    };
+    let ids = crate::check::writer_free_set(map.bytes(), meta, ps)?;
     Freelist::from_ids_typed(ids, meta.pgid, ext.freelist_type())
         .map_err(|e| Error::corrupted(meta.freelist, e))
 }

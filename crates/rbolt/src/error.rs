@@ -53,6 +53,8 @@ pub enum Error {
     SameBuckets,
     /// Source and target of a bucket move are in different database files.
     DifferentDb,
+    /// Creating or moving a bucket would nest buckets deeper than [`crate::MAX_NESTING`].
+    BucketNestingTooDeep,
     /// An operating-system I/O error.
     Io(io::Error),
     /// Bytes read from the file break the format's rules. The file may have been damaged or
@@ -103,6 +105,9 @@ impl fmt::Display for Error {
             Self::IncompatibleValue => "incompatible value",
             Self::SameBuckets => "the source and target are the same bucket",
             Self::DifferentDb => "the source and target buckets are in different database files",
+            Self::BucketNestingTooDeep => {
+                "buckets cannot nest deeper than 1024 levels (rbolt::MAX_NESTING)"
+            }
             Self::Io(e) => return write!(f, "i/o error: {e}"),
             Self::Corrupted {
                 pgid: Some(p),

@@ -4,7 +4,7 @@
 use crate::bucket::Bucket;
 use crate::db::{Db, lock};
 use crate::error::{Error, Result};
-use crate::tx::{MAX_NESTING, Tx};
+use crate::tx::{Tx, check_nesting};
 use rbolt_format::{
     BRANCH_PAGE, FREELIST_PAGE, LEAF_PAGE, META_PAGE, PGID_NO_FREELIST, PageHeader,
 };
@@ -169,7 +169,7 @@ impl Tx {
     /// # Ok::<(), rbolt::Error>(())
     /// ```
     pub fn inspect(&self) -> Result<BucketStructure> {
-        inspect(&self.root(), b"root", 0)
+        inspect(&self.root(), b"root")
     }
 }
 
@@ -189,31 +189,50 @@ pub struct BucketStructure {
 impl Bucket<'_> {
     /// This bucket's structure, named "root" as in bbolt's `Bucket.Inspect`.
     pub fn inspect(&self) -> Result<BucketStructure> {
-        inspect(self, b"root", 0)
+        inspect(self, b"root")
     }
 }
 
-fn inspect(b: &Bucket<'_>, name: &[u8], nesting: usize) -> Result<BucketStructure> {
-    if nesting > MAX_NESTING {
-        return Err(Error::corrupted(
-            None,
-            format!("buckets nested deeper than {MAX_NESTING}"),
-        ));
+/// Builds the structure of `b` and everything under it. Buckets still to read wait on an
+/// explicit stack, so nesting depth costs heap, not call stack.
+fn inspect(b: &Bucket<'_>, name: &[u8]) -> Result<BucketStructure> {
+    struct Frame<'tx> {
+        bucket: Bucket<'tx>,
+        iter: crate::cursor::Iter<'tx>,
+        s: BucketStructure,
     }
-    let mut s = BucketStructure {
-        name: name.to_vec(),
-        ..BucketStructure::default()
-    };
-    for item in b.iter() {
-        match item? {
-            (_, Some(_)) => s.key_n += 1,
-            (k, None) => {
-                let child = b
+    fn frame<'tx>(bucket: Bucket<'tx>, name: &[u8]) -> Frame<'tx> {
+        Frame {
+            bucket,
+            iter: bucket.iter(),
+            s: BucketStructure {
+                name: name.to_vec(),
+                ..BucketStructure::default()
+            },
+        }
+    }
+    let mut stack = vec![frame(*b, name)];
+    loop {
+        let top = stack
+            .last_mut()
+            .expect("invariant: the stack ends with the first frame");
+        match top.iter.next().transpose()? {
+            Some((_, Some(_))) => top.s.key_n += 1,
+            Some((k, None)) => {
+                let child = top
+                    .bucket
                     .bucket(k)?
                     .ok_or_else(|| Error::corrupted(None, "sub-bucket vanished during inspect"))?;
-                s.children.push(inspect(&child, k, nesting + 1)?);
+                check_nesting(stack.len())?;
+                stack.push(frame(child, k));
+            }
+            None => {
+                let done = stack.pop().expect("invariant: just looked at it").s;
+                match stack.last_mut() {
+                    Some(parent) => parent.s.children.push(done),
+                    None => return Ok(done),
+                }
             }
         }
     }
-    Ok(s)
 }

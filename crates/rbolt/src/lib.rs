@@ -90,4 +90,4 @@ pub use freelist::FreelistType;
 pub use info::{BucketStructure, Info, PageInfo, PageType};
 pub use rbolt_format::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
 pub use stats::{BucketStats, Stats, TxStats};
-pub use tx::Tx;
+pub use tx::{MAX_NESTING, Tx};

@@ -19,7 +19,8 @@ impl<'tx> Bucket<'tx> {
     /// this bucket, [`Error::BucketExists`] if `dst` already has a bucket `key`
     /// ([`Error::IncompatibleValue`] if a value). Past bbolt, moving a bucket into itself or
     /// one of its own sub-buckets — which would detach it from the tree — is refused with
-    /// [`Error::IncompatibleValue`].
+    /// [`Error::IncompatibleValue`], and so is a move that would nest buckets deeper than
+    /// [`crate::MAX_NESTING`] ([`Error::BucketNestingTooDeep`]).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -65,6 +66,16 @@ impl<'tx> Bucket<'tx> {
         {
             return Err(Error::IncompatibleValue);
         }
+        let (from, to) = (tx.bucket_state(src_id).depth, tx.bucket_state(dst_id).depth);
+        if to > from {
+            let moved = self.bucket(key)?.ok_or(Error::BucketNotFound)?;
+            let room = crate::MAX_NESTING
+                .checked_sub(to + 1)
+                .ok_or(Error::BucketNestingTooDeep)?;
+            if nesting_below(&moved, room)? > room {
+                return Err(Error::BucketNestingTooDeep);
+            }
+        }
         // The value's bytes live as long as the transaction; the key is copied.
         let value = entry.value_slot;
         let key_slot = tx.store(&[key]);
@@ -73,11 +84,41 @@ impl<'tx> Bucket<'tx> {
             let mut st = tx.wstate_mut();
             if let Some(c) = st.buckets[src_id].children.remove(key) {
                 st.buckets[dst_id].children.insert(key.to_vec(), c);
+                // Opened buckets under the moved one now lie `to - from` levels deeper.
+                let mut stack = vec![c];
+                while let Some(x) = stack.pop() {
+                    let b = &mut st.buckets[x];
+                    b.depth = b.depth + to - from;
+                    stack.extend(b.children.values().copied());
+                }
             }
         }
         // An opened child is rewritten under its new parent at commit, from its own state.
         tx.put_entry(dst_id, key_slot, BUCKET_LEAF_FLAG, value)
     }
+}
+
+/// How many levels of sub-buckets lie below `b` (0 if none), counting no further than
+/// `limit + 1`: enough to tell a move that would nest too deep. Buckets wait on an explicit
+/// stack, so the walk costs heap, not call stack.
+fn nesting_below(b: &Bucket<'_>, limit: usize) -> Result<usize> {
+    let mut deepest = 0;
+    let mut stack = vec![(*b, 0usize)];
+    while let Some((b, level)) = stack.pop() {
+        deepest = deepest.max(level);
+        if deepest > limit {
+            break;
+        }
+        for item in b.iter() {
+            if let (k, None) = item? {
+                let child = b
+                    .bucket(k)?
+                    .ok_or_else(|| Error::corrupted(None, "sub-bucket vanished"))?;
+                stack.push((child, level + 1));
+            }
+        }
+    }
+    Ok(deepest)
 }
 
 /// True if bucket `target` is `b` or lies below it among the buckets opened in this

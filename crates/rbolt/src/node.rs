@@ -8,7 +8,7 @@
 //! bbolt's O(n) per insert into one ever-growing node (DESIGN decision 6).
 
 use crate::error::{Error, Result};
-use crate::tx::{Loc, MAX_DEPTH, MAX_NESTING, Slot, Tx};
+use crate::tx::{Loc, MAX_DEPTH, Slot, Tx, check_nesting, too_deep};
 use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE, key_prefix};
 use std::collections::BTreeMap;
 
@@ -194,10 +194,12 @@ pub(crate) struct BucketState {
     pub(crate) children: BTreeMap<Vec<u8>, BucketId>,
     pub(crate) fill_percent: f64,
     pub(crate) deleted: bool,
+    /// Buckets on the path from the root to this one (the root bucket is 0, top-level 1).
+    pub(crate) depth: usize,
 }
 
 impl BucketState {
-    pub(crate) fn new(header: BucketHeader, inline: Option<Slot>) -> Self {
+    pub(crate) fn new(header: BucketHeader, inline: Option<Slot>, depth: usize) -> Self {
         Self {
             header,
             inline,
@@ -205,6 +207,7 @@ impl BucketState {
             children: BTreeMap::new(),
             fill_percent: crate::DEFAULT_FILL_PERCENT,
             deleted: false,
+            depth,
         }
     }
 }
@@ -587,6 +590,12 @@ impl Tx {
             let Some(p) = parent else {
                 if !leaf && len == 1 {
                     self.collapse_root(n)?;
+                } else if !leaf && len == 0 {
+                    // Its last child went (a chain of one-element branches, as another
+                    // writer may leave): the bucket is empty, and an empty tree is a leaf.
+                    let r = &mut self.wstate_mut().nodes[n as usize];
+                    r.leaf = true;
+                    r.restructured = true;
                 }
                 return Ok(());
             };
@@ -652,8 +661,67 @@ impl Tx {
         Ok(())
     }
 
-    /// Frees every page of bucket `b` and of its sub-buckets, and marks them deleted.
+    /// Frees every page of bucket `b` and of its sub-buckets, and marks them deleted. The
+    /// walk keeps its own stack, so deep trees and deeply nested buckets cost heap, not call
+    /// stack.
     pub(crate) fn free_bucket(&self, b: BucketId) -> Result<()> {
+        let mut stack = vec![self.start_freeing(b, 0)?];
+        while let Some(w) = stack.pop() {
+            check_nesting(w.nesting)?;
+            if w.depth > MAX_DEPTH {
+                return Err(too_deep(None));
+            }
+            match w.loc {
+                Loc::Node(n) => self.wstate_mut().free_node_page(n),
+                Loc::Page(s) if w.real => {
+                    let ps = self.page_size as u64;
+                    self.wstate_mut()
+                        .freed
+                        .push((s.off / ps, u64::from(s.len) / ps - 1));
+                }
+                Loc::Page(_) => {}
+            }
+            let (leaf, count) = self.level(w.loc)?;
+            for i in 0..count {
+                if !leaf {
+                    stack.push(FreeWork {
+                        loc: self.child_at(w.loc, i)?,
+                        real: true,
+                        depth: w.depth + 1,
+                        ..w
+                    });
+                    continue;
+                }
+                let e = self.leaf_entry(w.loc, i)?;
+                if e.flags & BUCKET_LEAF_FLAG == 0 {
+                    continue;
+                }
+                let cached = w
+                    .cache
+                    .and_then(|b| self.wstate().buckets[b].children.get(e.key).copied());
+                match cached {
+                    Some(c) => stack.push(self.start_freeing(c, w.nesting + 1)?),
+                    None => {
+                        let h = BucketHeader::decode(e.value)
+                            .map_err(|err| Error::corrupted(None, err))?;
+                        if h.root != 0 {
+                            stack.push(FreeWork {
+                                loc: Loc::Page(self.page_slot(h.root)?),
+                                real: true,
+                                cache: None,
+                                depth: 0,
+                                nesting: w.nesting + 1,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks bucket `b` deleted and returns the walk step for its root.
+    fn start_freeing(&self, b: BucketId, nesting: usize) -> Result<FreeWork> {
         let (root_node, inline, root) = {
             let mut st = self.wstate_mut();
             st.finger = None;
@@ -666,69 +734,24 @@ impl Tx {
             (None, Some(s)) => Loc::Page(s),
             (None, None) => Loc::Page(self.page_slot(root)?),
         };
-        self.free_tree(loc, inline.is_none(), Some(b), 0, 0)
+        Ok(FreeWork {
+            loc,
+            real: inline.is_none(),
+            cache: Some(b),
+            depth: 0,
+            nesting,
+        })
     }
+}
 
-    /// Frees the pages under `loc`. `real` says a `Loc::Page` is a file page rather than an
-    /// inline page; `cache` is the bucket whose opened children apply at this level.
-    fn free_tree(
-        &self,
-        loc: Loc,
-        real: bool,
-        cache: Option<BucketId>,
-        depth: usize,
-        nesting: usize,
-    ) -> Result<()> {
-        if nesting > MAX_NESTING {
-            return Err(Error::corrupted(
-                None,
-                format!("buckets nested deeper than {MAX_NESTING}"),
-            ));
-        }
-        if depth > MAX_DEPTH {
-            return Err(Error::corrupted(
-                None,
-                format!("tree deeper than {MAX_DEPTH} levels"),
-            ));
-        }
-        match loc {
-            Loc::Node(n) => self.wstate_mut().free_node_page(n),
-            Loc::Page(s) if real => {
-                let ps = self.page_size as u64;
-                self.wstate_mut()
-                    .freed
-                    .push((s.off / ps, u64::from(s.len) / ps - 1));
-            }
-            Loc::Page(_) => {}
-        }
-        let (leaf, count) = self.level(loc)?;
-        for i in 0..count {
-            if !leaf {
-                self.free_tree(self.child_at(loc, i)?, true, cache, depth + 1, nesting)?;
-                continue;
-            }
-            let e = self.leaf_entry(loc, i)?;
-            if e.flags & BUCKET_LEAF_FLAG == 0 {
-                continue;
-            }
-            let cached = cache.and_then(|b| self.wstate().buckets[b].children.get(e.key).copied());
-            match cached {
-                Some(c) => self.free_bucket(c)?,
-                None => {
-                    let h =
-                        BucketHeader::decode(e.value).map_err(|err| Error::corrupted(None, err))?;
-                    if h.root != 0 {
-                        self.free_tree(
-                            Loc::Page(self.page_slot(h.root)?),
-                            true,
-                            None,
-                            0,
-                            nesting + 1,
-                        )?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
+/// One step of [`Tx::free_bucket`]'s walk: the pages under `loc`. `real` says a `Loc::Page`
+/// is a file page rather than an inline page; `cache` is the bucket whose opened children
+/// apply at this level; `nesting` counts buckets below the one being deleted.
+#[derive(Clone, Copy)]
+struct FreeWork {
+    loc: Loc,
+    real: bool,
+    cache: Option<BucketId>,
+    depth: usize,
+    nesting: usize,
 }

@@ -35,7 +35,7 @@ use crate::commit::grow_target;
 use crate::db::{Db, Shared, WriterData, lock};
 use crate::error::{Error, Result};
 use crate::freelist::FreelistType;
-use crate::tx::{Loc, MAX_DEPTH, MAX_NESTING};
+use crate::tx::{Loc, MAX_DEPTH, check_nesting, too_deep};
 use rbolt_format::BUCKET_LEAF_FLAG;
 use std::sync::Arc;
 
@@ -169,7 +169,7 @@ impl Db {
             // low and a reader cannot make rounds shuffle pages without progress.
             let packed = hwm.saturating_sub(w.freelist.free_count()).max(2);
             let mut budget = ROUND_BUDGET;
-            relocate(&tx, tx.root(), packed, 0, &mut budget)?;
+            relocate(&tx, tx.root(), packed, &mut budget)?;
             let moved = ROUND_BUDGET - budget;
             tx.commit()?;
             // Done once two commits in a row moved nothing and left the high-water mark
@@ -204,76 +204,86 @@ fn writer_mut(tx: &mut crate::tx::Tx) -> &mut WriterData {
 
 /// Materialises, in write transaction `tx`, every page of bucket `b` (and its sub-buckets)
 /// that lies at or above page `packed`, so that commit rewrites it — into the lowest free
-/// pages — until `budget` pages have been marked.
-fn relocate(
-    tx: &crate::tx::Tx,
-    b: Bucket<'_>,
+/// pages — until `budget` pages have been marked. Pages to visit wait on an explicit stack,
+/// so tree depth and bucket nesting cost heap, not call stack.
+fn relocate<'tx>(
+    tx: &'tx crate::tx::Tx,
+    b: Bucket<'tx>,
     packed: u64,
-    nesting: usize,
     budget: &mut u64,
 ) -> Result<()> {
-    let Some(id) = b.id() else { return Ok(()) };
-    if nesting > MAX_NESTING {
-        return Err(Error::corrupted(None, "buckets nested too deep"));
+    struct Step<'a> {
+        bucket: Bucket<'a>,
+        id: usize,
+        pgid: u64,
+        is_root: bool,
+        depth: usize,
+        nesting: usize,
     }
-    let root = tx.bucket_state(id).header.root;
-    if root == 0 {
-        return Ok(()); // inline: no pages of its own
-    }
-    relocate_page(tx, &b, id, root, true, packed, nesting, 0, budget)
-}
-
-#[expect(clippy::too_many_arguments, reason = "one recursive walk")]
-fn relocate_page(
-    tx: &crate::tx::Tx,
-    b: &Bucket<'_>,
-    id: usize,
-    pgid: u64,
-    is_root: bool,
-    packed: u64,
-    nesting: usize,
-    depth: usize,
-    budget: &mut u64,
-) -> Result<()> {
-    if depth > MAX_DEPTH {
-        return Err(Error::corrupted(pgid, "tree too deep"));
-    }
-    if *budget == 0 {
-        return Ok(());
-    }
-    let slot = tx.page_slot(pgid)?;
-    let loc = Loc::Page(slot);
-    let pages = u64::from(slot.len) / tx.page_size as u64;
-    if pgid + pages > packed {
-        let marked = if is_root {
-            tx.ensure_root_node(id)?;
-            true
-        } else if let Some(k) = first_key(tx, loc, depth)? {
-            tx.leaf_for(id, k)?;
-            true
-        } else {
-            false // an empty non-root leaf: nothing addresses it by key
-        };
-        if marked {
-            *budget = budget.saturating_sub(pages);
+    let root_step = |bucket: Bucket<'tx>, nesting: usize| -> Option<Step<'tx>> {
+        let id = bucket.id()?;
+        let root = tx.bucket_state(id).header.root;
+        // Inline buckets have no pages of their own.
+        (root != 0).then_some(Step {
+            bucket,
+            id,
+            pgid: root,
+            is_root: true,
+            depth: 0,
+            nesting,
+        })
+    };
+    let mut stack: Vec<Step<'tx>> = root_step(b, 0).into_iter().collect();
+    while let Some(step) = stack.pop() {
+        if *budget == 0 {
+            return Ok(());
         }
-    }
-    let (leaf, count) = tx.level(loc)?;
-    if leaf {
-        for i in 0..count {
-            let e = tx.leaf_entry(loc, i)?;
-            if e.flags & BUCKET_LEAF_FLAG != 0
-                && let Some(child) = b.bucket(e.key)?
-            {
-                relocate(tx, child, packed, nesting + 1, budget)?;
+        check_nesting(step.nesting)?;
+        if step.depth > MAX_DEPTH {
+            return Err(too_deep(step.pgid));
+        }
+        let slot = tx.page_slot(step.pgid)?;
+        let loc = Loc::Page(slot);
+        let pages = u64::from(slot.len) / tx.page_size as u64;
+        if step.pgid + pages > packed {
+            let marked = if step.is_root {
+                tx.ensure_root_node(step.id)?;
+                true
+            } else if let Some(k) = first_key(tx, loc, step.depth)? {
+                tx.leaf_for(step.id, k)?;
+                true
+            } else {
+                false // an empty non-root leaf: nothing addresses it by key
+            };
+            if marked {
+                *budget = budget.saturating_sub(pages);
             }
         }
-    } else {
-        let p = tx.branch_page(slot)?;
-        for i in 0..count {
-            let child = p.child(i).map_err(|e| Error::corrupted(pgid, e))?;
-            relocate_page(tx, b, id, child, false, packed, nesting, depth + 1, budget)?;
+        let (leaf, count) = tx.level(loc)?;
+        let first_new = stack.len();
+        if leaf {
+            for i in 0..count {
+                let e = tx.leaf_entry(loc, i)?;
+                if e.flags & BUCKET_LEAF_FLAG != 0
+                    && let Some(child) = step.bucket.bucket(e.key)?
+                {
+                    stack.extend(root_step(child, step.nesting + 1));
+                }
+            }
+        } else {
+            let p = tx.branch_page(slot)?;
+            for i in 0..count {
+                let child = p.child(i).map_err(|e| Error::corrupted(step.pgid, e))?;
+                stack.push(Step {
+                    pgid: child,
+                    is_root: false,
+                    depth: step.depth + 1,
+                    ..step
+                });
+            }
         }
+        // Visit in key order, as the pages were found.
+        stack[first_new..].reverse();
     }
     Ok(())
 }
@@ -290,5 +300,5 @@ fn first_key(tx: &crate::tx::Tx, mut loc: Loc, depth: usize) -> Result<Option<&[
         }
         loc = tx.child_at(loc, 0)?;
     }
-    Err(Error::corrupted(None, "tree too deep"))
+    Err(too_deep(None))
 }

@@ -10,7 +10,7 @@ use crate::bucket::Bucket;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::freelist::Freelist;
-use crate::tx::{Loc, MAP, MAX_DEPTH, Tx};
+use crate::tx::{Loc, MAP, MAX_DEPTH, Tx, check_nesting};
 use rbolt_format::{BUCKET_LEAF_FLAG, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, PageHeader};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -379,7 +379,22 @@ impl<'tx> Bucket<'tx> {
         let mut w = StatsWalk {
             seen: Seen::new(self.tx()),
         };
-        bucket_stats(self, &mut w, 0)
+        // bbolt's depth of a bucket is its own tree's depth plus the deepest of its
+        // sub-buckets', so overall the most levels along any path of nested buckets. Buckets
+        // wait on an explicit stack with the levels above them: nesting costs heap, not call
+        // stack.
+        let mut total = BucketStats::default();
+        let mut stack = vec![(*self, 0u64, 0usize)];
+        while let Some((b, above, nesting)) = stack.pop() {
+            check_nesting(nesting)?;
+            let mut children = Vec::new();
+            let own = bucket_stats(&b, &mut w, &mut children)?;
+            let levels = above + own.depth;
+            total.add(&own);
+            total.depth = total.depth.max(levels);
+            stack.extend(children.into_iter().rev().map(|c| (c, levels, nesting + 1)));
+        }
+        Ok(total)
     }
 }
 
@@ -474,13 +489,12 @@ fn ps(tx: &Tx) -> u64 {
     tx.page_size as u64
 }
 
-fn bucket_stats(b: &Bucket<'_>, w: &mut StatsWalk, nesting: usize) -> Result<BucketStats> {
-    if nesting > MAX_DEPTH {
-        return Err(Error::corrupted(
-            None,
-            format!("buckets nested deeper than {MAX_DEPTH}"),
-        ));
-    }
+/// Statistics of bucket `b`'s own tree; its sub-buckets are pushed onto `children`.
+fn bucket_stats<'tx>(
+    b: &Bucket<'tx>,
+    w: &mut StatsWalk,
+    children: &mut Vec<Bucket<'tx>>,
+) -> Result<BucketStats> {
     let tx = b.tx();
     let root = tx.root_loc(&b.handle())?;
     // A bucket that was inline when the write transaction began but has grown a branch
@@ -491,29 +505,23 @@ fn bucket_stats(b: &Bucket<'_>, w: &mut StatsWalk, nesting: usize) -> Result<Buc
         inline_bucket_n: u64::from(inline),
         ..BucketStats::default()
     };
-    let mut sub = BucketStats::default();
-    walk_level(b, w, root, 0, inline, nesting, &mut s, &mut sub)?;
+    walk_level(b, w, root, 0, inline, &mut s, children)?;
     let ps = tx.page_size as u64;
     s.branch_alloc = (s.branch_page_n + s.branch_overflow_n) * ps;
     s.leaf_alloc = (s.leaf_page_n + s.leaf_overflow_n) * ps;
-    s.depth += sub.depth;
-    s.add(&sub);
     Ok(s)
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one recursive walk with its accumulators"
-)]
+/// Walks one level of a bucket's tree (recursing at most [`MAX_DEPTH`] levels, through its
+/// own pages only).
 fn walk_level<'tx>(
     b: &Bucket<'tx>,
     w: &mut StatsWalk,
     loc: Loc,
     depth: usize,
     inline: bool,
-    nesting: usize,
     s: &mut BucketStats,
-    sub: &mut BucketStats,
+    sub_buckets: &mut Vec<Bucket<'tx>>,
 ) -> Result<()> {
     let tx = b.tx();
     if depth > MAX_DEPTH {
@@ -578,7 +586,7 @@ fn walk_level<'tx>(
             let child = b
                 .bucket(name)?
                 .ok_or_else(|| Error::corrupted(None, "sub-bucket vanished during stats"))?;
-            sub.add(&bucket_stats(&child, w, nesting + 1)?);
+            sub_buckets.push(child);
         }
     } else {
         for i in 0..count {
@@ -589,7 +597,7 @@ fn walk_level<'tx>(
         s.branch_overflow_n += overflow;
         for i in 0..count {
             let child = tx.child_at(loc, i)?;
-            walk_level(b, w, child, depth + 1, inline, nesting, s, sub)?;
+            walk_level(b, w, child, depth + 1, inline, s, sub_buckets)?;
         }
     }
     Ok(())

@@ -19,13 +19,32 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Deepest B+tree rbolt will descend. A real tree of 2^64 keys with fan-out ≥ 2 stays far
-/// below this; a crafted cycle of branch pages would otherwise recurse forever.
+/// below this; a crafted cycle of branch pages would otherwise be followed forever.
 pub(crate) const MAX_DEPTH: usize = 64;
 
-/// Deepest nesting of buckets inside buckets that recursive walks (check, delete) follow.
-/// The format has no limit; this bounds recursion on crafted files while leaving real
-/// databases far inside it.
-pub(crate) const MAX_NESTING: usize = 1024;
+/// Deepest nesting of buckets: a top-level bucket is at depth 1, its sub-buckets at 2.
+/// [`Bucket::create_bucket`] and [`Bucket::move_bucket`] refuse to go deeper
+/// ([`Error::BucketNestingTooDeep`]). The
+/// format has no limit; rbolt refuses to create deeper buckets (so nothing it writes is ever
+/// reported as corrupt) and reports deeper ones in a file as corruption. Walkers keep their
+/// own explicit stacks, so this bounds work and memory, not the call stack.
+pub const MAX_NESTING: usize = 1024;
+
+/// The error for a tree level past [`MAX_DEPTH`] (levels count from 0 at the root).
+pub(crate) fn too_deep(pgid: impl Into<Option<u64>>) -> Error {
+    Error::corrupted(pgid, format!("tree deeper than {MAX_DEPTH} levels"))
+}
+
+/// Errors if a bucket at `depth` (top level = 1) lies past [`MAX_NESTING`].
+pub(crate) fn check_nesting(depth: usize) -> Result<()> {
+    if depth > MAX_NESTING {
+        return Err(Error::corrupted(
+            None,
+            format!("buckets nested deeper than {MAX_NESTING}"),
+        ));
+    }
+    Ok(())
+}
 
 /// `Slot::src` value meaning "the mapping".
 pub(crate) const MAP: u32 = u32::MAX;

@@ -8,6 +8,7 @@
 mod api;
 mod boundary;
 mod concurrency;
+mod hardening;
 mod model;
 mod ops_backup;
 mod ops_batch;
