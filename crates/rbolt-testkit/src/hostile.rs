@@ -238,6 +238,7 @@ pub fn mutate_once(img: &mut Vec<u8>, ps: usize, r: &mut Rng) -> String {
         17 => {
             // as deep as the format allows, or one past rbolt's limits
             let nesting = *r.pick(&[2usize, 40, 300, 1024, 1025]);
+            // 63 branch pages and a leaf are rbolt's deepest tree; 64 is one level too many.
             let chain = *r.pick(&[0usize, 1, 8, 63, 64]);
             // Keep the image small: deep nesting with short chains, long chains shallow.
             let chain = chain.min(4096 / (nesting + 1));
@@ -506,13 +507,21 @@ const MAX_ITEMS: usize = 2_000_000;
 /// Walks bucket `b` and every bucket under it (buckets wait on an explicit stack, as deep as
 /// the file nests them).
 fn walk_tree(b: Bucket<'_>, w: &mut Walk) -> Result<(), String> {
-    let mut stack = vec![b];
-    while let Some(b) = stack.pop() {
+    let mut stack = vec![(b, 1)];
+    while let Some((b, depth)) = stack.pop() {
         if w.items > MAX_ITEMS {
             w.errors += 1;
             return Ok(());
         }
-        walk_bucket(&b, w, &mut stack)?;
+        // Deeper than the engine's limit is corruption (a cycle of buckets, say), which
+        // `check` reports too.
+        if depth > rbolt::MAX_NESTING {
+            w.errors += 1;
+            continue;
+        }
+        let mut subs = Vec::new();
+        walk_bucket(&b, w, &mut subs)?;
+        stack.extend(subs.into_iter().map(|s| (s, depth + 1)));
     }
     Ok(())
 }

@@ -274,7 +274,7 @@ impl<'a> Walker<'a> {
         nesting: usize,
         stack: &mut Vec<Work<'a>>,
     ) {
-        if depth > MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             self.err(pgid, format!("tree deeper than {MAX_DEPTH} levels"));
             return;
         }

@@ -668,7 +668,7 @@ impl Tx {
         let mut stack = vec![self.start_freeing(b, 0)?];
         while let Some(w) = stack.pop() {
             check_nesting(w.nesting)?;
-            if w.depth > MAX_DEPTH {
+            if w.depth >= MAX_DEPTH {
                 return Err(too_deep(None));
             }
             match w.loc {

@@ -157,6 +157,8 @@ impl Db {
 
     fn shrink_rounds(&self) -> Result<()> {
         let mut still = 0;
+        let mut best = (u64::MAX, u64::MAX);
+        let mut stale = 0;
         for _ in 0..MAX_ROUNDS {
             let mut tx = self.begin_write()?;
             tx.ext.shrink.set(ShrinkMode::Now);
@@ -172,10 +174,11 @@ impl Db {
             relocate(&tx, tx.root(), packed, &mut budget)?;
             let moved = ROUND_BUDGET - budget;
             tx.commit()?;
+            let now = (self.info().hwm, moved);
             // Done once two commits in a row moved nothing and left the high-water mark
             // where it was: nothing pending is left to release and cut, both metas on disk
             // agree, and the last commit truncated the file to them.
-            still = if moved == 0 && self.info().hwm == hwm {
+            still = if moved == 0 && now.0 == hwm {
                 still + 1
             } else {
                 0
@@ -183,10 +186,30 @@ impl Db {
             if still >= 2 {
                 break;
             }
+            // Moving a page rewrites its parents too, and they take low free pages while
+            // the pages they leave stay pending for a commit; on a small file that can
+            // shuffle the same few pages above `packed` forever. A round that moved
+            // everything it found (within the budget) must improve on the best so far —
+            // a lower high-water mark, or fewer pages left to move — or the file is as
+            // small as shrinking gets it.
+            if moved < ROUND_BUDGET {
+                if now < best {
+                    best = now;
+                    stale = 0;
+                } else {
+                    stale += 1;
+                    if stale >= STALE_ROUNDS {
+                        break;
+                    }
+                }
+            }
         }
         Ok(())
     }
 }
+
+/// Rounds in a row without progress after which [`Db::shrink`] stops.
+const STALE_ROUNDS: u32 = 4;
 
 /// Most pages one round of [`Db::shrink`] moves, bounding the memory of its transaction
 /// (nodes of the moved pages) and the size of its commit.
@@ -239,7 +262,7 @@ fn relocate<'tx>(
             return Ok(());
         }
         check_nesting(step.nesting)?;
-        if step.depth > MAX_DEPTH {
+        if step.depth >= MAX_DEPTH {
             return Err(too_deep(step.pgid));
         }
         let slot = tx.page_slot(step.pgid)?;
@@ -290,7 +313,7 @@ fn relocate<'tx>(
 
 /// The first key under `loc` (pages only), if there is one.
 fn first_key(tx: &crate::tx::Tx, mut loc: Loc, depth: usize) -> Result<Option<&[u8]>> {
-    for _ in depth..=MAX_DEPTH {
+    for _ in depth..MAX_DEPTH {
         let (leaf, count) = tx.level(loc)?;
         if count == 0 {
             return Ok(None);

@@ -441,7 +441,7 @@ impl Bucket<'_> {
 /// Entries under one level: leaf headers' counts, summed through branch levels. `inline`:
 /// `loc` is an inline bucket's page (part of its parent's leaf, so not a page of its own).
 fn count_level(tx: &Tx, loc: Loc, inline: bool, depth: usize, seen: &mut Seen) -> Result<u64> {
-    if depth > MAX_DEPTH {
+    if depth >= MAX_DEPTH {
         return Err(Error::corrupted(
             None,
             format!("tree deeper than {MAX_DEPTH} levels"),
@@ -524,7 +524,7 @@ fn walk_level<'tx>(
     sub_buckets: &mut Vec<Bucket<'tx>>,
 ) -> Result<()> {
     let tx = b.tx();
-    if depth > MAX_DEPTH {
+    if depth >= MAX_DEPTH {
         return Err(Error::corrupted(
             None,
             format!("tree deeper than {MAX_DEPTH} levels"),

@@ -18,8 +18,10 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
-/// Deepest B+tree rbolt will descend. A real tree of 2^64 keys with fan-out ≥ 2 stays far
-/// below this; a crafted cycle of branch pages would otherwise be followed forever.
+/// Most levels a B+tree may have (a root leaf is one level; levels are numbered from 0 at
+/// the root, so the deepest allowed is `MAX_DEPTH - 1`). A real tree of 2^64 keys with
+/// fan-out ≥ 2 stays far below this; a crafted cycle of branch pages would otherwise be
+/// followed forever. Every reader and walker applies the same bound.
 pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Deepest nesting of buckets: a top-level bucket is at depth 1, its sub-buckets at 2.
@@ -30,7 +32,7 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// own explicit stacks, so this bounds work and memory, not the call stack.
 pub const MAX_NESTING: usize = 1024;
 
-/// The error for a tree level past [`MAX_DEPTH`] (levels count from 0 at the root).
+/// The error for a tree with more than [`MAX_DEPTH`] levels.
 pub(crate) fn too_deep(pgid: impl Into<Option<u64>>) -> Error {
     Error::corrupted(pgid, format!("tree deeper than {MAX_DEPTH} levels"))
 }
