@@ -16,10 +16,17 @@
 //!    generation covers is touched (and the page tables of the old part survive, which is the
 //!    point: Go bbolt keeps its map across growth too). When the reservation is used up the
 //!    next generation gets a new region; the old region is unmapped with its last generation.
-//! 3. The writer only `pwrite`s pages that no open transaction can reach: pages freed by a
-//!    commit stay pending until every reader that could see them has ended (freelist rule), and
-//!    the meta page written is the older of the two, which no snapshot reads after begin
-//!    (transactions copy their meta at begin).
+//! 3. The writer only `pwrite`s pages that no open transaction can reach. That rests on three
+//!    things. (a) The free set it starts from is proven, not believed: the freelist page has
+//!    no checksum, so a read-write open walks the whole page structure and refuses the file if
+//!    the freelist lists a page the tree reaches, or if any page is reached twice (which would
+//!    let copy-on-write free it through one parent while the other still reaches it)
+//!    (`check::writer_free_set`). (b) After that, pages enter the free set only when the
+//!    writer stops using them — pages it found through the tree, each reached once — and stay
+//!    pending until every reader that could see them has ended (freelist rule). (c) The meta
+//!    page written is the older of the two, which no snapshot reads after begin (transactions
+//!    copy their meta at begin). New pages come from the free set or from past the high-water
+//!    mark, which no snapshot addresses.
 //! 4. Every byte of every live generation lies inside the file, so no byte a slice covers
 //!    can turn into a SIGBUS and every slice over a mapping is dereferenceable in full. A
 //!    generation covers at most the file length it saw. (A region may have more of the file
