@@ -1,5 +1,5 @@
 //! Adapters: one per engine, each opened on an empty directory. Settings follow redb's
-//! harness (shared/reference/peers.md §2.2): default durability (fsync on commit), 4 GiB
+//! harness (redb's `benches/lmdb_benchmark.rs`): default durability (fsync on commit), 4 GiB
 //! caches where the engine has one, LMDB's map large enough for every phase.
 
 use crate::workload::{Engine, Reader, Writer, value_sum};

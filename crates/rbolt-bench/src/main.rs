@@ -133,15 +133,7 @@ fn parse_args(argv: &[String]) -> Result<Args> {
     Ok(a)
 }
 
-/// Peak resident set of this process (VmHWM), in bytes.
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
+use rbolt_testkit::peak_rss;
 
 /// `__child ENGINE MODE N DIR`: run one workload on one engine, results on stdout.
 fn child(argv: &[String]) -> Result<()> {

@@ -1,4 +1,4 @@
-//! The workload (redb's `lmdb_benchmark`, see shared/reference/peers.md §2) and the adapter
+//! The workload (redb's `lmdb_benchmark`) and the adapter
 //! trait every engine implements.
 //!
 //! Every key and value is a pure function of its index (`pair(i)`), drawn from one wyrand

@@ -140,6 +140,18 @@ impl BucketHeader {
     }
 }
 
+/// Lower-case hex of `bytes`: how the format's text tools (dumps, check messages, scripts)
+/// print keys, values and bucket names.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &x in bytes {
+        s.push(char::from(DIGITS[usize::from(x >> 4)]));
+        s.push(char::from(DIGITS[usize::from(x & 15)]));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

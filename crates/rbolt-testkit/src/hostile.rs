@@ -39,22 +39,12 @@ fn wr64(b: &mut [u8], o: usize, v: u64) {
     put(b, o, &v.to_le_bytes());
 }
 
-/// FNV-1a 64, the meta checksum.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 /// Recomputes the checksum of the meta page at byte offset `off`.
 pub fn reseal_meta(img: &mut [u8], off: usize) {
     let Some(body) = img.get(off + 16..off + 72) else {
         return;
     };
-    let sum = fnv1a64(body);
+    let sum = rbolt_format::fnv1a64(body);
     wr64(img, off + 72, sum);
 }
 

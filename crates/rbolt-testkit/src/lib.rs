@@ -100,6 +100,16 @@ impl TempDb {
     }
 }
 
+/// Peak resident set of this process (Linux `VmHWM`), in bytes; 0 where it cannot be read.
+pub fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// Applies `RBOLT_TEST_FREELIST` (`array` or `hashmap`) unless `opts` already has a type.
 pub fn freelist_from_env(opts: Options) -> Options {
     match std::env::var("RBOLT_TEST_FREELIST") {

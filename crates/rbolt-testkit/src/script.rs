@@ -1,5 +1,5 @@
-//! The op-script format shared by `rbolt-script` and the Go helper (`interop/go`), as
-//! DESIGN.md specifies: one op per line, names and data in hex, buckets as `/`-joined paths.
+//! The op-script format shared by `rbolt-script` and the Go helper (`interop/go`): one op per
+//! line, fields separated by one space, names and data in hex, buckets as `/`-joined paths.
 //!
 //! `cb PATH` · `db PATH` · `put PATH KEY [VAL]` · `del PATH KEY` · `seq PATH N` · `commit`.
 //! Ops after the last `commit` are committed at the end; an op file that ends with `commit`
@@ -10,16 +10,7 @@ use rbolt::{Bucket, Db, Options, Tx};
 use std::io::Write;
 use std::path::Path;
 
-/// Lower-case hex of `b`.
-pub fn hex(b: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(b.len() * 2);
-    for &x in b {
-        s.push(DIGITS[usize::from(x >> 4)] as char);
-        s.push(DIGITS[usize::from(x & 15)] as char);
-    }
-    s
-}
+pub use rbolt_format::hex;
 
 /// Decodes lower- or upper-case hex.
 pub fn unhex(s: &str) -> Result<Vec<u8>> {

@@ -11,37 +11,18 @@
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rbolt_format::{BranchPage, LeafPage, encode_branch, encode_leaf};
+use rbolt_testkit::rng::Rng;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 const KEYS: usize = 100_000;
 
-/// wyrand: deterministic keys without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0xA076_1D64_78BD_642F);
-        let t = u128::from(self.0).wrapping_mul(u128::from(self.0 ^ 0xE703_7ED1_A0B4_28DB));
-        (t as u64) ^ ((t >> 64) as u64)
-    }
-
-    fn bytes<const N: usize>(&mut self) -> [u8; N] {
-        let mut out = [0u8; N];
-        for chunk in out.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        out
-    }
-}
-
 /// Key/value pairs as the benchmark stores them.
 type Pairs = Vec<([u8; 24], [u8; 150])>;
 
 fn pairs(n: usize, seed: u64) -> Pairs {
-    let mut r = Rng(seed);
-    (0..n).map(|_| (r.bytes(), r.bytes())).collect()
+    let mut r = Rng::new(seed);
+    (0..n).map(|_| (r.random(), r.random())).collect()
 }
 
 /// A database holding `KEYS` pairs in bucket "t", and the pairs in insertion order.
@@ -175,10 +156,10 @@ fn writes(c: &mut Criterion) {
         })
     });
     // One put and a commit, without fdatasync (the CPU side of a small commit).
-    let mut r = Rng(5);
+    let mut r = Rng::new(5);
     g.bench_function("commit_small_tx_nosync", |bench| {
         bench.iter_batched(
-            || (r.bytes::<24>(), r.bytes::<150>()),
+            || (r.random::<[u8; 24]>(), r.random::<[u8; 150]>()),
             |(k, v)| {
                 let tx = db.begin_write().expect("begin_write");
                 tx.bucket(b"t")

@@ -7,16 +7,8 @@
     reason = "big-endian integers make keys that sort numerically"
 )]
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rbolt_testkit::rng::Rng;
 use std::time::Instant;
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -37,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("rbolt demo: database at {}", path.display());
     let db = rbolt::Db::open(&path)?;
-    let mut rng = StdRng::seed_from_u64(42);
+    let mut rng = Rng::new(42);
     let keys: Vec<[u8; 24]> = (0..n).map(|_| rng.random()).collect();
     let value = |k: &[u8; 24]| -> [u8; 150] { [k[0]; 150] };
 
@@ -119,7 +111,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "file size {:.1} MiB; peak RSS {}",
         size as f64 / (1 << 20) as f64,
-        peak_rss_mib().map_or("unknown".into(), |m| format!("{m:.0} MiB"))
+        match rbolt_testkit::peak_rss() {
+            0 => "unknown".into(),
+            b => format!("{:.0} MiB", b as f64 / (1 << 20) as f64),
+        }
     );
     if !problems.is_empty() {
         return Err("consistency check failed".into());

@@ -468,8 +468,9 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// At most 32 bytes of a key in hex, for messages.
 fn hex(b: &[u8]) -> String {
-    let mut s: String = b.iter().take(32).map(|x| format!("{x:02x}")).collect();
+    let mut s = rbolt_format::hex(&b[..b.len().min(32)]);
     if b.len() > 32 {
         s.push('…');
     }

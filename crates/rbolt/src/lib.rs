@@ -31,6 +31,8 @@
 //! - Do not modify or truncate the file behind rbolt's back, and do not put it on a network
 //!   filesystem: the memory map assumes the bytes only change through rbolt.
 //! - Files are little-endian; files written by Go bbolt on big-endian machines are not read.
+//! - Unix only (Linux and other Unix systems with `flock` and `mmap`); Windows, which bbolt
+//!   supports, is not.
 //! - A read-write [`Db`] reserves address space for its map to grow in place (at least
 //!   1 GiB, or twice the file; address space only, no memory). Pages of the file the process
 //!   has read stay mapped, so RSS counts them: that is page cache the kernel can reclaim.

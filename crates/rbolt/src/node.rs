@@ -5,7 +5,7 @@
 //! nodes always form a subtree hanging from the bucket's root: a branch node's child is either
 //! a page id (untouched) or a node. A node that grows past [`EAGER_SPLIT_PAGES`] pages is split
 //! at once rather than at commit, which keeps a huge transaction's inserts O(log n) instead of
-//! bbolt's O(n) per insert into one ever-growing node (DESIGN decision 6).
+//! bbolt's O(n) per insert into one ever-growing node.
 
 use crate::error::{Error, Result};
 use crate::tx::{Loc, MAX_DEPTH, Slot, Tx, check_nesting, too_deep};

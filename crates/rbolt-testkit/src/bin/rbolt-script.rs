@@ -1,5 +1,15 @@
-//! `rbolt-script`: dump, check and apply op scripts, the contract the interop tests (and the
-//! Go helper in `interop/go`) share. See DESIGN.md, "Test tool contract".
+//! `rbolt-script`: dump, check and apply op scripts — the contract the interop tests and the
+//! Go helper in `interop/go` share, so the two engines can be compared line for line.
+//!
+//! - `rbolt-script dump DB` prints the database in cursor order, recursively: `B <path>
+//!   seq=<n>` for a bucket (at its key's position in its parent, followed by its contents) and
+//!   `K <path> <key> <value>` for a pair; paths are bucket names in lower-case hex joined by
+//!   `/`, keys and values lower-case hex (an empty value is an empty field, so `K 61 6b `
+//!   ends with a space).
+//! - `rbolt-script check DB` prints `OK` and exits 0, or one problem per line and exits 1.
+//! - `rbolt-script apply [--page-size N] [--no-freelist-sync] OPS DB` replays an op file
+//!   (format in [`rbolt_testkit::script`]) onto the database, creating it if missing; any
+//!   error prints the line and exits 1.
 
 use anyhow::{Context, Result, bail};
 use rbolt_testkit::script;

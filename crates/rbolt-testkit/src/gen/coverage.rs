@@ -90,7 +90,8 @@ impl Coverage {
         self.no_freelist_sync += o.no_freelist_sync;
     }
 
-    /// The features issue 3 asks for that these scripts did *not* exercise (empty = all).
+    /// The features the interop generator must cover that these scripts did *not* exercise
+    /// (empty = all).
     pub fn missing(&self) -> Vec<&'static str> {
         let checks: [(bool, &'static str); 20] = [
             (self.max_top_level >= 20, "many top-level buckets (>= 20)"),

@@ -2,7 +2,6 @@
 //! crossing pageSize/4, merges, big values, max keys, sequences, huge transactions, ...).
 
 use super::*;
-use rand::Rng;
 
 impl Generator {
     // ---------------------------------------------------------------- episodes

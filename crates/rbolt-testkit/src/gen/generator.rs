@@ -2,9 +2,8 @@
 //! and choices the episodes are built from.
 
 use super::*;
+use crate::rng::Rng;
 use crate::script::hex;
-use rand::rngs::StdRng;
-use rand::{Rng, RngCore, SeedableRng};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Bytes of "big" values (> 64 KiB) one script may put; keeps 100+ scripts fast.
@@ -17,7 +16,7 @@ pub const EPISODES: usize = 12;
 /// Writes op scripts from a seeded RNG and keeps the model of what they produce.
 #[derive(Debug)]
 pub struct Generator {
-    pub(super) rng: StdRng,
+    pub(super) rng: Rng,
     pub(super) model: Model,
     pub(super) page_size: usize,
     pub(super) lines: Vec<String>,
@@ -40,7 +39,7 @@ impl Generator {
     /// A generator that continues from `model` (the current content of the file).
     pub fn with_model(seed: u64, page_size: usize, model: Model) -> Self {
         let mut g = Self {
-            rng: StdRng::seed_from_u64(seed),
+            rng: Rng::new(seed),
             model,
             page_size,
             lines: Vec::new(),
@@ -83,7 +82,7 @@ impl Generator {
     }
 
     /// The RNG, for callers that add their own ops.
-    pub fn rng(&mut self) -> &mut StdRng {
+    pub fn rng(&mut self) -> &mut Rng {
         &mut self.rng
     }
 

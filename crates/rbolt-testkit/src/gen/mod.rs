@@ -28,9 +28,7 @@ pub use coverage::Coverage;
 pub use generator::{EPISODES, Generator};
 pub use model::*;
 
-use rand::Rng;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use crate::rng::Rng;
 
 // ------------------------------------------------------------------------------------------
 // Standalone scripts
@@ -73,7 +71,7 @@ impl Script {
     /// always included (and `index % 24 == 6` adds a multi-MiB value), plus 2–6 random ones.
     pub fn generate(master: u64, index: u64) -> Self {
         let seed = derive_seed(master, index);
-        let mut pick = StdRng::seed_from_u64(seed ^ 0x5eed);
+        let mut pick = Rng::new(seed ^ 0x5eed);
         let page_size = match index % 4 {
             0 | 1 => 4096,
             2 => 16384,

@@ -1,10 +1,9 @@
 //! Boundary sizes and every page size: the largest key, empty values, values spanning many
 //! pages, one huge transaction; reopening after every kind of operation.
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use rbolt::Options;
 use rbolt_testkit::TempDb;
+use rbolt_testkit::rng::Rng;
 use rbolt_testkit::script::dump_tx;
 
 fn dump(db: &rbolt::Db) -> String {
@@ -131,7 +130,7 @@ fn value_spanning_many_pages_round_trips() {
 #[test]
 fn huge_single_transaction_of_random_keys() {
     let n = 200_000;
-    let mut rng = StdRng::seed_from_u64(0xB01D);
+    let mut rng = Rng::new(0xB01D);
     let mut model = std::collections::BTreeMap::new();
     let mut db = TempDb::with_options(Options::new().no_sync(true));
     db.update(|tx| {

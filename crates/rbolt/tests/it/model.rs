@@ -5,10 +5,9 @@
 //!
 //! `RBOLT_MODEL_SEED=<n>` replays one seed; `RBOLT_MODEL_CASES=<n>` sets how many seeds run.
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use rbolt::{Bucket, Options, Tx};
 use rbolt_testkit::TempDb;
+use rbolt_testkit::rng::Rng;
 use rbolt_testkit::script::{dump_tx, hex};
 use std::collections::BTreeMap;
 
@@ -79,7 +78,7 @@ fn open_path<'tx>(tx: &'tx Tx, path: &[Vec<u8>]) -> Bucket<'tx> {
     b
 }
 
-fn key(rng: &mut StdRng) -> Vec<u8> {
+fn key(rng: &mut Rng) -> Vec<u8> {
     match rng.random_range(0..100) {
         // Small alphabet: lots of overwrites and deletes of existing keys.
         0..70 => format!("k{:03}", rng.random_range(0..400)).into_bytes(),
@@ -88,7 +87,7 @@ fn key(rng: &mut StdRng) -> Vec<u8> {
     }
 }
 
-fn value(rng: &mut StdRng) -> Vec<u8> {
+fn value(rng: &mut Rng) -> Vec<u8> {
     match rng.random_range(0..100) {
         0..10 => Vec::new(),
         10..90 => (0..rng.random_range(1..200))
@@ -101,7 +100,7 @@ fn value(rng: &mut StdRng) -> Vec<u8> {
 
 /// Runs one seeded case; panics with the seed on the first divergence.
 fn run_case(seed: u64, steps: usize) {
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = Rng::new(seed);
     let page_size = [1024, 4096, 4096, 16384][rng.random_range(0..4)];
     let mut db = TempDb::with_options(Options::new().page_size(page_size).no_sync(true));
     let mut committed = MBucket::default();
@@ -295,7 +294,7 @@ fn seeds(default_cases: u64) -> Vec<u64> {
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(default_cases);
-    let base: u64 = rand::random();
+    let base = rbolt_testkit::rng::fresh_seed();
     eprintln!(
         "model test: base seed {base} ({cases} cases); replay one with RBOLT_MODEL_SEED=<seed>"
     );

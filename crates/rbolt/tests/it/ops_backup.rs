@@ -12,14 +12,9 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
 }
 
-/// FNV-1a 64 over the meta struct's first 56 bytes (page bytes 16..72).
+/// The meta checksum (FNV-1a 64 over the meta struct's first 56 bytes) is right.
 fn meta_ok(page: &[u8]) -> bool {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in &page[16..72] {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h == u64_at(page, 72)
+    rbolt_format::fnv1a64(&page[16..72]) == u64_at(page, 72)
 }
 
 fn fill(db: &TempDb, n: u32) {

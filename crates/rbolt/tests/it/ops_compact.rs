@@ -2,17 +2,16 @@
 //! and a churned file comes out much smaller.
 
 use crate::ops_common::{dump, file_len, go_agrees, probed};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use rbolt::{Bucket, Error, Options};
 use rbolt_testkit::TempDb;
+use rbolt_testkit::rng::Rng;
 use std::sync::atomic::Ordering;
 
 /// Random nested buckets with sequences, empty and large values, inline and paged buckets,
 /// then churn: overwrites, deletes and bucket deletes over several commits.
 fn churned_source(seed: u64) -> TempDb {
     let db = TempDb::with_options(Options::new().no_sync(true));
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = Rng::new(seed);
     for round in 0..12 {
         db.update(|tx| {
             for t in 0..6u8 {
@@ -33,7 +32,7 @@ fn churned_source(seed: u64) -> TempDb {
     db
 }
 
-fn fill(b: &Bucket<'_>, rng: &mut StdRng, depth: u32) -> rbolt::Result<()> {
+fn fill(b: &Bucket<'_>, rng: &mut Rng, depth: u32) -> rbolt::Result<()> {
     for _ in 0..rng.random_range(20..400) {
         let k: Vec<u8> = (0..rng.random_range(1..12)).map(|_| rng.random()).collect();
         if b.bucket(&k)?.is_some() {

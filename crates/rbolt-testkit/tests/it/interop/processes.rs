@@ -55,7 +55,6 @@ pub(super) fn apply_with(
 /// One file extended alternately by Go and rbolt. Returns how many rounds of each writer
 /// proved page reuse (probe put without growing the file's high-water mark).
 fn alternate(go: &Path, file: &AltFile, seed: u64, rounds: usize) -> Result<[usize; 2], String> {
-    use rand::Rng;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let db = dir.path().join("alt.db");
     let mut g = Generator::new(seed, file.page_size);
