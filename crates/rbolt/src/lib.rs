@@ -75,6 +75,7 @@ mod mmap;
 mod movebucket;
 mod node;
 mod ops;
+mod registry;
 mod shrink;
 mod stats;
 pub mod storage;

@@ -226,11 +226,22 @@ impl Db {
     /// Flushes the file to stable storage (fdatasync), for use with
     /// [`Options::no_sync`]: commits made since then become durable (bbolt's `Sync`).
     /// Does not wait for a write transaction. A read-only database returns `Ok`.
+    ///
+    /// A failed sync poisons the database, as a failed commit sync does: the kernel may have
+    /// dropped the pages it could not write and report the next sync as a success, so
+    /// writes — and this call — return [`Error::Poisoned`](crate::Error::Poisoned) until the
+    /// database is reopened.
     pub fn sync(&self) -> Result<()> {
-        match &self.shared.ops.storage {
-            Some(s) => Ok(s.sync_data()?),
-            None => Ok(()),
+        let Some(s) = &self.shared.ops.storage else {
+            return Ok(());
+        };
+        if self.shared.is_poisoned() {
+            return Err(crate::Error::Poisoned);
         }
+        s.sync_data().map_err(|e| {
+            self.shared.poison();
+            e.into()
+        })
     }
 
     /// Turns the fdatasyncs of commits off or on while the database is open (bbolt's
