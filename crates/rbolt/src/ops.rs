@@ -238,7 +238,13 @@ impl Db {
         if self.shared.is_poisoned() {
             return Err(crate::Error::Poisoned);
         }
-        s.sync_data().map_err(|e| {
+        // A sync that panics has an unknown outcome too: poison, then let the panic go on.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.sync_data()))
+            .unwrap_or_else(|p| {
+                self.shared.poison();
+                std::panic::resume_unwind(p)
+            });
+        r.map_err(|e| {
             self.shared.poison();
             e.into()
         })

@@ -290,4 +290,14 @@ fn a_failed_db_sync_did_not_poison_the_db() {
     db.sync().unwrap();
     db.update(|tx| tx.bucket(b"b")?.unwrap().put(b"k", b"new"))
         .unwrap();
+    // A sync that panics: the outcome is unknown, so it poisons as well.
+    probe
+        .panic_at_sync
+        .store(probe.syncs.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+    assert!(catch_unwind(AssertUnwindSafe(|| db.sync())).is_err());
+    probe.panic_at_sync.store(0, Ordering::SeqCst);
+    assert!(matches!(db.sync(), Err(Error::Poisoned)));
+    assert!(matches!(db.begin_write(), Err(Error::Poisoned)));
+    db.reopen();
+    assert_eq!(value(&db).as_deref(), Some(&b"new"[..]));
 }
