@@ -8,8 +8,10 @@
 //!
 //! If a closure fails (returns `Err` or panics), the transaction is rolled back and run again
 //! without it; the failed caller then runs its closure alone in its own transaction and gets
-//! that result. If the commit itself fails, every member runs alone. Either way no caller's
-//! result depends on another's closure — which is why a closure may run more than once.
+//! that result. If the commit itself fails, every member runs alone; if it panics (which
+//! poisons the database), the panic goes to the leader and the others run alone and get
+//! `Poisoned`. Either way no caller's result depends on another's closure — which is why a
+//! closure may run more than once.
 
 use crate::db::{Db, lock};
 use crate::error::Result;
@@ -187,7 +189,14 @@ impl Db {
         drop(st);
 
         let mut active: Vec<usize> = (0..n).collect();
-        let mut outcomes = vec![Outcome::Solo; n];
+        // Publishes the outcomes when the leader is done — also when it unwinds (a commit
+        // that panicked): the members then run alone and meet the poisoned database
+        // themselves instead of waiting for an answer forever.
+        let mut ending = Ending {
+            batch,
+            outcomes: vec![Outcome::Solo; n],
+        };
+        let outcomes = &mut ending.outcomes;
         let mut own_panic: Option<Box<dyn Any + Send>> = None;
         while !active.is_empty() {
             let Ok(tx) = self.begin_write() else {
@@ -244,8 +253,28 @@ impl Db {
                 }
             }
         }
-        let mut st = lock(&batch.st);
-        for (i, o) in outcomes.iter().enumerate() {
+        let mine = outcomes[0];
+        drop(ending);
+        if let Some(p) = own_panic {
+            resume_unwind(p);
+        }
+        mine
+    }
+}
+
+/// The end of a batch, from the leader's side (see `lead`).
+struct Ending<'a> {
+    batch: &'a Batch,
+    outcomes: Vec<Outcome>,
+}
+
+impl Drop for Ending<'_> {
+    fn drop(&mut self) {
+        let mut st = lock(&self.batch.st);
+        // A leader unwinding mid-round may have left the transaction parked; it rolls back
+        // once the lock is let go (dropping a `Tx` takes the writer slot's lock).
+        let parked = st.tx.take();
+        for (i, o) in self.outcomes.iter().enumerate() {
             st.outcomes[i] = Some(*o);
         }
         st.done = true;
@@ -253,10 +282,7 @@ impl Db {
             cv.notify_one();
         }
         drop(st);
-        if let Some(p) = own_panic {
-            resume_unwind(p);
-        }
-        outcomes[0]
+        drop(parked);
     }
 }
 

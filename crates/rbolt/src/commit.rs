@@ -7,7 +7,7 @@
 //! safe because every page written is either new or was released by the freelist: no meta and
 //! no open reader can reach it.
 
-use crate::db::WriterData;
+use crate::db::{WriterData, WriterLease};
 use crate::defects;
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
@@ -441,10 +441,14 @@ pub(crate) fn commit(tx: &mut Tx) -> Result<()> {
         return Err(Error::Poisoned);
     }
     let txid = tx.meta.txid;
-    let mut writer =
+    // Leased: a panic from here until the data is back in the transaction poisons the
+    // database instead of losing the writer state (which would wedge every later writer).
+    let mut writer = WriterLease::new(
+        &shared,
         tx.w.as_mut()
             .and_then(|w| w.writer.take())
-            .expect("invariant: writer data present until commit");
+            .expect("invariant: writer data present until commit"),
+    );
     writer.freelist.begin_commit(txid);
     let mode = match tx.ext.shrink.get() {
         ShrinkMode::Now => ShrinkMode::Now,
@@ -479,7 +483,7 @@ pub(crate) fn commit(tx: &mut Tx) -> Result<()> {
         },
         Err(e) => Err(e),
     };
-    tx.w.as_mut().expect("invariant: write tx").writer = Some(writer);
+    tx.w.as_mut().expect("invariant: write tx").writer = Some(writer.into_inner());
     published
 }
 

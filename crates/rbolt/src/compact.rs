@@ -30,8 +30,9 @@ use crate::tx::{Tx, check_nesting};
 /// crash could lose: but a crash *before `compact` returns* can then leave `dst` unreadable
 /// rather than partly copied, so treat the file as usable only after `compact` returned `Ok`
 /// (bbolt's CLI compacts into a new file and only then uses it). Commits that other threads
-/// make to `dst` while `compact` runs are not synced either, until it returns. A destination
-/// that already holds buckets is written with a durable commit each time, as bbolt does.
+/// make to `dst` meanwhile keep `dst`'s own settings: every write transaction starts with
+/// them. A destination that already holds buckets is written with a durable commit each time,
+/// as bbolt does.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();

@@ -1,10 +1,15 @@
 //! Opening a database and handing out transactions (bbolt's `db.go`): file lock, meta
 //! selection, the mapping generations, the registry of open readers and the single writer slot.
 //!
-//! Lock order: `writer` (held for a whole write transaction, as a token) before `state` (held
-//! only for a few instructions). Readers take `state` alone. Nothing blocks on a reader: growth
-//! publishes a new generation (the old mapping extended in its reserved address space, see
-//! `mmap.rs`) and old generations live on in the transactions that hold them.
+//! Lock order (the full list is in docs/architecture.md): the writer slot (held for a whole
+//! write transaction, as a token) before `state` (held only for a few instructions, never for
+//! work that grows with the data). Readers take `state` alone. Nothing blocks on a reader:
+//! growth publishes a new generation (the old mapping extended in its reserved address space,
+//! see `mmap.rs`) and old generations live on in the transactions that hold them.
+//!
+//! Poisoning: an I/O error in a commit or in [`Db::sync`], or a panic that unwinds while the
+//! writer data is out of both its slot and a transaction ([`WriterLease`]), poisons the
+//! database. Every writer, waiting or not, then gets [`Error::Poisoned`] at once.
 
 use crate::commit::grow_target;
 use crate::error::{Error, Result};
@@ -12,6 +17,7 @@ use crate::freelist::Freelist;
 use crate::mmap::Mapping;
 use crate::node::{BucketState, WState};
 use crate::ops::{OpsShared, OptionsExt, TxExt};
+use crate::registry::Registration;
 use crate::storage::{FileStorage, Storage, StorageWrapper};
 use crate::tx::{Tx, WriteTx};
 use rbolt_format::{
@@ -198,6 +204,57 @@ impl WriterData {
     }
 }
 
+/// The writer data while it is out of both its slot and a transaction (in `begin_write` and
+/// in `commit`). Dropped still holding the data — which only a panic unwinding through that
+/// code does — it poisons the database: the panic may have left the freelist or the file half
+/// changed, and without it every later `begin_write` would wait for a writer that never
+/// returns.
+pub(crate) struct WriterLease<'a> {
+    shared: &'a Shared,
+    data: Option<Box<WriterData>>,
+}
+
+impl<'a> WriterLease<'a> {
+    pub(crate) fn new(shared: &'a Shared, data: Box<WriterData>) -> Self {
+        Self {
+            shared,
+            data: Some(data),
+        }
+    }
+
+    /// Ends the lease: the caller puts the data back into a transaction.
+    pub(crate) fn into_inner(mut self) -> Box<WriterData> {
+        self.data
+            .take()
+            .expect("invariant: a lease holds its data until it ends")
+    }
+}
+
+impl std::ops::Deref for WriterLease<'_> {
+    type Target = WriterData;
+    fn deref(&self) -> &WriterData {
+        self.data
+            .as_deref()
+            .expect("invariant: a lease holds its data until it ends")
+    }
+}
+
+impl std::ops::DerefMut for WriterLease<'_> {
+    fn deref_mut(&mut self) -> &mut WriterData {
+        self.data
+            .as_deref_mut()
+            .expect("invariant: a lease holds its data until it ends")
+    }
+}
+
+impl Drop for WriterLease<'_> {
+    fn drop(&mut self) {
+        if self.data.is_some() {
+            self.shared.poison();
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) meta: Meta,
@@ -218,12 +275,19 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     writer: Mutex<Option<Box<WriterData>>>,
     writer_free: Condvar,
+    /// Set (under the `writer` lock, see [`Shared::poison`]) when this handle no longer knows
+    /// the state of the file.
     poisoned: AtomicBool,
     /// The user's no-sync setting ([`Db::set_no_sync`]), copied into the writer data at the
     /// start of each write transaction.
     pub(crate) no_sync: AtomicBool,
+    /// [`Options::no_grow_sync`], restored at the start of each write transaction (compaction
+    /// relaxes it for its own transactions only).
+    no_grow_sync: bool,
     pub(crate) populate: bool,
     pub(crate) ops: OpsShared,
+    /// Last, so that it goes after every field that keeps the file (and its lock) open.
+    _registration: Registration,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -237,8 +301,14 @@ impl Shared {
         self.poisoned.load(Ordering::Acquire)
     }
 
+    /// Refuses all further writes through this handle, and wakes every writer waiting for the
+    /// slot so that it sees the poison instead of waiting for data that may never return.
+    /// Takes the `writer` lock: a writer tests the flag under it before it waits, so it cannot
+    /// miss the wake-up.
     pub(crate) fn poison(&self) {
+        let _slot = lock(&self.writer);
         self.poisoned.store(true, Ordering::Release);
+        self.writer_free.notify_all();
     }
 
     pub(crate) fn end_read(&self, txid: u64, hwm: u64) {
@@ -317,6 +387,8 @@ impl Db {
             .create(!opts.read_only)
             .truncate(false)
             .open(path)?;
+        // Before the lock: a second open from this process would wait on its own lock.
+        let registration = Registration::new(&file, opts.read_only)?;
         lock_file(&file, opts.read_only, opts.timeout)?;
         let file = Arc::new(file);
         let mut storage: Box<dyn Storage> = Box::new(FileStorage::new(file.clone()));
@@ -370,8 +442,10 @@ impl Db {
             writer_free: Condvar::new(),
             poisoned: AtomicBool::new(false),
             no_sync: AtomicBool::new(opts.no_sync),
+            no_grow_sync: opts.no_grow_sync,
             populate: opts.mmap_populate,
             ops: OpsShared::new(opts.ext, (!opts.read_only).then(|| storage.clone())),
+            _registration: registration,
         };
         let mut persist_freelist = false;
         if opts.read_only && opts.ext.pre_load_freelist {
@@ -437,12 +511,14 @@ impl Db {
         if self.shared.read_only {
             return Err(Error::DatabaseReadOnly);
         }
-        if self.shared.is_poisoned() {
-            return Err(Error::Poisoned);
-        }
-        let mut data = {
+        let data = {
             let mut slot = lock(&self.shared.writer);
             loop {
+                // Tested under the slot's lock, where `poison` sets it: a writer waiting here
+                // when a commit fails or panics wakes up to the error.
+                if self.shared.is_poisoned() {
+                    return Err(Error::Poisoned);
+                }
                 if let Some(d) = slot.take() {
                     break d;
                 }
@@ -453,12 +529,18 @@ impl Db {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
         };
+        let mut data = WriterLease::new(&self.shared, data);
         data.no_sync = self.shared.no_sync.load(Ordering::Relaxed);
-        let (mut meta, map) = {
+        data.no_grow_sync = self.shared.no_grow_sync;
+        let (mut meta, map, readers) = {
             let st = lock(&self.shared.state);
-            data.freelist.release(&st.readers);
-            (st.meta, st.map.clone())
+            let readers: Vec<u64> = st.readers.keys().copied().collect();
+            (st.meta, st.map.clone(), readers)
         };
+        // Releasing is O(pending pages): done outside the lock every reader's begin and end
+        // takes. A reader that begins meanwhile has the latest txid, which no pending page is
+        // hidden from (each was freed by a commit at or below it), so the copy is enough.
+        data.freelist.release(&readers);
         meta.txid += 1;
         let mut ws = WState::default();
         ws.buckets.push(BucketState::new(meta.root, None, 0));
@@ -470,7 +552,7 @@ impl Db {
             w: Some(WriteTx {
                 st: RefCell::new(ws),
                 arena: crate::mmap::ByteArena::new(),
-                writer: Some(data),
+                writer: Some(data.into_inner()),
             }),
             ext: TxExt::default(),
         })

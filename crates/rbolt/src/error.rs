@@ -23,6 +23,10 @@ pub enum Error {
     Checksum,
     /// The file lock could not be taken before the timeout ("timeout").
     Timeout,
+    /// This process already has the file open through another [`Db`](crate::Db) (its file
+    /// lock would make this open wait for that one forever). Read-only opens may share a file
+    /// with each other, never with a read-write open.
+    DatabaseAlreadyOpen,
     /// A write was attempted in a read-only transaction ("tx not writable").
     TxNotWritable,
     /// The transaction is already closed ("tx closed").
@@ -65,8 +69,13 @@ pub enum Error {
         /// What was wrong.
         what: String,
     },
-    /// An earlier write or sync failed, so the state of the file is unknown; the database
-    /// refuses further writes until it is reopened (see "fsyncgate").
+    /// An earlier write or sync failed, or a commit panicked, so this handle no longer knows
+    /// the state of the file: the database refuses further writes (and [`Db::sync`]) until it
+    /// is reopened. After a failed fsync the kernel may have dropped the unwritten pages and a
+    /// later fsync can report success anyway ("fsyncgate"). Readers keep working on the last
+    /// state this handle published.
+    ///
+    /// [`Db::sync`]: crate::Db::sync
     Poisoned,
 }
 
@@ -91,6 +100,9 @@ impl fmt::Display for Error {
             Self::VersionMismatch => "version mismatch",
             Self::Checksum => "checksum error",
             Self::Timeout => "timeout",
+            Self::DatabaseAlreadyOpen => {
+                "database file already open in this process; use that Db or drop it first"
+            }
             Self::TxNotWritable => "tx not writable",
             Self::TxClosed => "tx closed",
             Self::DatabaseReadOnly => "database is in read-only mode",
@@ -119,7 +131,8 @@ impl fmt::Display for Error {
                 return write!(f, "database corrupted: {what}");
             }
             Self::Poisoned => {
-                "an earlier write or sync failed; reopen the database before writing again"
+                "an earlier write or sync failed, or a commit panicked; reopen the database \
+                 before writing again"
             }
         };
         f.write_str(s)

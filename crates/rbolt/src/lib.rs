@@ -27,7 +27,8 @@
 //! - A long-running read transaction keeps the pages it can see from being reused, so the file
 //!   grows while it is open. It never blocks the writer.
 //! - The file is locked with `flock`, like Go bbolt, so processes (Rust or Go) exclude each
-//!   other. Opening the same file twice in one process also blocks on that lock.
+//!   other. Within one process a second open of a file that is already open fails at once
+//!   with [`Error::DatabaseAlreadyOpen`] (read-only opens may share a file).
 //! - Do not modify or truncate the file behind rbolt's back, and do not put it on a network
 //!   filesystem: the memory map assumes the bytes only change through rbolt.
 //! - Files are little-endian; files written by Go bbolt on big-endian machines are not read.
@@ -77,6 +78,7 @@ mod mmap;
 mod movebucket;
 mod node;
 mod ops;
+mod registry;
 mod shrink;
 mod stats;
 pub mod storage;

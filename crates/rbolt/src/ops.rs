@@ -226,11 +226,28 @@ impl Db {
     /// Flushes the file to stable storage (fdatasync), for use with
     /// [`Options::no_sync`]: commits made since then become durable (bbolt's `Sync`).
     /// Does not wait for a write transaction. A read-only database returns `Ok`.
+    ///
+    /// A failed sync poisons the database, as a failed commit sync does: the kernel may have
+    /// dropped the pages it could not write and report the next sync as a success, so
+    /// writes — and this call — return [`Error::Poisoned`](crate::Error::Poisoned) until the
+    /// database is reopened.
     pub fn sync(&self) -> Result<()> {
-        match &self.shared.ops.storage {
-            Some(s) => Ok(s.sync_data()?),
-            None => Ok(()),
+        let Some(s) = &self.shared.ops.storage else {
+            return Ok(());
+        };
+        if self.shared.is_poisoned() {
+            return Err(crate::Error::Poisoned);
         }
+        // A sync that panics has an unknown outcome too: poison, then let the panic go on.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.sync_data()))
+            .unwrap_or_else(|p| {
+                self.shared.poison();
+                std::panic::resume_unwind(p)
+            });
+        r.map_err(|e| {
+            self.shared.poison();
+            e.into()
+        })
     }
 
     /// Turns the fdatasyncs of commits off or on while the database is open (bbolt's

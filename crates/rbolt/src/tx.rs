@@ -155,8 +155,10 @@ pub(crate) struct WriteTx {
 /// };
 /// ```
 pub struct Tx {
-    pub(crate) shared: Arc<Shared>,
+    /// Before `shared`: fields drop in order, and the file must be unmapped (a mapping keeps
+    /// the file's lock) before `Shared` releases the file's registration.
     pub(crate) map: Arc<Mapping>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) meta: Meta,
     pub(crate) page_size: usize,
     pub(crate) w: Option<WriteTx>,

@@ -481,7 +481,12 @@ fn read_only_mode_never_writes_and_refuses_write_txs() {
 
 #[test]
 fn file_lock_excludes_writers_and_times_out() {
-    let db = TempDb::new();
+    let mut db = TempDb::new();
+    db.close();
+    // The lock held through a descriptor rbolt does not know, as another process would hold
+    // it (a second open from this process is refused before it gets to the lock).
+    let holder = std::fs::File::open(db.path()).unwrap();
+    holder.lock().unwrap();
     let t0 = Instant::now();
     let r = Options::new()
         .timeout(Duration::from_millis(200))
@@ -496,6 +501,8 @@ fn file_lock_excludes_writers_and_times_out() {
         matches!(r, Err(Error::Timeout)),
         "shared lock must wait for the writer"
     );
+    drop(holder);
+    db.reopen();
 }
 
 #[test]

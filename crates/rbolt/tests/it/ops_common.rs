@@ -97,6 +97,9 @@ pub(crate) struct Probe {
     pub(crate) fail_writes: AtomicBool,
     /// While set, every sync fails.
     pub(crate) fail_syncs: AtomicBool,
+    /// When non-zero, the sync that brings `syncs` to this count panics (a storage layer or an
+    /// invariant check blowing up in the middle of a commit).
+    pub(crate) panic_at_sync: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -107,7 +110,10 @@ struct Probed {
 
 impl Probed {
     fn sync(&self, f: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
-        self.probe.syncs.fetch_add(1, Ordering::SeqCst);
+        let n = self.probe.syncs.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.probe.panic_at_sync.load(Ordering::SeqCst) == n {
+            panic!("injected panic in sync {n}");
+        }
         if self.probe.fail_syncs.load(Ordering::SeqCst) {
             return Err(io::Error::other("injected sync failure"));
         }
@@ -136,8 +142,8 @@ impl Storage for Probed {
     }
 }
 
-/// A temporary database whose storage goes through a fresh [`Probe`] (reopens included).
-pub(crate) fn probed(opts: Options) -> (TempDb, Arc<Probe>) {
+/// A storage wrapper that routes through a fresh [`Probe`], and the probe.
+pub(crate) fn probe_wrapper() -> (StorageWrapper, Arc<Probe>) {
     let probe = Arc::new(Probe::default());
     let p = probe.clone();
     let wrap: StorageWrapper = Arc::new(move |inner| {
@@ -146,5 +152,11 @@ pub(crate) fn probed(opts: Options) -> (TempDb, Arc<Probe>) {
             probe: p.clone(),
         })
     });
+    (wrap, probe)
+}
+
+/// A temporary database whose storage goes through a fresh [`Probe`] (reopens included).
+pub(crate) fn probed(opts: Options) -> (TempDb, Arc<Probe>) {
+    let (wrap, probe) = probe_wrapper();
     (TempDb::with_options(opts.wrap_storage(wrap)), probe)
 }

@@ -334,6 +334,7 @@ fn locking_both_directions() {
 
     // Two read-only opens coexist, in both orders; a writer is kept out by either.
     let h = Holder::start(go, &db, true);
+    expect_timeout("rbolt rw vs Go ro", Options::new().timeout(t300), &db);
     let ro = Options::new()
         .read_only(true)
         .timeout(Duration::from_secs(5))
@@ -346,10 +347,11 @@ fn locking_both_directions() {
         })
         .expect("read while shared");
     assert_eq!(v.as_deref(), Some(&b"v"[..]));
-    expect_timeout(
-        "rbolt rw vs Go ro + rbolt ro",
-        Options::new().timeout(t300),
-        &db,
+    // A writer from this process is refused at once: the file is already open here.
+    let r = Options::new().timeout(t300).open(&db);
+    assert!(
+        matches!(r, Err(rbolt::Error::DatabaseAlreadyOpen)),
+        "rbolt rw vs Go ro + rbolt ro in this process: {r:?}"
     );
     h.release();
     assert_eq!(go_tryopen(go, &db, true), "ok", "Go ro while rbolt ro");
