@@ -12,12 +12,13 @@
 use rbolt::Error;
 use rbolt_testkit::faults::{self, FaultKind, FaultPlan};
 use rbolt_testkit::rng::{env_count, env_seed};
+use rbolt_testkit::watchdog::Watchdog;
 use rbolt_testkit::workload::{Spec, TxOps, db_state, generate, run_tx, run_tx_recorded};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const TXS: usize = 16;
 
@@ -223,6 +224,10 @@ fn injected_io_errors_poison_and_recover() {
     let runs = AtomicU64::new(0);
     let failures = Mutex::new(Vec::new());
     let next = AtomicU64::new(0);
+    let wd = Watchdog::new(
+        "injected_io_errors_poison_and_recover",
+        Duration::from_secs(120),
+    );
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| {
@@ -244,6 +249,7 @@ fn injected_io_errors_poison_and_recover() {
                                     errno: if k % 2 == 0 { 28 } else { 5 },
                                 };
                                 runs.fetch_add(1, Ordering::Relaxed);
+                                wd.doing(format!("seed {seed} {plan:?}"));
                                 let res =
                                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                                         run_case(&r, &plan, dir.path())
