@@ -232,65 +232,71 @@ fn hostile_files_never_panic_or_hang() {
             outcomes.clone(),
             current.clone(),
         );
-        handles.push(std::thread::spawn(move || {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("hostile.db");
-            loop {
-                let i = match only {
-                    Some(c) => {
-                        if next.fetch_add(1, Ordering::Relaxed) > 0 {
+        // Named, so that an abort (a stack overflow) at least says it was a hostile case.
+        let worker = std::thread::Builder::new().name(format!("hostile worker {t}"));
+        handles.push(
+            worker
+                .spawn(move || {
+                    let dir = tempfile::tempdir().unwrap();
+                    let path = dir.path().join("hostile.db");
+                    loop {
+                        let i = match only {
+                            Some(c) => {
+                                if next.fetch_add(1, Ordering::Relaxed) > 0 {
+                                    return;
+                                }
+                                c
+                            }
+                            None => next.fetch_add(1, Ordering::Relaxed),
+                        };
+                        if i >= cases && only.is_none() || failures.lock().unwrap().len() >= 20 {
                             return;
                         }
-                        c
-                    }
-                    None => next.fetch_add(1, Ordering::Relaxed),
-                };
-                if i >= cases && only.is_none() || failures.lock().unwrap().len() >= 20 {
-                    return;
-                }
-                if i > 0 && i.is_multiple_of(100_000) {
-                    eprintln!("hostile: {i} cases so far");
-                }
-                let seed = case_seed(base, i);
-                let mut r = Rng::new(seed);
-                let (img0, ps, _) = &bases[r.index(bases.len())];
-                let mut img = img0.clone();
-                let desc = hostile::mutate(&mut img, *ps, &mut r);
-                let rw = r.chance(0.5);
-                *current[t].lock().unwrap() = Some((i, Instant::now(), desc.clone()));
-                if only.is_some() {
-                    eprintln!("case {i}: {desc} (read-write: {rw})");
-                }
-                std::fs::write(&path, &img).unwrap();
-                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let o = hostile::exercise(&path, rw)?;
-                    if rw {
-                        // `exercise` committed to the file: start again from the image.
+                        if i > 0 && i.is_multiple_of(100_000) {
+                            eprintln!("hostile: {i} cases so far");
+                        }
+                        let seed = case_seed(base, i);
+                        let mut r = Rng::new(seed);
+                        let (img0, ps, _) = &bases[r.index(bases.len())];
+                        let mut img = img0.clone();
+                        let desc = hostile::mutate(&mut img, *ps, &mut r);
+                        let rw = r.chance(0.5);
+                        *current[t].lock().unwrap() = Some((i, Instant::now(), desc.clone()));
+                        if only.is_some() {
+                            eprintln!("case {i}: {desc} (read-write: {rw})");
+                        }
                         std::fs::write(&path, &img).unwrap();
-                        read_write_criterion(&path)?;
-                    }
-                    Ok::<_, String>(o)
-                }));
-                let msg = match res {
-                    Ok(Ok(o)) => {
-                        *outcomes.lock().unwrap().entry(o).or_default() += 1;
-                        (o == Outcome::CheckMissed).then(|| {
-                            "check was clean but walking the file hit errors: the checker \
+                        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            let o = hostile::exercise(&path, rw)?;
+                            if rw {
+                                // `exercise` committed to the file: start again from the image.
+                                std::fs::write(&path, &img).unwrap();
+                                read_write_criterion(&path)?;
+                            }
+                            Ok::<_, String>(o)
+                        }));
+                        let msg = match res {
+                            Ok(Ok(o)) => {
+                                *outcomes.lock().unwrap().entry(o).or_default() += 1;
+                                (o == Outcome::CheckMissed).then(|| {
+                                    "check was clean but walking the file hit errors: the checker \
                              missed damage"
-                                .to_string()
-                        })
-                    }
-                    Ok(Err(e)) => Some(e),
-                    Err(p) => Some(format!("PANIC: {}", rbolt_testkit::panic_message(&*p))),
-                };
-                if let Some(m) = msg {
-                    failures.lock().unwrap().push(format!(
+                                        .to_string()
+                                })
+                            }
+                            Ok(Err(e)) => Some(e),
+                            Err(p) => Some(format!("PANIC: {}", rbolt_testkit::panic_message(&*p))),
+                        };
+                        if let Some(m) = msg {
+                            failures.lock().unwrap().push(format!(
                         "RBOLT_HOSTILE_CASE={i} RBOLT_SEED={base} ({desc}; read-write {rw}): {m}"
                     ));
-                }
-                *current[t].lock().unwrap() = None;
-            }
-        }));
+                        }
+                        *current[t].lock().unwrap() = None;
+                    }
+                })
+                .expect("spawn a hostile worker"),
+        );
     }
     // Watchdog.
     loop {
