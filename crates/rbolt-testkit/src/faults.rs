@@ -135,3 +135,112 @@ pub fn wrapper(plan: Option<FaultPlan>, forward_syncs: bool) -> (StorageWrapper,
     });
     (w, state)
 }
+
+/// What a committed state looks like from outside: its txid, the hash of its dump, where its
+/// pages are (each reachable page's type, count and span; free pages only as free, since
+/// their bytes are whatever was last written there), and what `check` says about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Transaction id.
+    pub txid: u64,
+    /// `workload::state_hash` of the contents.
+    pub hash: u64,
+    /// Page layout, one line per page run.
+    pub layout: Vec<String>,
+    /// `check`'s findings, as text.
+    pub problems: Vec<String>,
+}
+
+impl Snapshot {
+    /// The state `tx` sees.
+    pub fn of(tx: &rbolt::Tx) -> anyhow::Result<Self> {
+        let mut layout = Vec::new();
+        let mut id = 0;
+        while let Some(p) = tx.page(id)? {
+            if p.page_type == rbolt::PageType::Free {
+                layout.push(format!("{id} free"));
+                id += 1;
+            } else {
+                layout.push(format!(
+                    "{id} {} count {} overflow {}",
+                    p.page_type, p.count, p.overflow
+                ));
+                id += u64::from(p.overflow) + 1;
+            }
+        }
+        Ok(Self {
+            txid: tx.id(),
+            hash: crate::workload::state_hash(tx)?,
+            layout,
+            problems: tx.check().iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    /// The latest committed state of `db`.
+    pub fn latest(db: &rbolt::Db) -> anyhow::Result<Self> {
+        Self::of(&db.begin_read()?)
+    }
+}
+
+/// What happened to one transaction of a run that lets commits be refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxOutcome {
+    /// Committed; the state after it.
+    Committed(Box<Snapshot>),
+    /// Rolled back by the workload itself.
+    RolledBack,
+    /// The commit returned an error the run accepts; the state is the one before.
+    Refused(String),
+}
+
+/// Runs `txs` on `db` (their shrink flags are ignored), accepting commit errors for which
+/// `refusable` is true. After a refused commit the handle must carry on as if the transaction
+/// had never run: not poisoned, the same latest state (txid, contents, layout, check), and
+/// the next transaction runs on the same handle. Any other error, or a refused commit that
+/// changed something, is an `Err`.
+///
+/// The workload was generated assuming every transaction commits, so once one is refused a
+/// later op may name a bucket that does not exist: such ops are skipped (a run without the
+/// refused transactions skips exactly the same ones).
+pub fn run_refusing(
+    db: &rbolt::Db,
+    txs: &[crate::workload::TxOps],
+    refusable: impl Fn(&rbolt::Error) -> bool,
+) -> anyhow::Result<Vec<TxOutcome>> {
+    let mut out = Vec::with_capacity(txs.len());
+    for (i, t) in txs.iter().enumerate() {
+        let before = Snapshot::latest(db)?;
+        let tx = db.begin_write()?;
+        for op in &t.ops {
+            if let Err(e) = crate::script::apply_op(&tx, op)
+                && !matches!(e.downcast_ref(), Some(rbolt::Error::BucketNotFound))
+            {
+                anyhow::bail!("tx {i}: {op:.60}: {e:#}");
+            }
+        }
+        if t.rollback {
+            tx.rollback();
+            out.push(TxOutcome::RolledBack);
+            continue;
+        }
+        match tx.commit() {
+            Ok(()) => out.push(TxOutcome::Committed(Box::new(Snapshot::latest(db)?))),
+            Err(e) if refusable(&e) => {
+                let after = Snapshot::latest(db)?;
+                anyhow::ensure!(
+                    after == before,
+                    "tx {i}: the refused commit ({e}) changed the state: before {before:?}, after {after:?}"
+                );
+                match db.begin_write() {
+                    Ok(w) => w.rollback(),
+                    Err(e2) => {
+                        anyhow::bail!("tx {i}: after a refused commit ({e}), begin_write: {e2}")
+                    }
+                }
+                out.push(TxOutcome::Refused(e.to_string()));
+            }
+            Err(e) => anyhow::bail!("tx {i}: commit failed: {e}"),
+        }
+    }
+    Ok(out)
+}

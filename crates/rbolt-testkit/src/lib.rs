@@ -4,6 +4,7 @@
 //!   so every test ends with a full `check` (bbolt's `btesting.MustCreateDB`).
 //! - [`gen`](gen/index.html): seeded op-script generator with a model of the database it makes.
 //! - [`script`]: the op-script format of `rbolt-script` and the Go interop helper (apply, dump).
+//! - [`watchdog`]: deadlines for tests that wait on threads or processes.
 #![forbid(unsafe_code)]
 
 pub mod crashsim;
@@ -13,6 +14,7 @@ pub mod hostile;
 pub mod killnine;
 pub mod rng;
 pub mod script;
+pub mod watchdog;
 pub mod workload;
 
 use rbolt::{Db, Options};

@@ -8,11 +8,12 @@
 
 use rbolt_testkit::crashsim::{self, Model, Op, Recorded, Sweep, check_protocol};
 use rbolt_testkit::rng::{Rng, env_count, env_seed};
+use rbolt_testkit::watchdog::Watchdog;
 use rbolt_testkit::workload::Spec;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Transactions per recorded workload.
 const TXS: usize = 24;
@@ -31,6 +32,8 @@ struct Tally {
     double: AtomicU64,
     per_model: Mutex<BTreeMap<String, u64>>,
     failures: Mutex<Vec<String>>,
+    /// Told of every image checked: a hung image ends the test by name.
+    wd: Option<Watchdog>,
 }
 
 /// Runs every image of one recorded workload (or only `only` = (pos, model, sample)).
@@ -73,6 +76,12 @@ fn sweep(rec: &Recorded, budget: u64, tally: &Tally, only: Option<(usize, usize,
                     }
                 }));
                 let done = tally.images.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(wd) = &tally.wd {
+                    wd.doing(format!(
+                        "RBOLT_CRASH_CASE={}:{}:{mi}:{sample}",
+                        rec.spec.seed, point.pos
+                    ));
+                }
                 if done.is_multiple_of(100_000) {
                     eprintln!("crash: {done} images so far");
                 }
@@ -136,7 +145,13 @@ fn crash_images_recover_to_a_committed_snapshot() {
     let start = Instant::now();
     let target = env_count("RBOLT_CRASH_IMAGES", 12_000);
     let base = env_seed(1);
-    let tally = Tally::default();
+    let tally = Tally {
+        wd: Some(Watchdog::new(
+            "crash_images_recover_to_a_committed_snapshot",
+            Duration::from_secs(120),
+        )),
+        ..Tally::default()
+    };
     let case = std::env::var("RBOLT_CRASH_CASE")
         .ok()
         .map(|s| parse_case(&s));

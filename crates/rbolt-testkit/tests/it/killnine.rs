@@ -9,6 +9,7 @@
 
 use rbolt_testkit::killnine;
 use rbolt_testkit::rng::{Rng, env_count, env_seed};
+use rbolt_testkit::watchdog::{self, Watchdog, join_within};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,6 +19,10 @@ const ROTATE: u64 = 100;
 #[test]
 fn kill_nine_never_loses_an_acknowledged_commit() {
     let start = Instant::now();
+    let wd = Watchdog::new(
+        "kill_nine_never_loses_an_acknowledged_commit",
+        Duration::from_secs(60),
+    );
     let cycles = env_count("RBOLT_KILL_CYCLES", 120);
     let seed = env_seed(9);
     let mut r = Rng::new(seed);
@@ -59,8 +64,9 @@ fn kill_nine_never_loses_an_acknowledged_commit() {
         };
         std::thread::sleep(Duration::from_millis(delay));
         child.kill().expect("SIGKILL the child");
-        let status = child.wait().unwrap();
-        let acked = reader.join().unwrap();
+        let status = watchdog::wait_within(&mut child, Duration::from_secs(10), "the killed child");
+        let acked = join_within(reader, Duration::from_secs(10), "the child's stdout reader");
+        wd.doing(format!("cycle {cycle} (seed {seed})"));
         if status.success() {
             let mut err = String::new();
             std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).ok();

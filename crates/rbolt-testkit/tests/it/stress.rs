@@ -13,6 +13,7 @@
 use rbolt::{Db, Error, Options};
 use rbolt_testkit::killnine;
 use rbolt_testkit::rng::{Rng, env_count};
+use rbolt_testkit::watchdog::{self, StopOnDrop, Watchdog, join_within};
 use rbolt_testkit::workload::state_hash;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -58,6 +59,10 @@ fn snapshot_sum(db: &Db) -> (u64, u64, u64) {
 #[test]
 fn readers_see_consistent_snapshots_while_the_writer_grows_and_shrinks() {
     let secs = env_count("RBOLT_STRESS_SECS", 4);
+    let wd = Watchdog::new(
+        "readers_see_consistent_snapshots_while_the_writer_grows_and_shrinks",
+        Duration::from_secs(60),
+    );
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(
         Options::new()
@@ -98,6 +103,8 @@ fn readers_see_consistent_snapshots_while_the_writer_grows_and_shrinks() {
             }
         }));
     }
+    // The readers stop however the writer below ends, a panic included.
+    let stop_readers = StopOnDrop(&stop);
     let mut r = Rng::new(6);
     let mut commits = 0u64;
     let mut shrinks = 0u64;
@@ -139,15 +146,16 @@ fn readers_see_consistent_snapshots_while_the_writer_grows_and_shrinks() {
         })
         .unwrap();
         commits += 1;
+        wd.progress();
         // Give the file back now and then while readers hold older mappings.
         if commits.is_multiple_of(40) {
             db.shrink().unwrap();
             shrinks += 1;
         }
     }
-    stop.store(true, Ordering::Relaxed);
+    drop(stop_readers);
     for h in readers {
-        h.join().expect("a reader found a broken snapshot");
+        join_within(h, Duration::from_secs(30), "a reader checking snapshots");
     }
     let problems = db.begin_read().unwrap().check();
     assert!(problems.is_empty(), "{problems:?}");
@@ -165,6 +173,10 @@ fn readers_see_consistent_snapshots_while_the_writer_grows_and_shrinks() {
 /// snapshot must hash the same after the writer rewrote and deleted everything many times.
 #[test]
 fn a_long_reader_keeps_its_snapshot_while_pages_are_freed_and_reused() {
+    let _wd = Watchdog::new(
+        "a_long_reader_keeps_its_snapshot_while_pages_are_freed_and_reused",
+        Duration::from_secs(60),
+    );
     let dir = tempfile::tempdir().unwrap();
     let db = Options::new()
         .page_size(1024)
@@ -233,7 +245,7 @@ fn finish(mut c: Child) -> (Option<i32>, String) {
     if let Some(o) = c.stdout.as_mut() {
         std::io::Read::read_to_string(o, &mut s).ok();
     }
-    let st = c.wait().unwrap();
+    let st = watchdog::wait_within(&mut c, Duration::from_secs(60), "rbolt-crashchild");
     (st.code(), s.trim().to_string())
 }
 
@@ -246,6 +258,10 @@ fn seeded(path: &std::path::Path, n: u64) {
 
 #[test]
 fn a_writer_process_excludes_read_only_processes() {
+    let _wd = Watchdog::new(
+        "a_writer_process_excludes_read_only_processes",
+        Duration::from_secs(60),
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("locks.db");
     seeded(&path, 20);
@@ -272,7 +288,7 @@ fn a_writer_process_excludes_read_only_processes() {
     );
     // A killed holder releases the lock at once.
     holder.kill().unwrap();
-    holder.wait().unwrap();
+    watchdog::wait_within(&mut holder, Duration::from_secs(10), "the killed holder");
     let t = Instant::now();
     let db = Options::new()
         .timeout(Duration::from_secs(2))
@@ -288,6 +304,10 @@ fn a_writer_process_excludes_read_only_processes() {
 
 #[test]
 fn read_only_processes_share_and_exclude_the_writer() {
+    let _wd = Watchdog::new(
+        "read_only_processes_share_and_exclude_the_writer",
+        Duration::from_secs(60),
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shared.db");
     seeded(&path, 15);
@@ -321,6 +341,10 @@ fn read_only_processes_share_and_exclude_the_writer() {
 /// then see exactly the state of its last commit once it has been killed.
 #[test]
 fn read_only_processes_after_a_killed_writer_see_its_last_commit() {
+    let _wd = Watchdog::new(
+        "read_only_processes_after_a_killed_writer_see_its_last_commit",
+        Duration::from_secs(60),
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rw.db");
     let p = path.to_str().unwrap();

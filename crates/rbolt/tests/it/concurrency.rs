@@ -1,9 +1,11 @@
 //! Readers against a committing writer: every snapshot is consistent, a reader never sees a
 //! later commit, old snapshots survive file growth, and the writer never waits for a reader.
+//! Every test here is bounded by a watchdog: a panicking or hung thread fails it by name.
 
 use rbolt::{Db, Options};
 use rbolt_testkit::TempDb;
 use rbolt_testkit::script::dump_tx;
+use rbolt_testkit::watchdog::{StopOnDrop, Watchdog, join_scoped_within};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -45,6 +47,10 @@ fn audit(db: &Db) -> (u64, u64) {
 
 #[test]
 fn readers_see_consistent_snapshots_while_writer_commits() {
+    let _wd = Watchdog::new(
+        "readers_see_consistent_snapshots_while_writer_commits",
+        Duration::from_secs(60),
+    );
     let db = TempDb::with_options(Options::new().no_sync(true));
     db.update(|tx| {
         let acct = tx.create_bucket(b"acct")?;
@@ -58,6 +64,8 @@ fn readers_see_consistent_snapshots_while_writer_commits() {
     .unwrap();
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
+        // The readers stop however the writer below ends, a panic included.
+        let stop_readers = StopOnDrop(&stop);
         let readers: Vec<_> = (0..3)
             .map(|_| {
                 s.spawn(|| {
@@ -94,8 +102,11 @@ fn readers_see_consistent_snapshots_while_writer_commits() {
             })
             .unwrap();
         }
-        stop.store(true, Ordering::Relaxed);
-        let audits: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        drop(stop_readers);
+        let audits: u64 = readers
+            .into_iter()
+            .map(|r| join_scoped_within(r, Duration::from_secs(30), "a reader"))
+            .sum();
         assert!(audits > 0, "readers ran");
     });
     assert_eq!(audit(&db), (TOTAL, 300));
@@ -103,6 +114,10 @@ fn readers_see_consistent_snapshots_while_writer_commits() {
 
 #[test]
 fn long_reader_keeps_its_snapshot_while_file_grows_100x_and_writer_never_waits() {
+    let _wd = Watchdog::new(
+        "long_reader_keeps_its_snapshot_while_file_grows_100x_and_writer_never_waits",
+        Duration::from_secs(90),
+    );
     let db = TempDb::with_options(Options::new().no_sync(true));
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
@@ -162,6 +177,7 @@ fn long_reader_keeps_its_snapshot_while_file_grows_100x_and_writer_never_waits()
 
 #[test]
 fn second_writer_waits_for_the_first() {
+    let _wd = Watchdog::new("second_writer_waits_for_the_first", Duration::from_secs(30));
     let db = TempDb::new();
     let tx = db.begin_write().unwrap();
     tx.create_bucket(b"a").unwrap();
@@ -177,7 +193,9 @@ fn second_writer_waits_for_the_first() {
             tx2.commit().unwrap();
             done_tx.send(()).unwrap();
         });
-        started_rx.recv().unwrap();
+        started_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("second writer started");
         assert!(
             done_rx.recv_timeout(Duration::from_millis(200)).is_err(),
             "second writer ran concurrently"

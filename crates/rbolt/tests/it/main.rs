@@ -7,6 +7,7 @@
 
 mod api;
 mod boundary;
+mod check_detects;
 mod concurrency;
 mod hardening;
 mod model;

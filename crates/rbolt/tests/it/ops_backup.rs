@@ -1,9 +1,10 @@
 //! Hot backup: `Tx::write_to` / `Tx::copy_file` produce bbolt's image of the snapshot, even
 //! while a writer keeps committing, and the copy opens in rbolt and in Go bbolt.
 
-use crate::ops_common::{StopOnDrop, dump, dump_tx_string, go_agrees};
+use crate::ops_common::{dump, dump_tx_string, go_agrees};
 use rbolt::Options;
 use rbolt_testkit::TempDb;
+use rbolt_testkit::watchdog::{StopOnDrop, Watchdog};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -91,6 +92,10 @@ impl<W: Write> Write for Overlapping<'_, W> {
 
 #[test]
 fn backup_while_a_writer_keeps_committing() {
+    let _wd = Watchdog::new(
+        "backup_while_a_writer_keeps_committing",
+        Duration::from_secs(120),
+    );
     let db = TempDb::with_options(Options::new().no_sync(true).page_size(4096));
     fill(&db, 20_000);
     let stop = AtomicBool::new(false);

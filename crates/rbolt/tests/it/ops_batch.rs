@@ -3,6 +3,7 @@
 
 use rbolt::{Error, Options};
 use rbolt_testkit::TempDb;
+use rbolt_testkit::watchdog::Watchdog;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -36,6 +37,10 @@ fn kind(t: u32, j: u32) -> Kind {
 
 #[test]
 fn sixteen_callers_with_injected_failures() {
+    let _wd = Watchdog::new(
+        "sixteen_callers_with_injected_failures",
+        Duration::from_secs(60),
+    );
     let db = TempDb::with_options(
         Options::new()
             .no_sync(true)
@@ -115,6 +120,10 @@ fn sixteen_callers_with_injected_failures() {
 
 #[test]
 fn a_full_batch_runs_without_waiting_for_the_delay() {
+    let _wd = Watchdog::new(
+        "a_full_batch_runs_without_waiting_for_the_delay",
+        Duration::from_secs(20),
+    );
     let db = TempDb::with_options(
         Options::new()
             .no_sync(true)
@@ -156,6 +165,10 @@ fn batch_size_one_is_a_plain_update() {
 
 #[test]
 fn a_failed_commit_fails_every_caller_and_commits_nothing() {
+    let _wd = Watchdog::new(
+        "a_failed_commit_fails_every_caller_and_commits_nothing",
+        Duration::from_secs(30),
+    );
     // Every write of the batch's commit fails: the database is poisoned, every caller gets an
     // error (none is told its write landed), and nothing of the batch is on disk.
     let (mut db, probe) =

@@ -4,21 +4,13 @@ use rbolt::storage::{Storage, StorageWrapper};
 use rbolt::{Db, Options};
 use rbolt_testkit::TempDb;
 use rbolt_testkit::script::dump_tx;
+use rbolt_testkit::watchdog;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-/// Sets the flag when dropped: lets a scope's background threads stop even when the scope's
-/// body fails an assertion (a scope waits for its threads before it unwinds).
-pub(crate) struct StopOnDrop<'a>(pub(crate) &'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
+use std::time::Duration;
 
 /// The dump of everything the latest snapshot holds.
 pub(crate) fn dump(db: &Db) -> String {
@@ -56,15 +48,14 @@ pub(crate) fn go_interop() -> Option<PathBuf> {
 /// The file must not be open here: Go waits for the file lock.
 pub(crate) fn go_agrees(path: &Path, want: &str) {
     let Some(bin) = go_interop() else { return };
-    // `timeout`: a lock held by mistake should fail the test, not hang it.
+    // A deadline: a lock held by mistake should fail the test, not hang it.
     let go = |cmd: &str| {
-        Command::new("timeout")
-            .arg("120")
-            .arg(&bin)
-            .arg(cmd)
-            .arg(path)
-            .output()
-            .unwrap()
+        watchdog::output_within(
+            Command::new(&bin).arg(cmd).arg(path),
+            Duration::from_secs(120),
+            &format!("bbolt-interop {cmd}"),
+        )
+        .unwrap()
     };
     let check = go("check");
     assert!(

@@ -2,13 +2,15 @@
 //! disk or an open reader can address — checked under concurrent readers, across reopen, at
 //! every step of a simulated crash, and against Go bbolt.
 
-use crate::ops_common::{StopOnDrop, dump, dump_tx_string, file_len, go_agrees};
+use crate::ops_common::{dump, dump_tx_string, file_len, go_agrees};
 use rbolt::storage::{Storage, StorageWrapper};
 use rbolt::{Options, PageType};
 use rbolt_testkit::TempDb;
+use rbolt_testkit::watchdog::{StopOnDrop, Watchdog};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 const PS: u64 = 4096;
 
@@ -127,6 +129,7 @@ fn db_shrink_relocates_scattered_data() {
 /// file never gets shorter than a live snapshot, and nothing faults.
 #[test]
 fn shrink_under_concurrent_readers() {
+    let _wd = Watchdog::new("shrink_under_concurrent_readers", Duration::from_secs(120));
     let mut db = TempDb::with_options(Options::new().page_size(4096).no_sync(true));
     let stop = AtomicBool::new(false);
     let checks = AtomicUsize::new(0);

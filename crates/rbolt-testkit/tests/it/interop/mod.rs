@@ -16,6 +16,7 @@ use rbolt::Options;
 use rbolt_format::{FREELIST_COUNT_OVERFLOW, Meta, PGID_NO_FREELIST, read_u16};
 use rbolt_testkit::r#gen::{Coverage, Generator, Model, Script, derive_seed, path_hex};
 use rbolt_testkit::script::{self, hex};
+use rbolt_testkit::watchdog::{self, Watchdog};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -103,12 +104,16 @@ macro_rules! require_go {
 
 const RBOLT_SCRIPT: &str = env!("CARGO_BIN_EXE_rbolt-script");
 
+/// Runs a tool; one that has not finished within a few minutes (a lock held by mistake, a
+/// loop) is killed and fails the test, naming the command.
 fn run(bin: &Path, args: &[&str]) -> Output {
-    Command::new(bin)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()))
+    let what = format!("{} {}", bin.display(), args.join(" "));
+    watchdog::output_within(
+        Command::new(bin).args(args),
+        Duration::from_secs(300),
+        &what,
+    )
+    .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()))
 }
 
 fn describe(what: &str, out: &Output) -> String {
@@ -343,12 +348,14 @@ fn for_each_script(
     let coverage = Mutex::new(Coverage::default());
     let (bytes, ops) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let started = Instant::now();
+    let wd = Watchdog::new(test, Duration::from_secs(300));
     std::thread::scope(|scope| {
         for _ in 0..2 {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = indices.get(i) else { break };
+                    wd.doing(format!("script {index} (RBOLT_INTEROP_SEED={master})"));
                     let sc = Script::generate(master ^ tag, index);
                     let dir = tempfile::tempdir().expect("temp dir");
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -178,6 +178,7 @@ fn alternating_writers() {
         },
     ];
     let only = env_u64("RBOLT_INTEROP_ONLY").map(|i| i as usize);
+    let _wd = Watchdog::new("alternating_writers", Duration::from_secs(600));
     let results: Vec<(usize, Result<[usize; 2], String>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = files
             .iter()
@@ -261,7 +262,7 @@ impl Holder {
 
     fn release(mut self) {
         self.0.kill().expect("kill lockhold");
-        self.0.wait().expect("wait for lockhold");
+        watchdog::wait_within(&mut self.0, Duration::from_secs(10), "killed lockhold");
     }
 }
 
@@ -303,6 +304,7 @@ fn go_tryopen(go: &Path, db: &Path, read_only: bool) -> &'static str {
 #[test]
 fn locking_both_directions() {
     let go = require_go!();
+    let _wd = Watchdog::new("locking_both_directions", Duration::from_secs(120));
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("lock.db");
     script::apply_file(&db, "put 61 6b 76\n", Some(4096), false).expect("create db");
