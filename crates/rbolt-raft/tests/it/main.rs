@@ -1,0 +1,4 @@
+//! Integration tests of rbolt-raft: openraft's storage suite, storage crash and fault
+//! behaviour, in-process clusters, the linearizability checker and real processes.
+
+mod suite;
