@@ -12,11 +12,19 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client;
 mod kv;
 pub mod log_store;
+pub mod network;
+pub mod node;
+pub mod protocol;
+pub mod router;
 pub mod state_machine;
 pub mod types;
 
+pub use client::{Client, ClientError};
 pub use log_store::LogStore;
+pub use network::TcpNetworkFactory;
+pub use node::Node;
 pub use state_machine::{SnapshotImage, StateMachine};
 pub use types::{Compare, Op, OpResult, Request, Response, Target, Txn, TypeConfig, Versioned};

@@ -1,4 +1,5 @@
 //! Integration tests of rbolt-raft: openraft's storage suite, storage crash and fault
 //! behaviour, in-process clusters, the linearizability checker and real processes.
 
+mod cluster;
 mod suite;
