@@ -17,6 +17,7 @@ mod kv;
 pub mod log_store;
 pub mod network;
 pub mod node;
+pub mod process;
 pub mod protocol;
 pub mod router;
 pub mod state_machine;

@@ -2,4 +2,6 @@
 //! behaviour, in-process clusters, the linearizability checker and real processes.
 
 mod cluster;
+mod killnine;
+mod lincheck;
 mod suite;
