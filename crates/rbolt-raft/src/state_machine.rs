@@ -293,8 +293,13 @@ impl StateMachine {
             .unwrap_or_else(PoisonError::into_inner);
         // 1. Keep our own copy of the image as the current snapshot.
         let tmp = self.tmp_path("install");
-        copy_image(image, &tmp)?;
-        let found = verify_image(&tmp)?;
+        let found = match copy_image(image, &tmp).and_then(|()| verify_image(&tmp)) {
+            Ok(found) => found,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
         if found.last_log_id != meta.last_log_id || found.last_membership != meta.last_membership {
             fs::remove_file(&tmp)?;
             return Err(io::Error::new(

@@ -4,4 +4,5 @@
 mod cluster;
 mod killnine;
 mod lincheck;
+mod storage;
 mod suite;
