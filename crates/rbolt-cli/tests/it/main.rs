@@ -1,0 +1,1 @@
+//! Integration tests of the `rbolt` binary: one module per subcommand.
