@@ -181,7 +181,7 @@ pub(crate) fn report_clap_error(
             let value = arg_str(&e, ContextKind::InvalidValue).unwrap_or_default();
             let why = e
                 .source()
-                .map(|s| s.to_string())
+                .map(|s| go_number_error(&s.to_string(), &flag_name(&invalid), &value))
                 .unwrap_or_else(|| "invalid value".to_string());
             format!(
                 "invalid argument \"{value}\" for \"--{}\" flag: {why}",
@@ -212,6 +212,24 @@ pub(crate) fn report_clap_error(
 }
 
 use std::error::Error as _;
+
+/// pflag's wording for a number flag that does not parse (Go's `strconv` errors).
+fn go_number_error(rust: &str, flag: &str, value: &str) -> String {
+    let func = match flag {
+        "tx-max-size" | "from-index" | "to-index" => "ParseInt",
+        "from-page" | "to-page" | "pageId" | "meta-page" => "ParseUint",
+        _ => return rust.to_string(),
+    };
+    let why = if rust.contains("too large") || rust.contains("too small") {
+        "value out of range"
+    } else {
+        "invalid syntax"
+    };
+    format!(
+        "strconv.{func}: parsing {}: {why}",
+        crate::values::go_quote(value.as_bytes())
+    )
+}
 
 /// Cobra's usage block for `cmd`: the usage line, then each local flag as pflag lists it.
 pub(crate) fn usage_block(cmd: &mut clap::Command, name: &str, path: &[String]) -> String {

@@ -18,6 +18,9 @@ pub(crate) struct RawFile {
     pub(crate) page_size: u64,
     /// High-water mark from meta page 0.
     pub(crate) hwm0: u64,
+    /// High-water mark that bounds a page's overflow count: the active meta's, so spans a
+    /// newer transaction wrote past meta 0's mark are readable.
+    hwm_guard: u64,
 }
 
 impl RawFile {
@@ -52,12 +55,18 @@ impl RawFile {
         if u32_at(PAGE_HEADER_SIZE) != MAGIC {
             return Err(CliError::msg("the Meta Page has wrong (unexpected) magic"));
         }
-        Ok(Self {
+        let hwm0 = u64_at(PAGE_HEADER_SIZE + 40);
+        let mut raw = Self {
             file,
             len,
             page_size: u64::from(u32_at(PAGE_HEADER_SIZE + 8)),
-            hwm0: u64_at(PAGE_HEADER_SIZE + 40),
-        })
+            hwm0,
+            hwm_guard: hwm0,
+        };
+        if let Ok(Some((_, m))) = raw.active_meta() {
+            raw.hwm_guard = raw.hwm0.max(m.pgid);
+        }
+        Ok(raw)
     }
 
     fn check_page_size(&self) -> Result<usize, CliError> {
@@ -103,11 +112,11 @@ impl RawFile {
             )));
         }
         // bbolt's guard, with its 32-bit arithmetic (a high-water mark below 3 wraps).
-        let limit = (self.hwm0 as u32).wrapping_sub(3);
+        let limit = (self.hwm_guard as u32).wrapping_sub(3);
         if h.overflow >= limit {
             return Err(CliError::msg(format!(
                 "error: invalid value, Page claims to have {} overflow pages (>=hwm={}). Interrupting to avoid risky OOM",
-                h.overflow, self.hwm0
+                h.overflow, self.hwm_guard
             )));
         }
         if h.overflow == 0 {
