@@ -139,6 +139,10 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
     #[command(override_usage = "rbolt inspect <bbolt-file> [flags]")]
     Inspect(Json),
 
+    /// run synthetic benchmark against bbolt
+    #[command(override_usage = "rbolt bench [flags]")]
+    Bench(crate::cmd::bench::BenchArgs),
+
     /// surgery related commands
     #[command(subcommand, override_usage = "rbolt surgery <subcommand> [flags]")]
     Surgery(crate::cmd::surgery::SurgeryCmd),

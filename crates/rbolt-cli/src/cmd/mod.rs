@@ -1,6 +1,7 @@
 //! One module per subcommand; this one dispatches and holds what several share (argument
 //! counts, bucket paths).
 
+pub(crate) mod bench;
 mod check;
 mod compact;
 mod inspect;
@@ -38,6 +39,7 @@ pub(crate) fn run(
         Cmd::Pages(a) => pages::run(&a, ctx, out),
         Cmd::Stats(a) => stats::run(&a, ctx, out),
         Cmd::Inspect(a) => inspect::run(&a, ctx, out),
+        Cmd::Bench(a) => bench::run(&a, ctx, out),
         Cmd::Surgery(s) => surgery::run(s, name, out),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();
