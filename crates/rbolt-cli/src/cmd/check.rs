@@ -22,8 +22,10 @@ pub(crate) fn run(a: &CheckArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), C
     if a.from_page != 0 {
         opts = opts.page_id(a.from_page);
     }
-    let bar = ctx.progress.bar(1, "checks");
+    let bar = ctx.progress.bar(db.info().hwm, "pages");
     bar.set_prefix("check");
+    let b = bar.clone();
+    opts = opts.progress(move |n| b.set_position(n));
     let errors = tx.check_with(&opts);
     bar.finish_and_clear();
     if a.json {

@@ -1,5 +1,6 @@
 //! Progress bars: never an escape code or carriage return in a pipe; in a real terminal
-//! (tmux), `page --all` over a 50k-page file draws a bar on stderr and leaves a clean line.
+//! (tmux), `check` and `page --all` over a 50k-page file draw a bar on stderr and leave a
+//! clean line.
 
 use crate::fixtures::{Fx, rbolt};
 use std::path::Path;
@@ -55,7 +56,13 @@ fn tmux(sock: &Path, args: &[&str]) -> String {
 }
 
 #[test]
-fn a_bar_shows_in_a_terminal_and_ends_on_a_clean_line() {
+fn bars_show_in_a_terminal_and_end_on_a_clean_line() {
+    for (cmd, prefix) in [("check", "check ["), ("page --all", "page --all [")] {
+        bar_in_terminal(cmd, prefix);
+    }
+}
+
+fn bar_in_terminal(cmd: &str, prefix: &str) {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("notice: tmux missing; skipping the terminal progress test");
         return;
@@ -66,7 +73,7 @@ fn a_bar_shows_in_a_terminal_and_ends_on_a_clean_line() {
     let log = fx.path("pane.log");
     let bin = assert_cmd::cargo::cargo_bin("rbolt");
     let script = format!(
-        "cd '{}' && '{}' page --all p50k.db > /dev/null; echo DONE-$?",
+        "cd '{}' && '{}' {cmd} p50k.db > /dev/null; echo DONE-$?",
         fx.dir.path().display(),
         bin.display()
     );
@@ -101,7 +108,7 @@ fn a_bar_shows_in_a_terminal_and_ends_on_a_clean_line() {
         "command did not finish: {screen}"
     );
     let raw = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
-    assert!(raw.contains("page --all ["), "no bar was drawn: {raw:?}");
+    assert!(raw.contains(prefix), "{cmd}: no bar was drawn: {raw:?}");
     assert!(raw.contains("pages"), "{raw:?}");
     // The bar is cleared: the line before DONE holds only the command itself.
     let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
