@@ -40,4 +40,18 @@ impl Policy {
         pb.set_style(style);
         pb
     }
+
+    /// A spinner with the elapsed time, for work whose size is not known up front.
+    pub(crate) fn spinner(&self, what: &str) -> ProgressBar {
+        if !self.on {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
+        let style = ProgressStyle::with_template("{spinner} {prefix} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        pb.set_style(style);
+        pb.set_prefix(what.to_string());
+        pb.enable_steady_tick(std::time::Duration::from_millis(100));
+        pb
+    }
 }

@@ -45,7 +45,10 @@ pub(crate) fn run(a: &CompactArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(),
     } else {
         a.tx_max_size as u64
     };
-    rbolt::compact(&dst, &src, limit)?;
+    let spinner = ctx.progress.spinner("compacting");
+    let copied = rbolt::compact(&dst, &src, limit);
+    spinner.finish_and_clear();
+    copied?;
     drop(dst);
     let size = std::fs::metadata(dst_path)?.len();
     if size == 0 {
