@@ -14,6 +14,7 @@ mod dump;
 mod errors;
 mod fixtures;
 mod get;
+mod hostile;
 mod info;
 mod inspect;
 mod keys;
