@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Compat mode: argv[0] is `bbolt` (a symlink), or `RBOLT_COMPAT=bbolt`.
+/// Compat mode: `argv[0]` is `bbolt` (a symlink), or `RBOLT_COMPAT=bbolt`.
 pub(crate) fn is_compat(argv: &[OsString]) -> bool {
     let by_name = argv
         .first()
