@@ -14,6 +14,8 @@
 //	lockhold [--read-only] DB SECONDS
 //	tryopen [--read-only] DB TIMEOUT_MS
 //	corrupt-meta DB          (test-data helper, not part of the contract)
+//	quote                    (hex lines on stdin; Go's %q and IsPrint of each)
+//	print-ranges             (the code points unicode.IsPrint accepts)
 package main
 
 import (
@@ -36,6 +38,8 @@ const usage = `usage:
   bbolt-interop lockhold [--read-only] DB SECONDS
   bbolt-interop tryopen [--read-only] DB TIMEOUT_MS
   bbolt-interop corrupt-meta DB
+  bbolt-interop quote
+  bbolt-interop print-ranges
 `
 
 func main() {
@@ -58,6 +62,10 @@ func main() {
 		code = cmdTryOpen(args)
 	case "corrupt-meta":
 		code = cmdCorruptMeta(args)
+	case "quote":
+		code = cmdQuote(args)
+	case "print-ranges":
+		code = cmdPrintRanges(args)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", cmd, usage)
 		code = 2

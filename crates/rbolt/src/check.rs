@@ -79,6 +79,9 @@ impl Bits {
 /// Formats keys in check messages.
 pub type KeyFormatter = Arc<dyn Fn(&[u8]) -> String + Send + Sync>;
 
+/// Told how many pages the check has visited so far.
+type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
 /// Options for [`Tx::check_with`] (bbolt's `CheckOption`s).
 ///
 /// ```
@@ -93,6 +96,7 @@ pub type KeyFormatter = Arc<dyn Fn(&[u8]) -> String + Send + Sync>;
 pub struct CheckOptions {
     page_id: Option<u64>,
     key_fmt: Option<KeyFormatter>,
+    progress: Option<Progress>,
 }
 
 impl fmt::Debug for CheckOptions {
@@ -100,6 +104,7 @@ impl fmt::Debug for CheckOptions {
         f.debug_struct("CheckOptions")
             .field("page_id", &self.page_id)
             .field("key_formatter", &self.key_fmt.is_some())
+            .field("progress", &self.progress.is_some())
             .finish()
     }
 }
@@ -121,6 +126,26 @@ impl CheckOptions {
     /// How keys appear in messages (bbolt's `WithKVStringer`); hex by default.
     pub fn key_formatter(mut self, f: impl Fn(&[u8]) -> String + Send + Sync + 'static) -> Self {
         self.key_fmt = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` with the number of pages visited so far, every few hundred pages and once at
+    /// the end; the high-water mark ([`crate::Info::hwm`]) bounds it. For progress bars.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = rbolt::Db::open(dir.path().join("p.db"))?;
+    /// let seen = Arc::new(AtomicU64::new(0));
+    /// let s = seen.clone();
+    /// let opts = rbolt::CheckOptions::new().progress(move |n| s.store(n, Ordering::Relaxed));
+    /// assert!(db.begin_read()?.check_with(&opts).is_empty());
+    /// // A new file: the freelist page and the root leaf (the metas are not counted).
+    /// assert_eq!(seen.load(Ordering::Relaxed), 2);
+    /// # Ok::<(), rbolt::Error>(())
+    /// ```
+    pub fn progress(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
         self
     }
 }
@@ -167,6 +192,8 @@ impl Work<'_> {
 
 struct Walker<'a> {
     key_fmt: Option<KeyFn<'a>>,
+    progress: Option<&'a (dyn Fn(u64) + Send + Sync)>,
+    visited: u64,
     map: &'a [u8],
     ps: usize,
     hwm: u64,
@@ -185,6 +212,8 @@ impl<'a> Walker<'a> {
     fn new(map: &'a [u8], ps: usize, hwm: u64) -> Self {
         Self {
             key_fmt: None,
+            progress: None,
+            visited: 0,
             map,
             ps,
             hwm,
@@ -215,6 +244,13 @@ impl<'a> Walker<'a> {
 
     /// Marks a page span as reachable; false if it was seen before (then it is not walked).
     fn mark(&mut self, pgid: u64, overflow: u32) -> bool {
+        let before = self.visited;
+        self.visited = before.saturating_add(u64::from(overflow) + 1);
+        if let Some(p) = self.progress
+            && before >> 8 != self.visited >> 8
+        {
+            p(self.visited);
+        }
         let mut first = true;
         for id in pgid..=pgid + u64::from(overflow) {
             if self.seen.set(id) {
@@ -495,6 +531,7 @@ pub(crate) fn check_snapshot(
 ) -> Vec<CheckError> {
     let mut w = Walker::new(map, ps, meta.pgid);
     w.key_fmt = opts.key_fmt.as_deref();
+    w.progress = opts.progress.as_deref();
     w.seen.set(0);
     w.seen.set(1);
     match free {
@@ -537,6 +574,9 @@ pub(crate) fn check_snapshot(
                 }
             }
         }
+    }
+    if let Some(p) = w.progress {
+        p(w.visited);
     }
     w.errors
 }

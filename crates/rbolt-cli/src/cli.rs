@@ -1,0 +1,307 @@
+//! The command line: every subcommand, its flags and its help text. Positional arguments are
+//! raw bytes (`OsString`) and counted by the commands themselves, so the errors are bbolt's
+//! ("accepts 1 arg(s), received 0") rather than clap's.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+
+const ABOUT: &str = "A command line tool for inspecting, checking and repairing bbolt databases";
+
+const LONG_ABOUT: &str = "\
+A command line tool for inspecting, checking and repairing bbolt databases.
+
+rbolt reads and writes the file format of Go's bbolt (etcd, containerd, ...). Its commands, \
+flags and output are bbolt's own, byte for byte, so scripts written for `bbolt` work \
+unchanged; invoked as `bbolt` (or with RBOLT_COMPAT=bbolt) its errors and usage text are \
+bbolt's too.
+
+Past bbolt: read commands give up after --timeout instead of hanging on a locked file, many \
+commands print JSON with --json, and long commands show a progress bar on a terminal.";
+
+/// `rbolt`'s arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rbolt",
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    disable_version_flag = true,
+    max_term_width = 100
+)]
+pub(crate) struct Cli {
+    /// How long to wait when another process holds the database's lock: a Go duration
+    /// such as 500ms, 10s or 1m; 0 waits forever.
+    #[arg(long, global = true, default_value = "10s", value_name = "DURATION")]
+    pub(crate) timeout: String,
+
+    /// Progress bars on stderr: auto draws them when stderr is a terminal, never turns them
+    /// off.
+    #[arg(long, global = true, value_enum, default_value_t = Progress::Auto)]
+    pub(crate) progress: Progress,
+
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+
+    /// Print the version.
+    #[arg(long)]
+    pub(crate) version: bool,
+
+    #[command(subcommand)]
+    pub(crate) command: Option<Cmd>,
+}
+
+/// When to draw progress bars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Progress {
+    Auto,
+    Never,
+}
+
+/// How bucket names given on the command line are read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BucketFormat {
+    /// The argument's bytes as they are (bbolt's only way).
+    #[default]
+    Raw,
+    /// Lower-case or upper-case hex, for binary names.
+    Hex,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Cmd {
+    /// print the current version of rbolt
+    #[command(override_usage = "rbolt version [flags]")]
+    Version(NoArgs),
+
+    /// prints basic information about the bbolt database.
+    #[command(override_usage = "rbolt info <bbolt-file> [flags]")]
+    Info(Json),
+
+    /// print a list of buckets in bbolt database
+    #[command(override_usage = "rbolt buckets <bbolt-file> [flags]")]
+    Buckets(BucketsArgs),
+
+    /// print a list of keys in the given (sub)bucket in bbolt database
+    #[command(override_usage = "rbolt keys <bbolt-file> <buckets> [flags]")]
+    Keys(KeysArgs),
+
+    /// get the value of a key from a (sub)bucket in a bbolt database
+    #[command(override_usage = "rbolt get PATH [BUCKET..] KEY [flags]")]
+    Get(GetArgs),
+
+    /// verify integrity of bbolt database data
+    #[command(override_usage = "rbolt check <bbolt-file> [flags]")]
+    Check(CheckArgs),
+
+    /// creates a compacted copy of the database from source path to the destination path,
+    /// preserving the original.
+    #[command(
+        override_usage = "rbolt compact [options] -o <dst-bbolt-file> <src-bbolt-file> [flags]",
+        long_about = "compact opens a database at source path and walks it recursively, copying \
+keys as they are found from all buckets, to a newly created database at the destination path. \
+The original database is left untouched."
+    )]
+    Compact(CompactArgs),
+
+    /// prints a hexadecimal dump of one or more pages of bbolt database.
+    #[command(override_usage = "rbolt dump <bbolt-file> pageid [pageid...] [flags]")]
+    Dump(Positional),
+
+    /// page prints one or more pages in human readable format.
+    #[command(override_usage = "rbolt page <bbolt-file> [pageid...] [flags]")]
+    Page(PageArgs),
+
+    /// print a page item key and value in a bbolt database
+    #[command(override_usage = "rbolt page-item [options] <bbolt-file> pageid itemid [flags]")]
+    PageItem(PageItemArgs),
+
+    /// print a list of pages in bbolt database
+    #[command(
+        override_usage = "rbolt pages <bbolt-file> [flags]",
+        long_about = "Pages prints a table of pages with their type (meta, leaf, branch, freelist). \
+Leaf and branch pages show a key count in the \"items\" column while the freelist shows the \
+number of free pages in the \"items\" column.\n\nThe \"overflow\" column shows the number of \
+blocks that the page spills over into. Normally there is no overflow but large keys and values \
+can cause a single page to take up multiple blocks."
+    )]
+    Pages(Json),
+
+    /// print stats of bbolt database
+    #[command(
+        override_usage = "rbolt stats <bbolt-file> [prefix] [flags]",
+        long_about = "Stats walks every bucket of the database (or those whose top-level name starts \
+with the prefix) and prints the page counts, tree depth and space use summed over them."
+    )]
+    Stats(StatsArgs),
+
+    /// inspect the structure of the database
+    #[command(override_usage = "rbolt inspect <bbolt-file> [flags]")]
+    Inspect(Json),
+
+    /// run synthetic benchmark against bbolt
+    #[command(override_usage = "rbolt bench [flags]")]
+    Bench(crate::cmd::bench::BenchArgs),
+
+    /// surgery related commands
+    #[command(subcommand, override_usage = "rbolt surgery <subcommand> [flags]")]
+    Surgery(crate::cmd::surgery::SurgeryCmd),
+
+    /// Generate the autocompletion script for the specified shell
+    #[command(override_usage = "rbolt completion <bash|zsh|fish|powershell|elvish>")]
+    Completion(CompletionArgs),
+}
+
+/// Positional arguments, counted by the command.
+#[derive(Debug, Args)]
+pub(crate) struct Positional {
+    #[arg(value_name = "ARGS", num_args = 0.., hide = true)]
+    pub(crate) args: Vec<OsString>,
+}
+
+/// A command that takes nothing, but counts what it got anyway.
+#[derive(Debug, Args)]
+pub(crate) struct NoArgs {
+    #[command(flatten)]
+    pub(crate) pos: Positional,
+}
+
+/// Positional arguments and `--json`.
+#[derive(Debug, Args)]
+pub(crate) struct Json {
+    #[command(flatten)]
+    pub(crate) pos: Positional,
+    /// Print JSON instead of text (bytes as strings when UTF-8, else {"hex": ...}).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BucketsArgs {
+    #[command(flatten)]
+    pub(crate) pos: Positional,
+    /// Output format one of: auto|ascii-encoded|hex|bytes|redacted (default "bytes", as bbolt)
+    #[arg(short, long, default_value = "bytes")]
+    pub(crate) format: String,
+    /// Print one JSON object per bucket.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeysArgs {
+    #[command(flatten)]
+    pub(crate) pos: Positional,
+    /// Output format one of: auto|ascii-encoded|hex|bytes|redacted
+    #[arg(short, long, default_value = "auto")]
+    pub(crate) format: String,
+    /// How bucket arguments are read: raw bytes, or hex for binary names.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) bucket_format: BucketFormat,
+    /// Print one JSON object per key.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    #[command(flatten)]
+    pub(crate) pos: Positional,
+    /// Input format one of: ascii-encoded|hex
+    #[arg(long, default_value = "ascii-encoded")]
+    pub(crate) parse_format: String,
+    /// Output format one of: auto|ascii-encoded|hex|bytes|redacted (default: auto)
+    #[arg(long, default_value = "auto")]
+    pub(crate) format: String,
+    /// How bucket arguments are read: raw bytes, or hex for binary names.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) bucket_format: BucketFormat,
+    /// Print a JSON object with the key and value.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    pub(crate) pos: Positional,
+    /// check db integrity starting from the given page ID
+    #[arg(long, default_value_t = 0, value_name = "uint")]
+    pub(crate) from_page: u64,
+    /// Print a JSON object with the problems found.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompactArgs {
+    #[command(flatten)]
+    pub(crate) pos: Positional,
+    /// The compacted copy to create.
+    #[arg(short, long, value_name = "string")]
+    pub(crate) output: Option<OsString>,
+    /// Commit the copy every this many bytes of keys and values (0: one transaction).
+    #[arg(
+        long,
+        default_value_t = 65536,
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
+    pub(crate) tx_max_size: i64,
+    /// Do not fsync the copy's commits.
+    #[arg(long)]
+    pub(crate) no_sync: bool,
+    /// Print a JSON object with both sizes.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PageArgs {
+    #[command(flatten)]
+    pub(crate) pos: Positional,
+    /// List all pages (up to the active meta page's high-water mark).
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Output format one of: auto|ascii-encoded|hex|bytes|redacted. Applies to values on the
+    /// leaf page.
+    #[arg(long, default_value = "auto", value_name = "string")]
+    pub(crate) format_value: String,
+    /// Print one JSON object per page.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PageItemArgs {
+    #[command(flatten)]
+    pub(crate) pos: Positional,
+    /// Print only the key
+    #[arg(long)]
+    pub(crate) key_only: bool,
+    /// Print only the value
+    #[arg(long)]
+    pub(crate) value_only: bool,
+    /// Output format one of: auto|ascii-encoded|hex|bytes|redacted
+    #[arg(long, default_value = "auto", value_name = "string")]
+    pub(crate) format: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    #[command(flatten)]
+    pub(crate) pos: Positional,
+    /// How the prefix argument is read: raw bytes, or hex.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) bucket_format: BucketFormat,
+    /// Print the statistics as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionArgs {
+    /// The shell to write a completion script for.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}

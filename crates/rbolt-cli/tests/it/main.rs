@@ -1,0 +1,28 @@
+//! Integration tests of the `rbolt` binary: one module per subcommand, plus the fixtures they
+//! share, bbolt-compatibility of errors and flags, Go-checked quoting, lock timeouts and
+//! progress bars in a real terminal.
+//!
+//! Expected outputs are insta snapshots (`snapshots/`), written from bbolt's documented
+//! output and reviewed by eye. Every snapshot holds the exit code, stdout and the first line
+//! of stderr.
+
+mod bench;
+mod buckets;
+mod check;
+mod compact;
+mod dump;
+mod errors;
+mod fixtures;
+mod get;
+mod hostile;
+mod info;
+mod inspect;
+mod keys;
+mod lock;
+mod page;
+mod page_item;
+mod pages;
+mod progress;
+mod quoting;
+mod stats;
+mod surgery;
