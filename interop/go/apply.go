@@ -13,7 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// cmdApply replays an op file (format in DESIGN.md) onto a database.
+// cmdApply replays an op file (format in rbolt_testkit::script) onto a database.
 func cmdApply(args []string) int {
 	opts := &bolt.Options{}
 	var pos []string

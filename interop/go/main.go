@@ -1,8 +1,8 @@
 // Command bbolt-interop is the Go-side oracle for rbolt's interop tests.
 //
 // It is linked against Debian's bbolt 1.3.6 (go.etcd.io/bbolt) and speaks the
-// same command-line contract as rbolt's `rbolt-script` (see DESIGN.md,
-// "Test tool contract"), so a test can write a file with one implementation
+// same command-line contract as rbolt's `rbolt-script` (documented in
+// crates/rbolt-testkit/src/bin/rbolt-script.rs), so a test can write a file with one implementation
 // and read, check or extend it with the other, comparing text output
 // byte for byte.
 //

@@ -1,4 +1,4 @@
-//! Interop with Go bbolt (issue 3): files cross over both ways, proven against the real bbolt
+//! Interop with Go bbolt: files cross over both ways, proven against the real bbolt
 //! 1.3.6 through `interop/go` (`bbolt-interop`), with a model ([`Model`]) as a third opinion.
 //!
 //! Knobs (all optional):
@@ -405,7 +405,7 @@ fn for_each_script(
         assert_eq!(
             cov.missing(),
             Vec::<&str>::new(),
-            "interop {test}: the scripts did not cover every feature issue 3 lists"
+            "interop {test}: the scripts did not cover every feature the generator must exercise"
         );
     } else {
         eprintln!("interop {test}: coverage not asserted for a partial run");
