@@ -162,7 +162,9 @@ fn a_writer_waiting_while_a_commit_panicked_waited_forever() {
     let d = db.clone();
     std::thread::spawn(move || {
         started.send(()).unwrap();
-        let _ = done.send(d.begin_write().map(drop));
+        let r = d.begin_write().map(drop);
+        drop(d); // before answering: the test reopens the file once it has the answer
+        let _ = done.send(r);
     });
     waiting.recv().unwrap();
     std::thread::sleep(Duration::from_millis(50)); // let it reach the wait
