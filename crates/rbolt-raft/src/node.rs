@@ -6,8 +6,8 @@ use crate::log_store::LogStore;
 use crate::protocol::{
     ClientReply, ClientRequest, Message, Reply, Status, read_frame, write_frame,
 };
-use crate::state_machine::{SnapshotImage, StateMachine};
-use crate::types::{NodeId, Raft, Request, TypeConfig, Vote};
+use crate::state_machine::{Raft, SnapshotImage, StateMachine};
+use crate::types::{NodeId, Request, TypeConfig, Vote};
 use openraft::async_runtime::WatchReceiver;
 use openraft::network::NetSnapshot;
 use openraft::storage::Snapshot;

@@ -2,8 +2,8 @@
 //! directly. Links can be cut one way or both (partitions) and nodes removed (crashes);
 //! snapshot images are copied into the receiver's directory as a network transfer would.
 
-use crate::state_machine::{SnapshotData, SnapshotImage};
-use crate::types::{NodeId, Raft, TypeConfig, Vote};
+use crate::state_machine::{Raft, SnapshotData, SnapshotImage};
+use crate::types::{NodeId, TypeConfig, Vote};
 use openraft::errors::{RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory};
 use openraft::raft::{

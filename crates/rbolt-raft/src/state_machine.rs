@@ -31,6 +31,9 @@ const SM_FILE: &str = "sm.db";
 const INSTALLING: &str = "sm.db.installing";
 const SNAP_DIR: &str = "snapshots";
 
+/// A raft handle over the rbolt state machine.
+pub type Raft = openraft::Raft<TypeConfig, StateMachine>;
+
 /// A snapshot image: a complete rbolt file (an `sm.db` as of the snapshot's last log id).
 /// The open handle keeps the bytes readable even if a newer snapshot replaces the file.
 #[derive(Debug)]

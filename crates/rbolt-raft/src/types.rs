@@ -28,8 +28,6 @@ pub type Entry = openraft::alias::EntryOf<TypeConfig>;
 pub type StoredMembership = openraft::alias::StoredMembershipOf<TypeConfig>;
 /// Snapshot metadata.
 pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
-/// A raft handle over the rbolt state machine.
-pub type Raft = openraft::Raft<TypeConfig, crate::state_machine::StateMachine>;
 
 /// A command replicated through the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
