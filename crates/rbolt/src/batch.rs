@@ -1,4 +1,4 @@
-//! [`Db::batch`]: concurrent callers coalesced into one write transaction (bbolt's `Batch`).
+//! [`Db::batch`](crate::Db::batch): concurrent callers coalesced into one write transaction (bbolt's `Batch`).
 //!
 //! The first caller of a batch becomes its *leader*. It waits until the batch is full
 //! ([`Options::max_batch_size`](crate::Options::max_batch_size)) or its delay has passed
@@ -13,18 +13,20 @@
 //! `Poisoned`. Either way no caller's result depends on another's closure — which is why a
 //! closure may run more than once.
 
-use crate::db::{Db, lock};
 use crate::error::Result;
+use crate::sync::lock;
 use crate::tx::Tx;
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The batch currently accepting callers, if any.
-#[derive(Debug, Default)]
+/// The batch currently accepting callers, if any, and the limits every batch closes at.
+#[derive(Debug)]
 pub(crate) struct Batcher {
     open: Mutex<Option<Arc<Batch>>>,
+    max_size: usize,
+    max_delay: Duration,
 }
 
 #[derive(Debug)]
@@ -70,61 +72,41 @@ fn wait<'a>(cv: &Condvar, g: MutexGuard<'a, BatchState>) -> MutexGuard<'a, Batch
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-impl Db {
-    /// Runs `f` in a write transaction shared with other threads calling `batch` at about the
-    /// same time, and returns once that transaction has committed (bbolt's `Batch`).
-    ///
-    /// Under concurrent small writes this trades a little latency (up to
-    /// [`Options::max_batch_delay`](crate::Options::max_batch_delay), 10 ms by default) for far
-    /// fewer commits and fsyncs: up to
-    /// [`Options::max_batch_size`](crate::Options::max_batch_size) calls (1000) share one.
-    ///
-    /// **`f` may run more than once**, so it must be idempotent apart from its effect on the
-    /// transaction: if any closure in the batch fails, the transaction is rolled back and
-    /// redone without it, and the failing one is then run alone. The error (or panic) a caller
-    /// sees comes only from its own closure, or from a commit of its own changes. Panics
-    /// propagate to the caller whose closure panicked; the others are unaffected.
-    ///
-    /// Each closure runs on its caller's thread while the batch's leader waits, so like
-    /// [`Db::update`] it must not begin another write transaction (that would wait forever).
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// let db = rbolt::Db::open(dir.path().join("b.db"))?;
-    /// db.update(|tx| tx.create_bucket(b"hits").map(|_| ()))?;
-    /// std::thread::scope(|s| {
-    ///     for i in 0..8u8 {
-    ///         let db = &db;
-    ///         s.spawn(move || db.batch(|tx| tx.bucket(b"hits")?.unwrap().put(&[i], b"1")));
-    ///     }
-    /// });
-    /// assert_eq!(db.view(|tx| Ok(tx.bucket(b"hits")?.unwrap().iter().count()))?, 8);
-    /// # Ok::<(), rbolt::Error>(())
-    /// ```
-    pub fn batch<F>(&self, mut f: F) -> Result<()>
+impl Batcher {
+    pub(crate) fn new(max_size: usize, max_delay: Duration) -> Self {
+        Self {
+            open: Mutex::new(None),
+            max_size,
+            max_delay,
+        }
+    }
+
+    /// Runs `f` in a batch; `begin` begins the write transaction a batch (or a caller running
+    /// alone) uses.
+    pub(crate) fn run<F>(&self, mut f: F, begin: &dyn Fn() -> Result<Tx>) -> Result<()>
     where
         F: FnMut(&Tx) -> Result<()>,
     {
-        let opts = self.shared.ops.opts;
-        if opts.max_batch_size <= 1 {
-            return self.update(&mut f);
+        if self.max_size <= 1 {
+            return alone(begin, &mut f);
         }
-        let (batch, me) = self.join(opts.max_batch_size);
+        let (batch, me) = self.join();
         let outcome = if me == 0 {
-            self.lead(&batch, &mut f, opts.max_batch_delay)
+            self.lead(&batch, &mut f, begin)
         } else {
             follow(&batch, me, &mut f)
         };
         match outcome {
             Outcome::Committed => Ok(()),
-            Outcome::Solo => self.update(&mut f),
+            Outcome::Solo => alone(begin, &mut f),
         }
     }
 
     /// Joins the open batch, or opens one and leads it. Returns the batch and the caller's
     /// index in it (0 = leader).
-    fn join(&self, max: usize) -> (Arc<Batch>, usize) {
-        let mut open = lock(&self.shared.ops.batcher.open);
+    fn join(&self) -> (Arc<Batch>, usize) {
+        let max = self.max_size;
+        let mut open = lock(&self.open);
         if let Some(b) = open.as_ref() {
             let b = b.clone();
             let mut st = lock(&b.st);
@@ -158,11 +140,11 @@ impl Db {
     }
 
     /// The leader's side: wait for members, run rounds until one commits, publish outcomes.
-    fn lead<F>(&self, batch: &Arc<Batch>, f: &mut F, delay: Duration) -> Outcome
+    fn lead<F>(&self, batch: &Arc<Batch>, f: &mut F, begin: &dyn Fn() -> Result<Tx>) -> Outcome
     where
         F: FnMut(&Tx) -> Result<()>,
     {
-        let deadline = Instant::now() + delay;
+        let deadline = Instant::now() + self.max_delay;
         let mut st = lock(&batch.st);
         while !st.closed {
             let now = Instant::now();
@@ -178,7 +160,7 @@ impl Db {
         if !st.closed {
             st.closed = true;
             drop(st);
-            let mut open = lock(&self.shared.ops.batcher.open);
+            let mut open = lock(&self.open);
             if open.as_ref().is_some_and(|b| Arc::ptr_eq(b, batch)) {
                 *open = None;
             }
@@ -199,7 +181,7 @@ impl Db {
         let outcomes = &mut ending.outcomes;
         let mut own_panic: Option<Box<dyn Any + Send>> = None;
         while !active.is_empty() {
-            let Ok(tx) = self.begin_write() else {
+            let Ok(tx) = begin() else {
                 break; // every remaining member retries alone and sees the error itself
             };
             lock(&batch.st).tx = Some(tx);
@@ -286,6 +268,16 @@ impl Drop for Ending<'_> {
     }
 }
 
+/// Runs `f` alone in a write transaction of its own, as [`Db::update`](crate::Db::update) does.
+fn alone<F>(begin: &dyn Fn() -> Result<Tx>, f: &mut F) -> Result<()>
+where
+    F: FnMut(&Tx) -> Result<()>,
+{
+    let tx = begin()?;
+    f(&tx)?;
+    tx.commit()
+}
+
 /// A member's side: run the closure whenever the leader hands over the transaction, until
 /// the batch is done.
 fn follow<F>(batch: &Arc<Batch>, me: usize, f: &mut F) -> Outcome
@@ -334,6 +326,6 @@ mod tests {
         fn send<T: Send>() {}
         fn send_sync<T: Send + Sync>() {}
         send::<Tx>();
-        send_sync::<Db>();
+        send_sync::<crate::Db>();
     }
 }

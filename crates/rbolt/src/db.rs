@@ -1,355 +1,42 @@
 //! Opening a database and handing out transactions (bbolt's `db.go`): file lock, meta
-//! selection, the mapping generations, the registry of open readers and the single writer slot.
-//!
-//! Lock order (the full list is in docs/architecture.md): the writer slot (held for a whole
-//! write transaction, as a token) before `state` (held only for a few instructions, never for
-//! work that grows with the data). Readers take `state` alone. Nothing blocks on a reader:
-//! growth publishes a new generation (the old mapping extended in its reserved address space,
-//! see `mmap.rs`) and old generations live on in the transactions that hold them.
-//!
-//! Poisoning: an I/O error in a commit or in [`Db::sync`], or a panic that unwinds while the
-//! writer data is out of both its slot and a transaction ([`WriterLease`]), poisons the
-//! database. Every writer, waiting or not, then gets [`Error::Poisoned`] at once.
+//! selection, the free set the writer starts from, and the begin and end of transactions.
+//! What all handles share lives in `shared.rs`.
 
-use crate::commit::grow_target;
+use crate::batch::Batcher;
+use crate::counters::DbCounters;
 use crate::error::{Error, Result};
-use crate::freelist::Freelist;
-use crate::mmap::Mapping;
-use crate::node::{BucketState, WState};
-use crate::ops::{OpsShared, OptionsExt, TxExt};
+use crate::freelist::{Freelist, FreelistType};
+use crate::mmap::{ByteArena, Mapping};
+use crate::options::Options;
+use crate::read::Snapshot;
+use crate::read::walk::writer_free_set;
 use crate::registry::Registration;
-use crate::storage::{FileStorage, Storage, StorageWrapper};
-use crate::tx::{Tx, WriteTx};
+use crate::shared::{Shared, State, WriterLease};
+use crate::state::{BucketState, Staged, WState};
+use crate::storage::{FileStorage, Storage};
+use crate::sync::lock;
+use crate::tx::Tx;
+use crate::write::WriterData;
 use rbolt_format::{
     FREELIST_PAGE, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Meta, PGID_NO_FREELIST, PageHeader,
 };
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often a blocked open retries the file lock, as bbolt does.
 const LOCK_RETRY: Duration = Duration::from_millis(50);
 
-/// Settings for [`Db`]; start from [`Options::new`], end with [`Options::open`].
-///
-/// ```
-/// # let dir = tempfile::tempdir().unwrap();
-/// # let path = dir.path().join("app.db");
-/// use std::time::Duration;
-/// let db = rbolt::Options::new().page_size(16384).timeout(Duration::from_secs(1)).open(&path)?;
-/// assert_eq!(db.page_size(), 16384);
-/// # Ok::<(), rbolt::Error>(())
-/// ```
-#[derive(Clone, Default)]
-pub struct Options {
-    page_size: Option<usize>,
-    read_only: bool,
-    timeout: Option<Duration>,
-    no_sync: bool,
-    no_grow_sync: bool,
-    no_freelist_sync: bool,
-    mmap_populate: bool,
-    max_size: Option<u64>,
-    wrap_storage: Option<StorageWrapper>,
-    /// Options of the operational features (see `ops.rs` for their builders).
-    pub(crate) ext: OptionsExt,
-}
-
-impl fmt::Debug for Options {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Options")
-            .field("page_size", &self.page_size)
-            .field("read_only", &self.read_only)
-            .field("timeout", &self.timeout)
-            .field("no_sync", &self.no_sync)
-            .field("no_grow_sync", &self.no_grow_sync)
-            .field("no_freelist_sync", &self.no_freelist_sync)
-            .field("mmap_populate", &self.mmap_populate)
-            .field("max_size", &self.max_size)
-            .field("ext", &self.ext)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Options {
-    /// Defaults: OS page size for new files, read-write, wait for the lock forever, durable
-    /// commits.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Page size for a *new* file (a power of two from 1 KiB to 16 MiB). An existing file keeps
-    /// the page size it was created with.
-    pub fn page_size(mut self, n: usize) -> Self {
-        self.page_size = Some(n);
-        self
-    }
-
-    /// Open read-only: a shared lock, no writes, the file is never created.
-    pub fn read_only(mut self, yes: bool) -> Self {
-        self.read_only = yes;
-        self
-    }
-
-    /// Give up with [`Error::Timeout`] if the file lock is not free within `d` (retried every
-    /// 50 ms). Without a timeout, opening waits as long as another process holds the lock.
-    pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
-        self
-    }
-
-    /// Skip both fdatasyncs of a commit. **Unsafe for your data**: a crash can lose or corrupt
-    /// committed transactions. For bulk loads you can redo; call [`Db::sync`] when done.
-    /// [`Db::set_no_sync`] changes it on an open database.
-    pub fn no_sync(mut self, yes: bool) -> Self {
-        self.no_sync = yes;
-        self
-    }
-
-    /// Skip the fsync after growing the file (bbolt's `NoGrowSync`).
-    pub fn no_grow_sync(mut self, yes: bool) -> Self {
-        self.no_grow_sync = yes;
-        self
-    }
-
-    /// Do not write the freelist at commit; it is rebuilt by walking the tree on open.
-    pub fn no_freelist_sync(mut self, yes: bool) -> Self {
-        self.no_freelist_sync = yes;
-        self
-    }
-
-    /// Pre-fault the whole map on open and on growth (MAP_POPULATE).
-    pub fn mmap_populate(mut self, yes: bool) -> Self {
-        self.mmap_populate = yes;
-        self
-    }
-
-    /// Refuse to grow the database past `bytes`: the commit fails with
-    /// [`Error::MaxSizeReached`] and nothing changes.
-    pub fn max_size(mut self, bytes: u64) -> Self {
-        self.max_size = Some(bytes);
-        self
-    }
-
-    /// Routes every write, sync and resize through `f(file_storage)`. For tests that record
-    /// writes, simulate crashes or inject I/O errors.
-    #[doc(hidden)]
-    pub fn wrap_storage(mut self, f: StorageWrapper) -> Self {
-        self.wrap_storage = Some(f);
-        self
-    }
-
     /// Opens (or, unless read-only, creates) the database at `path`.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Db> {
         Db::open_with(path.as_ref(), self)
-    }
-}
-
-/// State that only the current writer touches, kept between write transactions.
-#[derive(Debug)]
-pub(crate) struct WriterData {
-    pub(crate) freelist: Freelist,
-    pub(crate) file_len: u64,
-    pub(crate) page_size: usize,
-    pub(crate) storage: Arc<dyn Storage>,
-    pub(crate) no_sync: bool,
-    pub(crate) no_grow_sync: bool,
-    pub(crate) no_freelist_sync: bool,
-    pub(crate) max_size: Option<u64>,
-    pub(crate) ext: OptionsExt,
-    pool: Vec<Vec<u8>>,
-}
-
-impl WriterData {
-    /// A buffer for `pages` pages; single pages come from a pool (bbolt's `pagePool`) and
-    /// hold the bytes of an earlier page: callers clear what they do not overwrite.
-    pub(crate) fn page_buf(&mut self, pages: usize) -> Vec<u8> {
-        if pages == 1
-            && let Some(b) = self.pool.pop()
-        {
-            return b;
-        }
-        vec![0u8; pages * self.page_size]
-    }
-
-    pub(crate) fn recycle(&mut self, buf: Vec<u8>) {
-        if buf.len() == self.page_size && self.pool.len() < 1024 {
-            self.pool.push(buf);
-        }
-    }
-
-    /// Makes the file at least `need` bytes long, growing ahead of need.
-    pub(crate) fn grow(&mut self, need: u64) -> Result<()> {
-        if need <= self.file_len {
-            return Ok(());
-        }
-        let target = grow_target(need, self.page_size as u64, self.ext.alloc_size);
-        let target = match self.max_size {
-            Some(max) if target > max => need.max(max.min(target)),
-            _ => target,
-        };
-        self.storage.set_len(target)?;
-        if !self.no_grow_sync {
-            self.storage.sync_all()?;
-        }
-        self.file_len = target;
-        Ok(())
-    }
-}
-
-/// The writer data while it is out of both its slot and a transaction (in `begin_write` and
-/// in `commit`). Dropped still holding the data — which only a panic unwinding through that
-/// code does — it poisons the database: the panic may have left the freelist or the file half
-/// changed, and without it every later `begin_write` would wait for a writer that never
-/// returns.
-pub(crate) struct WriterLease<'a> {
-    shared: &'a Shared,
-    data: Option<Box<WriterData>>,
-}
-
-impl<'a> WriterLease<'a> {
-    pub(crate) fn new(shared: &'a Shared, data: Box<WriterData>) -> Self {
-        Self {
-            shared,
-            data: Some(data),
-        }
-    }
-
-    /// Ends the lease: the caller puts the data back into a transaction.
-    pub(crate) fn into_inner(mut self) -> Box<WriterData> {
-        self.data
-            .take()
-            .expect("invariant: a lease holds its data until it ends")
-    }
-}
-
-impl std::ops::Deref for WriterLease<'_> {
-    type Target = WriterData;
-    fn deref(&self) -> &WriterData {
-        self.data
-            .as_deref()
-            .expect("invariant: a lease holds its data until it ends")
-    }
-}
-
-impl std::ops::DerefMut for WriterLease<'_> {
-    fn deref_mut(&mut self) -> &mut WriterData {
-        self.data
-            .as_deref_mut()
-            .expect("invariant: a lease holds its data until it ends")
-    }
-}
-
-impl Drop for WriterLease<'_> {
-    fn drop(&mut self) {
-        if self.data.is_some() {
-            self.shared.poison();
-        }
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct State {
-    pub(crate) meta: Meta,
-    pub(crate) map: Arc<Mapping>,
-    /// txid → number of open read transactions on that snapshot.
-    pub(crate) readers: BTreeMap<u64, usize>,
-    /// High-water mark (meta.pgid) → number of open read transactions whose snapshot has it:
-    /// the file is never truncated below the largest (see `shrink.rs`).
-    pub(crate) reader_hwms: BTreeMap<u64, usize>,
-}
-
-#[derive(Debug)]
-pub(crate) struct Shared {
-    path: PathBuf,
-    pub(crate) file: Arc<File>,
-    pub(crate) page_size: usize,
-    pub(crate) read_only: bool,
-    pub(crate) state: Mutex<State>,
-    writer: Mutex<Option<Box<WriterData>>>,
-    writer_free: Condvar,
-    /// Set (under the `writer` lock, see [`Shared::poison`]) when this handle no longer knows
-    /// the state of the file.
-    poisoned: AtomicBool,
-    /// The user's no-sync setting ([`Db::set_no_sync`]), copied into the writer data at the
-    /// start of each write transaction.
-    pub(crate) no_sync: AtomicBool,
-    /// [`Options::no_grow_sync`], restored at the start of each write transaction (compaction
-    /// relaxes it for its own transactions only).
-    no_grow_sync: bool,
-    pub(crate) populate: bool,
-    pub(crate) ops: OpsShared,
-    /// Last, so that it goes after every field that keeps the file (and its lock) open.
-    _registration: Registration,
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding these locks leaves plain data behind (no invariant spans the
-    // critical sections), so recovering the guard is sound.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl Shared {
-    pub(crate) fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Acquire)
-    }
-
-    /// Refuses all further writes through this handle, and wakes every writer waiting for the
-    /// slot so that it sees the poison instead of waiting for data that may never return.
-    /// Takes the `writer` lock: a writer tests the flag under it before it waits, so it cannot
-    /// miss the wake-up.
-    pub(crate) fn poison(&self) {
-        let _slot = lock(&self.writer);
-        self.poisoned.store(true, Ordering::Release);
-        self.writer_free.notify_all();
-    }
-
-    pub(crate) fn end_read(&self, txid: u64, hwm: u64) {
-        let mut st = lock(&self.state);
-        if let Some(n) = st.readers.get_mut(&txid) {
-            *n -= 1;
-            if *n == 0 {
-                st.readers.remove(&txid);
-            }
-        }
-        if let Some(n) = st.reader_hwms.get_mut(&hwm) {
-            *n -= 1;
-            if *n == 0 {
-                st.reader_hwms.remove(&hwm);
-            }
-        }
-        drop(st);
-        self.ops.counters.end_read();
-    }
-
-    pub(crate) fn end_write(&self, data: Box<WriterData>) {
-        self.ops.counters.note_freelist(&data.freelist);
-        *lock(&self.writer) = Some(data);
-        self.writer_free.notify_one();
-    }
-
-    /// Makes a committed meta the one new transactions see, mapping the grown file first.
-    pub(crate) fn publish(&self, meta: Meta, file_len: u64) -> Result<()> {
-        let needed = meta.pgid * self.page_size as u64;
-        let current = lock(&self.state).map.clone();
-        let map = if current.len() < needed {
-            let map = Arc::new(current.grown(&self.file, file_len.max(needed), self.populate)?);
-            self.ops.register_map(&map);
-            map
-        } else {
-            current
-        };
-        let mut st = lock(&self.state);
-        st.meta = meta;
-        st.map = map;
-        Ok(())
     }
 }
 
@@ -372,6 +59,7 @@ impl Shared {
 #[derive(Debug)]
 pub struct Db {
     pub(crate) shared: Arc<Shared>,
+    batcher: Batcher,
 }
 
 impl Db {
@@ -415,9 +103,9 @@ impl Db {
             len = 4 * ps as u64;
         }
         let page_size = detect_page_size(&file, len)?;
-        if !opts.read_only && len < opts.ext.initial_mmap_size {
+        if !opts.read_only && len < opts.initial_mmap_size {
             // bbolt maps ahead of the file; rbolt maps exactly the file, so it sizes the file.
-            len = opts.ext.initial_mmap_size.div_ceil(page_size as u64) * page_size as u64;
+            len = opts.initial_mmap_size.div_ceil(page_size as u64) * page_size as u64;
             storage.set_len(len)?;
         }
         let map = if opts.read_only {
@@ -444,38 +132,38 @@ impl Db {
             no_sync: AtomicBool::new(opts.no_sync),
             no_grow_sync: opts.no_grow_sync,
             populate: opts.mmap_populate,
-            ops: OpsShared::new(opts.ext, (!opts.read_only).then(|| storage.clone())),
+            freelist_type: opts.freelist_kind(),
+            counters: DbCounters::default(),
+            storage: (!opts.read_only).then(|| storage.clone()),
+            generations: Mutex::new(Vec::new()),
             _registration: registration,
         };
         let mut persist_freelist = false;
-        if opts.read_only && opts.ext.pre_load_freelist {
+        if opts.read_only && opts.pre_load_freelist {
             let st = lock(&shared.state);
-            let freelist = load_freelist(&st.map, &st.meta, page_size, opts.ext)?;
-            shared.ops.counters.note_freelist(&freelist);
+            let freelist = load_freelist(&st.map, &st.meta, page_size, opts.freelist_kind())?;
+            shared.counters.note_freelist(&freelist);
         }
         if !opts.read_only {
             let freelist = {
                 let st = lock(&shared.state);
-                load_freelist(&st.map, &st.meta, page_size, opts.ext)?
+                load_freelist(&st.map, &st.meta, page_size, opts.freelist_kind())?
             };
-            shared.ops.counters.note_freelist(&freelist);
+            shared.counters.note_freelist(&freelist);
             persist_freelist = meta.freelist == PGID_NO_FREELIST && !opts.no_freelist_sync;
-            shared.writer = Mutex::new(Some(Box::new(WriterData {
+            shared.writer = Mutex::new(Some(Box::new(WriterData::new(
                 freelist,
-                file_len: len,
+                len,
                 page_size,
                 storage,
-                no_sync: opts.no_sync,
-                no_grow_sync: opts.no_grow_sync,
-                no_freelist_sync: opts.no_freelist_sync,
-                max_size: opts.max_size,
-                ext: opts.ext,
-                pool: Vec::new(),
-            })));
+                file.clone(),
+                &opts,
+            ))));
         }
-        shared.ops.register_map(&lock(&shared.state).map);
+        shared.register_map(&lock(&shared.state).map);
         let db = Db {
             shared: Arc::new(shared),
+            batcher: Batcher::new(opts.max_batch_size, opts.max_batch_delay),
         };
         if persist_freelist {
             // Like bbolt: write a freelist now so that readers unaware of the sentinel (and
@@ -495,15 +183,13 @@ impl Db {
             *st.reader_hwms.entry(meta.pgid).or_insert(0) += 1;
             (meta, map)
         };
-        self.shared.ops.counters.begin_read();
-        Ok(Tx {
-            shared: self.shared.clone(),
+        self.shared.counters.begin_read();
+        let snap = Snapshot {
             map,
             meta,
             page_size: self.shared.page_size,
-            w: None,
-            ext: TxExt::default(),
-        })
+        };
+        Ok(Tx::new(self.shared.clone(), snap, None, None))
     }
 
     /// Starts the write transaction, waiting while another one is open.
@@ -544,18 +230,21 @@ impl Db {
         meta.txid += 1;
         let mut ws = WState::default();
         ws.buckets.push(BucketState::new(meta.root, None, 0));
-        Ok(Tx {
-            shared: self.shared.clone(),
+        let snap = Snapshot {
             map,
             meta,
             page_size: self.shared.page_size,
-            w: Some(WriteTx {
-                st: RefCell::new(ws),
-                arena: crate::mmap::ByteArena::new(),
-                writer: Some(data.into_inner()),
-            }),
-            ext: TxExt::default(),
-        })
+        };
+        let staged = Staged {
+            st: RefCell::new(ws),
+            arena: ByteArena::new(),
+        };
+        Ok(Tx::new(
+            self.shared.clone(),
+            snap,
+            Some(staged),
+            Some(data.into_inner()),
+        ))
     }
 
     /// Runs `f` in a read transaction.
@@ -571,6 +260,43 @@ impl Db {
         let v = f(&tx)?;
         tx.commit()?;
         Ok(v)
+    }
+
+    /// Runs `f` in a write transaction shared with other threads calling `batch` at about the
+    /// same time, and returns once that transaction has committed (bbolt's `Batch`).
+    ///
+    /// Under concurrent small writes this trades a little latency (up to
+    /// [`Options::max_batch_delay`](crate::Options::max_batch_delay), 10 ms by default) for far
+    /// fewer commits and fsyncs: up to
+    /// [`Options::max_batch_size`](crate::Options::max_batch_size) calls (1000) share one.
+    ///
+    /// **`f` may run more than once**, so it must be idempotent apart from its effect on the
+    /// transaction: if any closure in the batch fails, the transaction is rolled back and
+    /// redone without it, and the failing one is then run alone. The error (or panic) a caller
+    /// sees comes only from its own closure, or from a commit of its own changes. Panics
+    /// propagate to the caller whose closure panicked; the others are unaffected.
+    ///
+    /// Each closure runs on its caller's thread while the batch's leader waits, so like
+    /// [`Db::update`] it must not begin another write transaction (that would wait forever).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = rbolt::Db::open(dir.path().join("b.db"))?;
+    /// db.update(|tx| tx.create_bucket(b"hits").map(|_| ()))?;
+    /// std::thread::scope(|s| {
+    ///     for i in 0..8u8 {
+    ///         let db = &db;
+    ///         s.spawn(move || db.batch(|tx| tx.bucket(b"hits")?.unwrap().put(&[i], b"1")));
+    ///     }
+    /// });
+    /// assert_eq!(db.view(|tx| Ok(tx.bucket(b"hits")?.unwrap().iter().count()))?, 8);
+    /// # Ok::<(), rbolt::Error>(())
+    /// ```
+    pub fn batch<F>(&self, f: F) -> Result<()>
+    where
+        F: FnMut(&Tx) -> Result<()>,
+    {
+        self.batcher.run(f, &|| self.begin_write())
     }
 
     /// The path the database was opened with.
@@ -591,6 +317,67 @@ impl Db {
     /// Closes the database. Transactions still open keep the file (and its lock) until they
     /// end.
     pub fn close(self) {}
+}
+
+impl Db {
+    /// Flushes the file to stable storage (fdatasync), for use with
+    /// [`Options::no_sync`]: commits made since then become durable (bbolt's `Sync`).
+    /// Does not wait for a write transaction. A read-only database returns `Ok`.
+    ///
+    /// A failed sync poisons the database, as a failed commit sync does: the kernel may have
+    /// dropped the pages it could not write and report the next sync as a success, so
+    /// writes — and this call — return [`Error::Poisoned`](crate::Error::Poisoned) until the
+    /// database is reopened.
+    pub fn sync(&self) -> Result<()> {
+        let Some(s) = &self.shared.storage else {
+            return Ok(());
+        };
+        if self.shared.is_poisoned() {
+            return Err(crate::Error::Poisoned);
+        }
+        // A sync that panics has an unknown outcome too: poison, then let the panic go on.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.sync_data()))
+            .unwrap_or_else(|p| {
+                self.shared.poison();
+                std::panic::resume_unwind(p)
+            });
+        r.map_err(|e| {
+            self.shared.poison();
+            e.into()
+        })
+    }
+
+    /// Turns the fdatasyncs of commits off or on while the database is open (bbolt's
+    /// `DB.NoSync` field; [`Options::no_sync`] sets it at open, with the same warning).
+    /// Write transactions that begin after the call use the new setting; one already running
+    /// keeps the setting it began with. Turning syncs back on does not sync by itself: the
+    /// next durable commit (or [`Db::sync`]) makes the earlier no-sync commits durable with
+    /// it, since fdatasync flushes the whole file.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = rbolt::Db::open(dir.path().join("load.db"))?;
+    /// db.set_no_sync(true);
+    /// for i in 0u32..100 {
+    ///     db.update(|tx| tx.create_bucket_if_not_exists(b"b")?.put(&i.to_be_bytes(), b"v"))?;
+    /// }
+    /// db.set_no_sync(false);
+    /// db.sync()?;
+    /// assert!(!db.no_sync());
+    /// # Ok::<(), rbolt::Error>(())
+    /// ```
+    pub fn set_no_sync(&self, yes: bool) {
+        self.shared
+            .no_sync
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether commits currently skip their fdatasyncs ([`Db::set_no_sync`]).
+    pub fn no_sync(&self) -> bool {
+        self.shared
+            .no_sync
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 fn lock_file(file: &File, shared: bool, timeout: Option<Duration>) -> Result<()> {
@@ -740,8 +527,12 @@ fn choose_meta(map: &[u8], ps: usize, len: u64) -> Result<Meta> {
 /// The free set the writer starts from: the freelist page's list (or, for files written
 /// without one, every page the tree does not reach), verified against the tree so that no
 /// page a reader can reach is ever handed to the writer.
-fn load_freelist(map: &Arc<Mapping>, meta: &Meta, ps: usize, ext: OptionsExt) -> Result<Freelist> {
-    let ids = crate::check::writer_free_set(map.bytes(), meta, ps)?;
-    Freelist::from_ids_typed(ids, meta.pgid, ext.freelist_type())
-        .map_err(|e| Error::corrupted(meta.freelist, e))
+fn load_freelist(
+    map: &Arc<Mapping>,
+    meta: &Meta,
+    ps: usize,
+    kind: FreelistType,
+) -> Result<Freelist> {
+    let ids = writer_free_set(map.bytes(), meta, ps)?;
+    Freelist::from_ids_typed(ids, meta.pgid, kind).map_err(|e| Error::corrupted(meta.freelist, e))
 }

@@ -62,36 +62,35 @@
 //! # Ok(()) }
 //! ```
 
-mod backup;
+// Layers, each using only those above it in this list.
 mod batch;
-mod bucket;
-mod check;
-mod commit;
-mod compact;
-mod cursor;
+mod counters;
 mod db;
 mod defects;
 mod error;
 mod freelist;
-mod info;
+mod limits;
 mod mmap;
-mod movebucket;
-mod node;
 mod ops;
+mod options;
+mod read;
 mod registry;
-mod shrink;
-mod stats;
+mod shared;
+mod state;
 pub mod storage;
+mod sync;
 mod tx;
+mod write;
 
-pub use bucket::{Bucket, DEFAULT_FILL_PERCENT};
-pub use check::{CheckError, CheckOptions, KeyFormatter};
-pub use compact::compact;
-pub use cursor::{Cursor, Item, Iter};
-pub use db::{Db, Options};
+pub use counters::{Stats, TxStats};
+pub use db::Db;
 pub use error::{Error, Result};
 pub use freelist::FreelistType;
-pub use info::{BucketStructure, Info, PageInfo, PageType};
+pub use limits::{DEFAULT_FILL_PERCENT, MAX_NESTING};
+pub use ops::compact::compact;
+pub use ops::info::{BucketStructure, Info, PageInfo, PageType};
+pub use ops::stats::BucketStats;
+pub use options::Options;
 pub use rbolt_format::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
-pub use stats::{BucketStats, Stats, TxStats};
-pub use tx::{MAX_NESTING, Tx};
+pub use read::walk::{CheckError, CheckOptions, KeyFormatter};
+pub use tx::{Bucket, Cursor, Item, Iter, Tx};

@@ -256,7 +256,7 @@ impl Region {
 
     fn extend_or_err(&self, file: &File, len: usize, populate: bool) -> io::Result<bool> {
         let want = len.div_ceil(os_page()) * os_page();
-        let mut st = crate::db::lock(&self.state);
+        let mut st = crate::sync::lock(&self.state);
         if want <= st.mapped {
             return Ok(true);
         }

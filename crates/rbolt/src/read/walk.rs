@@ -7,9 +7,10 @@
 //! A page is descended into only the first time it is seen, so shared or cyclic subtrees in a
 //! hostile file are reported once and cannot make the walk explode.
 
+use super::view::page_span;
 use crate::error::{Error, Result};
+use crate::limits::{MAX_DEPTH, check_nesting};
 use crate::mmap::Mapping;
-use crate::tx::{MAX_DEPTH, Tx, check_nesting, page_span};
 use rbolt_format::{
     BRANCH_PAGE, BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BranchPage, BucketHeader, FREELIST_PAGE,
     LEAF_PAGE, LeafPage, Meta, PGID_NO_FREELIST, PageHeader,
@@ -17,7 +18,7 @@ use rbolt_format::{
 use std::fmt;
 use std::sync::Arc;
 
-/// One inconsistency found by [`Tx::check`].
+/// One inconsistency found by [`Tx::check`](crate::Tx::check).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckError {
     pgid: Option<u64>,
@@ -82,7 +83,7 @@ pub type KeyFormatter = Arc<dyn Fn(&[u8]) -> String + Send + Sync>;
 /// Told how many pages the check has visited so far.
 type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 
-/// Options for [`Tx::check_with`] (bbolt's `CheckOption`s).
+/// Options for [`Tx::check_with`](crate::Tx::check_with) (bbolt's `CheckOption`s).
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -147,13 +148,6 @@ impl CheckOptions {
     pub fn progress(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
         self
-    }
-}
-
-impl Tx {
-    /// [`Tx::check`] with options: from one page only, or with keys formatted your way.
-    pub fn check_with(&self, opts: &CheckOptions) -> Vec<CheckError> {
-        check_snapshot(self.map.bytes(), &self.meta, self.page_size, opts, None)
     }
 }
 
@@ -511,11 +505,6 @@ fn hex(b: &[u8]) -> String {
         s.push('…');
     }
     s
-}
-
-/// Checks the snapshot a transaction sees.
-pub(crate) fn check(tx: &Tx) -> Vec<CheckError> {
-    tx.check_with(&CheckOptions::default())
 }
 
 /// Checks the tree `meta` describes in `map`. `free` replaces the freelist page as the set of

@@ -10,9 +10,10 @@
 //! Keys must strictly increase (decrease) as a cursor moves forward (backward); a file whose
 //! branches point into the same subtree twice is reported as corrupted instead of looping.
 
-use crate::bucket::{Bucket, BucketHandle};
 use crate::error::{Error, Result};
-use crate::tx::{Loc, MAX_DEPTH, Tx};
+use crate::limits::MAX_DEPTH;
+use crate::state::{BucketHandle, Loc};
+use crate::tx::{Bucket, Tx};
 use rbolt_format::{BUCKET_LEAF_FLAG, LeafPage};
 use std::ops::{Bound, RangeBounds};
 
@@ -65,7 +66,7 @@ pub struct Cursor<'tx> {
 
 impl<'tx> Cursor<'tx> {
     pub(crate) fn new(tx: &'tx Tx, bucket: BucketHandle) -> Self {
-        tx.ext.stats.bump(|s| s.cursor_count += 1);
+        tx.counters.bump(|s| s.cursor_count += 1);
         Self {
             tx,
             bucket,
@@ -85,8 +86,8 @@ impl<'tx> Cursor<'tx> {
     fn start(&mut self, last: bool) -> Result<()> {
         self.bucket().check_live()?;
         self.stack.clear();
-        self.generation = self.tx.generation();
-        let loc = self.tx.root_loc(&self.bucket)?;
+        self.generation = self.tx.view().generation();
+        let loc = self.tx.view().root_loc(&self.bucket)?;
         self.push(loc, last)
     }
 
@@ -97,7 +98,7 @@ impl<'tx> Cursor<'tx> {
                 format!("tree deeper than {MAX_DEPTH} levels"),
             ));
         }
-        let (leaf, count, view) = self.tx.level_view(loc)?;
+        let (leaf, count, view) = self.tx.view().level_view(loc)?;
         if !leaf && count == 0 {
             return Err(Error::corrupted(None, "branch page with no elements"));
         }
@@ -122,7 +123,7 @@ impl<'tx> Cursor<'tx> {
             if top.leaf {
                 return Ok(());
             }
-            let child = self.tx.child_at(top.loc, top.index)?;
+            let child = self.tx.view().child_at(top.loc, top.index)?;
             self.push(child, last)?;
         }
     }
@@ -143,9 +144,9 @@ impl<'tx> Cursor<'tx> {
         let (flags, key, value) = match (view, loc) {
             (Some(p), Loc::Page(s)) => p
                 .entry(i)
-                .map_err(|err| Error::corrupted(self.tx.pgid_of(s), err))?,
+                .map_err(|err| Error::corrupted(self.tx.view().pgid_of(s), err))?,
             _ => {
-                let le = self.tx.leaf_entry(loc, i)?;
+                let le = self.tx.view().leaf_entry(loc, i)?;
                 (le.flags, le.key, le.value)
             }
         };
@@ -192,8 +193,8 @@ impl<'tx> Cursor<'tx> {
     fn seek_stack(&mut self, key: &[u8]) -> Result<()> {
         self.bucket().check_live()?;
         self.stack.clear();
-        self.generation = self.tx.generation();
-        let mut loc = self.tx.root_loc(&self.bucket)?;
+        self.generation = self.tx.view().generation();
+        let mut loc = self.tx.view().root_loc(&self.bucket)?;
         loop {
             if self.stack.len() >= MAX_DEPTH {
                 return Err(Error::corrupted(
@@ -201,7 +202,7 @@ impl<'tx> Cursor<'tx> {
                     format!("tree deeper than {MAX_DEPTH} levels"),
                 ));
             }
-            let step = self.tx.seek_level(loc, key)?;
+            let step = self.tx.view().seek_level(loc, key)?;
             self.stack.push(Elem {
                 loc,
                 index: step.index,
@@ -234,7 +235,7 @@ impl<'tx> Cursor<'tx> {
         // Iteration's common case first, kept short: the tree is unchanged and the neighbour
         // is in the same leaf, so neither a re-seek nor the key-order guard applies.
         if self.key.is_some()
-            && self.generation == self.tx.generation()
+            && self.generation == self.tx.view().generation()
             && let Some(item) = self.step_within_leaf(forward)?
         {
             self.crossed = false;
@@ -247,7 +248,7 @@ impl<'tx> Cursor<'tx> {
             let item = self.step(forward)?;
             return Ok(self.settle(item));
         };
-        if self.generation != self.tx.generation() {
+        if self.generation != self.tx.view().generation() {
             // The tree changed under us: find our place again by key.
             self.seek_stack(prev_key)?;
             if forward
@@ -310,7 +311,7 @@ impl<'tx> Cursor<'tx> {
         self.crossed = true;
         self.saved.clone_from(&self.stack);
         // A file can hold at most `pgid` distinct pages; more empty leaves means a loop.
-        let mut budget = self.tx.meta.pgid.saturating_add(16);
+        let mut budget = self.tx.snap.meta.pgid.saturating_add(16);
         loop {
             let mut level = None;
             for i in (0..self.stack.len()).rev() {
@@ -358,7 +359,7 @@ impl<'tx> Cursor<'tx> {
     }
 
     fn current_checked(&mut self) -> Result<Option<Item<'tx>>> {
-        if self.generation != self.tx.generation()
+        if self.generation != self.tx.view().generation()
             && let Some(k) = self.key
         {
             self.seek_stack(k)?;

@@ -2,12 +2,11 @@
 //! into another, packing pages full. Reclaims the free space a churned file carries inside it,
 //! which [shrink](crate::Db::shrink) — cutting only the end — cannot.
 
-use crate::bucket::Bucket;
-use crate::cursor::{Cursor, Item};
-use crate::db::{Db, WriterData};
+use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::shrink::ShrinkMode;
-use crate::tx::{Tx, check_nesting};
+use crate::limits::check_nesting;
+use crate::tx::{Bucket, Cursor, Item, Tx};
+use crate::write::{ShrinkMode, WriterData};
 
 /// Copies everything in `src` into `dst` (normally a new, empty database), like bbolt's
 /// `Compact`: buckets are recreated with their sequences, and destination buckets use fill
@@ -54,10 +53,10 @@ use crate::tx::{Tx, check_nesting};
 pub fn compact(dst: &Db, src: &Db, tx_max_size: u64) -> Result<()> {
     let stx = src.begin_read()?;
     let mut tx = dst.begin_write()?;
-    let durable = Durability::of(writer(&mut tx));
+    let durable = Durability::of(tx.writer_mut());
     let fresh = tx.cursor().first()?.is_none();
     if fresh {
-        Durability::RELAXED.set(writer(&mut tx));
+        Durability::RELAXED.set(tx.writer_mut());
     }
     let mut c = Copier {
         dst,
@@ -70,26 +69,20 @@ pub fn compact(dst: &Db, src: &Db, tx_max_size: u64) -> Result<()> {
     // Whatever happened, the writer leaves with the caller's durability settings.
     match c.tx.take() {
         Some(mut tx) => {
-            durable.set(writer(&mut tx));
+            durable.set(tx.writer_mut());
             copied?;
-            tx.ext.shrink.set(ShrinkMode::Now);
+            tx.shrink.set(ShrinkMode::Now);
             tx.commit()
         }
         None => {
             // A commit or begin failed. A failed commit poisons the Db (begin then fails and
             // reopening resets the settings); otherwise put them back.
             if fresh && let Ok(mut tx) = dst.begin_write() {
-                durable.set(writer(&mut tx));
+                durable.set(tx.writer_mut());
             }
             copied
         }
     }
-}
-
-fn writer(tx: &mut Tx) -> &mut WriterData {
-    tx.w.as_mut()
-        .and_then(|w| w.writer.as_deref_mut())
-        .expect("invariant: a write transaction holds the writer data until commit")
 }
 
 /// The sync settings of a writer.
@@ -227,7 +220,7 @@ impl Copier<'_> {
         if self.relaxed {
             // `commit` returned the writer data with the settings it had; keep them relaxed
             // even if another thread's transaction came in between.
-            Durability::RELAXED.set(writer(&mut tx));
+            Durability::RELAXED.set(tx.writer_mut());
         }
         self.tx = Some(tx);
         self.size = 0;

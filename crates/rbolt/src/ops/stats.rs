@@ -1,223 +1,13 @@
-//! Statistics with bbolt's definitions (`Stats`, `TxStats`, `BucketStats` in bbolt's `db.go`,
-//! `tx.go`, `bucket.go`): [`Db::stats`], [`Tx::stats`], [`Bucket::stats`].
-//!
-//! Database counters are atomics updated when transactions begin and end, so collecting them
-//! never adds a lock to the read path (bbolt's stats mutex is a known contention point,
-//! etcd-io/bbolt#967). A transaction's own counters are plain cells: a transaction is used by
-//! one thread at a time.
+//! Statistics walks with bbolt's definitions (`BucketStats` in bbolt's `bucket.go`) and the
+//! statistics methods: [`Db::stats`], [`Tx::stats`], [`Bucket::stats`].
 
-use crate::bucket::Bucket;
+use crate::counters::Stats;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::freelist::Freelist;
-use crate::tx::{Loc, MAP, MAX_DEPTH, Tx, check_nesting};
+use crate::limits::{MAX_DEPTH, check_nesting};
+use crate::state::{Loc, MAP};
+use crate::tx::{Bucket, Tx};
 use rbolt_format::{BUCKET_LEAF_FLAG, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, PageHeader};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
-
-/// What one transaction did (bbolt's `TxStats`). Cumulative totals over closed transactions
-/// are in [`Stats::tx_stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TxStats {
-    /// Page allocations (one per node or freelist written, whatever its length).
-    pub page_count: u64,
-    /// Bytes allocated for those pages.
-    pub page_alloc: u64,
-    /// Cursors created (by `cursor`, iterators, `for_each` and the like).
-    pub cursor_count: u64,
-    /// Nodes materialised from pages or created by splits.
-    pub node_count: u64,
-    /// Nodes dereferenced before a remap. Always 0: rbolt never remaps under a transaction.
-    pub node_deref: u64,
-    /// Nodes checked for merging after deletes.
-    pub rebalance: u64,
-    /// Time spent rebalancing at commit.
-    pub rebalance_time: Duration,
-    /// Node splits, during the transaction (eager splits) and at commit.
-    pub split: u64,
-    /// Nodes written to pages at commit.
-    pub spill: u64,
-    /// Time spent spilling at commit (includes writing, which rbolt does while spilling).
-    pub spill_time: Duration,
-    /// Page writes: each data page or run, the freelist and the meta page.
-    pub write: u64,
-    /// Time spent writing and syncing.
-    pub write_time: Duration,
-}
-
-const TX_FIELDS: usize = 12;
-
-impl TxStats {
-    fn to_array(self) -> [u64; TX_FIELDS] {
-        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        [
-            self.page_count,
-            self.page_alloc,
-            self.cursor_count,
-            self.node_count,
-            self.node_deref,
-            self.rebalance,
-            ns(self.rebalance_time),
-            self.split,
-            self.spill,
-            ns(self.spill_time),
-            self.write,
-            ns(self.write_time),
-        ]
-    }
-
-    fn from_array(a: [u64; TX_FIELDS]) -> Self {
-        Self {
-            page_count: a[0],
-            page_alloc: a[1],
-            cursor_count: a[2],
-            node_count: a[3],
-            node_deref: a[4],
-            rebalance: a[5],
-            rebalance_time: Duration::from_nanos(a[6]),
-            split: a[7],
-            spill: a[8],
-            spill_time: Duration::from_nanos(a[9]),
-            write: a[10],
-            write_time: Duration::from_nanos(a[11]),
-        }
-    }
-
-    /// Adds `other` to `self`, field by field.
-    pub fn add(&mut self, other: &TxStats) {
-        let (mut a, b) = (self.to_array(), other.to_array());
-        for (x, y) in a.iter_mut().zip(b) {
-            *x = x.saturating_add(y);
-        }
-        *self = Self::from_array(a);
-    }
-
-    /// `self − other`, field by field (saturating at 0): the activity between two snapshots.
-    pub fn sub(&self, other: &TxStats) -> TxStats {
-        let (mut a, b) = (self.to_array(), other.to_array());
-        for (x, y) in a.iter_mut().zip(b) {
-            *x = x.saturating_sub(y);
-        }
-        Self::from_array(a)
-    }
-}
-
-/// Database statistics (bbolt's `Stats`), from [`Db::stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Totals of every closed transaction's [`TxStats`].
-    pub tx_stats: TxStats,
-    /// Free pages ready for reuse, as of the last write transaction.
-    pub free_page_n: u64,
-    /// Pages freed by recent commits that an open reader may still see.
-    pub pending_page_n: u64,
-    /// Bytes in free and pending pages: `(free_page_n + pending_page_n) × page size`.
-    pub free_alloc: u64,
-    /// Bytes the freelist takes on disk (bbolt's estimate: header plus 8 bytes an id).
-    pub freelist_inuse: u64,
-    /// Read transactions started.
-    pub tx_n: u64,
-    /// Read transactions open now.
-    pub open_tx_n: u64,
-}
-
-impl Stats {
-    /// The activity between `other` (earlier) and `self`: transaction counters are
-    /// subtracted, gauges (free pages, open transactions) are `self`'s (bbolt's `Stats.Sub`).
-    pub fn sub(&self, other: &Stats) -> Stats {
-        Stats {
-            tx_stats: self.tx_stats.sub(&other.tx_stats),
-            tx_n: self.tx_n.saturating_sub(other.tx_n),
-            ..*self
-        }
-    }
-}
-
-/// Database-wide counters, updated lock-free.
-#[derive(Debug, Default)]
-pub(crate) struct DbCounters {
-    tx_n: AtomicU64,
-    open_tx_n: AtomicU64,
-    free_page_n: AtomicU64,
-    pending_page_n: AtomicU64,
-    freelist_inuse: AtomicU64,
-    tx: [AtomicU64; TX_FIELDS],
-}
-
-impl DbCounters {
-    pub(crate) fn begin_read(&self) {
-        self.tx_n.fetch_add(1, Relaxed);
-        self.open_tx_n.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn end_read(&self) {
-        self.open_tx_n.fetch_sub(1, Relaxed);
-    }
-
-    /// Adds a closed transaction's counters (only the non-zero ones, to keep readers cheap).
-    pub(crate) fn add_tx(&self, s: &TxStats) {
-        for (slot, v) in self.tx.iter().zip(s.to_array()) {
-            if v != 0 {
-                slot.fetch_add(v, Relaxed);
-            }
-        }
-    }
-
-    /// Records the freelist's gauges, after each write transaction and at open.
-    pub(crate) fn note_freelist(&self, f: &Freelist) {
-        let (free, pending) = (f.free_count(), f.pending_count());
-        self.free_page_n.store(free, Relaxed);
-        self.pending_page_n.store(pending, Relaxed);
-        self.freelist_inuse
-            .store(freelist_inuse(free + pending), Relaxed);
-    }
-
-    fn snapshot(&self, page_size: u64) -> Stats {
-        let mut a = [0u64; TX_FIELDS];
-        for (x, slot) in a.iter_mut().zip(&self.tx) {
-            *x = slot.load(Relaxed);
-        }
-        let (free, pending) = (
-            self.free_page_n.load(Relaxed),
-            self.pending_page_n.load(Relaxed),
-        );
-        Stats {
-            tx_stats: TxStats::from_array(a),
-            free_page_n: free,
-            pending_page_n: pending,
-            free_alloc: (free + pending) * page_size,
-            freelist_inuse: self.freelist_inuse.load(Relaxed),
-            tx_n: self.tx_n.load(Relaxed),
-            open_tx_n: self.open_tx_n.load(Relaxed),
-        }
-    }
-}
-
-/// bbolt's `freelist.size()`: page header plus one u64 per id, plus the count word when the
-/// count overflows the header's u16.
-pub(crate) fn freelist_inuse(count: u64) -> u64 {
-    let n = if count >= 0xFFFF { count + 1 } else { count };
-    PAGE_HEADER_SIZE as u64 + 8 * n
-}
-
-/// A transaction's counters, bumped in place.
-#[derive(Debug, Default)]
-pub(crate) struct TxCounters(Cell<TxStats>);
-
-impl TxCounters {
-    pub(crate) fn bump(&self, f: impl FnOnce(&mut TxStats)) {
-        let mut s = self.0.get();
-        f(&mut s);
-        self.0.set(s);
-    }
-
-    pub(crate) fn get(&self) -> TxStats {
-        self.0.get()
-    }
-}
 
 impl Db {
     /// A snapshot of the database statistics (bbolt's `DB.Stats`). Freelist figures are as of
@@ -233,7 +23,7 @@ impl Db {
     /// # Ok::<(), rbolt::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        self.shared.ops.counters.snapshot(self.page_size() as u64)
+        self.shared.counters.snapshot(self.page_size() as u64)
     }
 }
 
@@ -243,19 +33,8 @@ impl Db {
     #[doc(hidden)]
     pub fn freelist_ids(&self) -> Result<Vec<u64>> {
         let tx = self.begin_write()?;
-        let w = tx.w.as_ref().and_then(|w| w.writer.as_ref());
+        let w = tx.writer.as_ref();
         Ok(w.map(|d| d.freelist.sorted_ids()).unwrap_or_default())
-    }
-}
-
-impl Tx {
-    /// This transaction's counters so far (bbolt's `Tx.Stats`).
-    pub fn stats(&self) -> TxStats {
-        let mut s = self.ext.stats.get();
-        if let Some(w) = &self.w {
-            s.node_count = w.st.borrow().nodes.len() as u64;
-        }
-        s
     }
 }
 
@@ -323,7 +102,11 @@ impl Seen {
     fn new(tx: &Tx) -> Self {
         // Only mapped pages can be visited (`page_span`): the map bounds the size even if a
         // meta's high-water mark were wild.
-        let pages = tx.meta.pgid.min(tx.map.len() / tx.page_size as u64);
+        let pages = tx
+            .snap
+            .meta
+            .pgid
+            .min(tx.snap.map.len() / tx.snap.page_size as u64);
         Seen(vec![0; pages.div_ceil(64) as usize])
     }
 
@@ -349,7 +132,7 @@ impl Seen {
 /// leaf) and for nodes.
 fn mapped_pgid(tx: &Tx, loc: Loc, inline: bool) -> Option<u64> {
     match loc {
-        Loc::Page(slot) if !inline && slot.src == MAP => Some(slot.off / tx.page_size as u64),
+        Loc::Page(slot) if !inline && slot.src == MAP => Some(slot.off / tx.snap.page_size as u64),
         _ => None,
     }
 }
@@ -426,7 +209,7 @@ impl Bucket<'_> {
         self.check_live()?;
         let tx = self.tx();
         let mut seen = Seen::new(tx);
-        let root = tx.root_loc(&self.handle())?;
+        let root = tx.view().root_loc(&self.handle())?;
         count_level(tx, root, self.root() == 0, 0, &mut seen)
     }
 
@@ -450,27 +233,27 @@ fn count_level(tx: &Tx, loc: Loc, inline: bool, depth: usize, seen: &mut Seen) -
     if let Some(pgid) = mapped_pgid(tx, loc, inline) {
         seen.visit(pgid)?;
     }
-    let (leaf, count) = tx.level(loc)?;
+    let (leaf, count) = tx.view().level(loc)?;
     if leaf {
         return Ok(count as u64);
     }
     let mut n = 0u64;
     let Loc::Page(slot) = loc else {
         for i in 0..count {
-            n += count_level(tx, tx.child_at(loc, i)?, false, depth + 1, seen)?;
+            n += count_level(tx, tx.view().child_at(loc, i)?, false, depth + 1, seen)?;
         }
         return Ok(n);
     };
     // The hot loop: one cold cache line (a leaf's header) per child. Kept to a few
     // instructions per child, without a call per leaf, so that the CPU overlaps the misses
     // of many children instead of waiting for each in turn.
-    let page = tx.branch_page(slot)?;
+    let page = tx.view().branch_page(slot)?;
     for i in 0..count {
         let pgid = page
             .child(i)
             .map_err(|e| Error::corrupted(slot.off / ps(tx), e))?;
-        let child = tx.page_slot(pgid)?;
-        let h = PageHeader::decode(tx.bytes(child)).map_err(|e| Error::format(pgid, e))?;
+        let child = tx.view().page_slot(pgid)?;
+        let h = PageHeader::decode(tx.view().bytes(child)).map_err(|e| Error::format(pgid, e))?;
         if h.flags != LEAF_PAGE {
             n += count_level(tx, Loc::Page(child), false, depth + 1, seen)?;
             continue;
@@ -486,7 +269,7 @@ fn count_level(tx: &Tx, loc: Loc, inline: bool, depth: usize, seen: &mut Seen) -
 }
 
 fn ps(tx: &Tx) -> u64 {
-    tx.page_size as u64
+    tx.snap.page_size as u64
 }
 
 /// Statistics of bucket `b`'s own tree; its sub-buckets are pushed onto `children`.
@@ -496,17 +279,17 @@ fn bucket_stats<'tx>(
     children: &mut Vec<Bucket<'tx>>,
 ) -> Result<BucketStats> {
     let tx = b.tx();
-    let root = tx.root_loc(&b.handle())?;
+    let root = tx.view().root_loc(&b.handle())?;
     // A bucket that was inline when the write transaction began but has grown a branch
     // node cannot be inline after commit: count its nodes like pages.
-    let inline = b.root() == 0 && (matches!(root, Loc::Page(_)) || tx.level(root)?.0);
+    let inline = b.root() == 0 && (matches!(root, Loc::Page(_)) || tx.view().level(root)?.0);
     let mut s = BucketStats {
         bucket_n: 1,
         inline_bucket_n: u64::from(inline),
         ..BucketStats::default()
     };
     walk_level(b, w, root, 0, inline, &mut s, children)?;
-    let ps = tx.page_size as u64;
+    let ps = tx.snap.page_size as u64;
     s.branch_alloc = (s.branch_page_n + s.branch_overflow_n) * ps;
     s.leaf_alloc = (s.leaf_page_n + s.leaf_overflow_n) * ps;
     Ok(s)
@@ -530,19 +313,26 @@ fn walk_level<'tx>(
             format!("tree deeper than {MAX_DEPTH} levels"),
         ));
     }
-    let ps = tx.page_size;
-    let (leaf, count) = tx.level(loc)?;
+    let ps = tx.snap.page_size;
+    let (leaf, count) = tx.view().level(loc)?;
     let overflow = match loc {
         Loc::Page(slot) if !inline => {
             let pgid = slot.off / ps as u64;
             if let Some(id) = mapped_pgid(tx, loc, inline) {
                 w.seen.visit(id)?;
             }
-            let h = PageHeader::decode(tx.bytes(slot)).map_err(|e| Error::format(pgid, e))?;
+            let h =
+                PageHeader::decode(tx.view().bytes(slot)).map_err(|e| Error::format(pgid, e))?;
             u64::from(h.overflow)
         }
         Loc::Page(_) => 0,
-        Loc::Node(n) => (tx.wstate().nodes[n as usize].size.div_ceil(ps).max(1) - 1) as u64,
+        Loc::Node(n) => {
+            (tx.view().wstate().nodes[n as usize]
+                .size
+                .div_ceil(ps)
+                .max(1)
+                - 1) as u64
+        }
     };
     let mut used = PAGE_HEADER_SIZE as u64;
     s.depth = s.depth.max(depth as u64 + 1);
@@ -560,7 +350,7 @@ fn walk_level<'tx>(
         match loc {
             // One page view for all elements: `leaf_entry` would rebuild it for each.
             Loc::Page(slot) => {
-                let p = tx.leaf_page(slot)?;
+                let p = tx.view().leaf_page(slot)?;
                 for i in 0..count {
                     let e = p
                         .elem(i)
@@ -570,7 +360,7 @@ fn walk_level<'tx>(
             }
             Loc::Node(_) => {
                 for i in 0..count {
-                    let e = tx.leaf_entry(loc, i)?;
+                    let e = tx.view().leaf_entry(loc, i)?;
                     add(e.flags, e.key, e.value.len());
                 }
             }
@@ -596,7 +386,7 @@ fn walk_level<'tx>(
         s.branch_inuse += used;
         s.branch_overflow_n += overflow;
         for i in 0..count {
-            let child = tx.child_at(loc, i)?;
+            let child = tx.view().child_at(loc, i)?;
             walk_level(b, w, child, depth + 1, inline, s, sub_buckets)?;
         }
     }
@@ -606,38 +396,10 @@ fn walk_level<'tx>(
 fn branch_key_len(tx: &Tx, loc: Loc, i: usize) -> Result<usize> {
     match loc {
         Loc::Page(slot) => {
-            let p = tx.branch_page(slot)?;
+            let p = tx.view().branch_page(slot)?;
             let e = p.elem(i).map_err(|e| Error::corrupted(None, e))?;
             Ok(e.key.len())
         }
-        Loc::Node(n) => Ok(tx.wstate().nodes[n as usize].inodes[i].key.len as usize),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn freelist_inuse_matches_bbolt_size() {
-        assert_eq!(freelist_inuse(0), 16);
-        assert_eq!(freelist_inuse(3), 40);
-        assert_eq!(freelist_inuse(0xFFFE), 16 + 8 * 0xFFFE);
-        assert_eq!(freelist_inuse(0xFFFF), 16 + 8 * 0x10000);
-    }
-
-    #[test]
-    fn tx_stats_add_and_sub_are_field_wise() {
-        let a = TxStats {
-            page_count: 3,
-            spill_time: Duration::from_millis(5),
-            ..TxStats::default()
-        };
-        let mut b = a;
-        b.add(&a);
-        assert_eq!(b.page_count, 6);
-        assert_eq!(b.spill_time, Duration::from_millis(10));
-        assert_eq!(b.sub(&a), a);
-        assert_eq!(a.sub(&b), TxStats::default(), "saturates at zero");
+        Loc::Node(n) => Ok(tx.view().wstate().nodes[n as usize].inodes[i].key.len as usize),
     }
 }

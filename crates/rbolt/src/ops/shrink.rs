@@ -30,84 +30,14 @@
 //! (materialising them so that ordinary commits rewrite them into the lowest free pages),
 //! then cuts to the minimum.
 
-use crate::bucket::Bucket;
-use crate::commit::grow_target;
-use crate::db::{Db, Shared, WriterData, lock};
+use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::freelist::FreelistType;
-use crate::tx::{Loc, MAX_DEPTH, check_nesting, too_deep};
+use crate::limits::{MAX_DEPTH, check_nesting, too_deep};
+use crate::state::Loc;
+use crate::tx::Bucket;
+use crate::write::ShrinkMode;
 use rbolt_format::BUCKET_LEAF_FLAG;
-use std::sync::Arc;
-
-/// How hard a commit cuts the end of the file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum ShrinkMode {
-    /// No cut (`Options::shrink(false)`).
-    Off,
-    /// Cut when the file has at least a growth step of slack past what it needs.
-    #[default]
-    Auto,
-    /// Cut to exactly what the metas and readers need ([`Db::shrink`]).
-    Now,
-}
-
-impl Shared {
-    /// Truncates the file after a commit whose meta (`new_pgid`) is durable and published;
-    /// `prev_pgid` is the other meta on disk. The committing transaction must have let go of
-    /// its own mapping. Never fails the commit: a failed truncation leaves a longer file,
-    /// which is always valid.
-    pub(crate) fn truncate_after_commit(
-        &self,
-        w: &mut WriterData,
-        new_pgid: u64,
-        prev_pgid: u64,
-        mode: ShrinkMode,
-    ) {
-        if mode == ShrinkMode::Off {
-            return;
-        }
-        let ps = self.page_size as u64;
-        let mut st = lock(&self.state);
-        let readers = st.reader_hwms.keys().next_back().copied().unwrap_or(0);
-        let floor = new_pgid.max(prev_pgid).max(readers) * ps;
-        let min_len = w.ext.initial_mmap_size.div_ceil(ps) * ps;
-        let target = match mode {
-            ShrinkMode::Now => floor,
-            _ => grow_target(floor, ps, w.ext.alloc_size),
-        }
-        .max(min_len)
-        .max(floor);
-        let worth = match mode {
-            ShrinkMode::Now => w.file_len > target,
-            _ => {
-                w.file_len >= target.saturating_mul(2)
-                    || w.file_len >= target.saturating_add(w.ext.alloc_size)
-            }
-        };
-        if !worth {
-            return;
-        }
-        // New transactions get a generation no longer than the cut...
-        if st.map.len() > target {
-            let map = Arc::new(st.map.shorter(target));
-            self.ops.register_map(&map);
-            st.map = map;
-        }
-        // ...and no generation still alive may reach past it: every mapped byte stays inside
-        // the file. Readers clone the current generation under this lock, so none can appear
-        // between here and the cut.
-        let target = target.max(self.ops.live_map_len());
-        drop(st);
-        if target >= w.file_len {
-            return;
-        }
-        if w.storage.set_len(target).is_err() {
-            w.file_len = w.storage.len().unwrap_or(w.file_len);
-            return;
-        }
-        w.file_len = target;
-    }
-}
 
 impl Db {
     /// Gives the free space inside the file back to the file system, online, and returns the
@@ -147,8 +77,8 @@ impl Db {
         // If a round failed, that error is the one to report: the Db is then poisoned and
         // this clean-up transaction would only say so.
         let restored = self.begin_write().map(|mut tx| {
-            let w = writer_mut(&mut tx);
-            w.freelist.set_kind(self.shared.ops.opts.freelist_type());
+            let w = tx.writer_mut();
+            w.freelist.set_kind(self.shared.freelist_type);
             w.file_len
         });
         rounds?;
@@ -161,9 +91,9 @@ impl Db {
         let mut stale = 0;
         for _ in 0..MAX_ROUNDS {
             let mut tx = self.begin_write()?;
-            tx.ext.shrink.set(ShrinkMode::Now);
-            let hwm = tx.meta.pgid;
-            let w = writer_mut(&mut tx);
+            tx.shrink.set(ShrinkMode::Now);
+            let hwm = tx.snap.meta.pgid;
+            let w = tx.writer_mut();
             w.freelist.set_kind(FreelistType::Array);
             // Pages at or above `packed` would be free if the data were packed at the start.
             // Counting only released free pages (not pending ones an open reader may still
@@ -219,12 +149,6 @@ const ROUND_BUDGET: u64 = 16 * 1024;
 /// tree that keeps changing under it (it cannot: shrink holds the writer).
 const MAX_ROUNDS: usize = 4096;
 
-fn writer_mut(tx: &mut crate::tx::Tx) -> &mut WriterData {
-    tx.w.as_mut()
-        .and_then(|w| w.writer.as_deref_mut())
-        .expect("invariant: a write transaction holds the writer data until commit")
-}
-
 /// Materialises, in write transaction `tx`, every page of bucket `b` (and its sub-buckets)
 /// that lies at or above page `packed`, so that commit rewrites it — into the lowest free
 /// pages — until `budget` pages have been marked. Pages to visit wait on an explicit stack,
@@ -245,7 +169,7 @@ fn relocate<'tx>(
     }
     let root_step = |bucket: Bucket<'tx>, nesting: usize| -> Option<Step<'tx>> {
         let id = bucket.id()?;
-        let root = tx.bucket_state(id).header.root;
+        let root = tx.view().bucket_state(id).header.root;
         // Inline buckets have no pages of their own.
         (root != 0).then_some(Step {
             bucket,
@@ -265,15 +189,15 @@ fn relocate<'tx>(
         if step.depth >= MAX_DEPTH {
             return Err(too_deep(step.pgid));
         }
-        let slot = tx.page_slot(step.pgid)?;
+        let slot = tx.view().page_slot(step.pgid)?;
         let loc = Loc::Page(slot);
-        let pages = u64::from(slot.len) / tx.page_size as u64;
+        let pages = u64::from(slot.len) / tx.snap.page_size as u64;
         if step.pgid + pages > packed {
             let marked = if step.is_root {
-                tx.ensure_root_node(step.id)?;
+                tx.wctx().ensure_root_node(step.id)?;
                 true
             } else if let Some(k) = first_key(tx, loc, step.depth)? {
-                tx.leaf_for(step.id, k)?;
+                tx.wctx().leaf_for(step.id, k)?;
                 true
             } else {
                 false // an empty non-root leaf: nothing addresses it by key
@@ -282,11 +206,11 @@ fn relocate<'tx>(
                 *budget = budget.saturating_sub(pages);
             }
         }
-        let (leaf, count) = tx.level(loc)?;
+        let (leaf, count) = tx.view().level(loc)?;
         let first_new = stack.len();
         if leaf {
             for i in 0..count {
-                let e = tx.leaf_entry(loc, i)?;
+                let e = tx.view().leaf_entry(loc, i)?;
                 if e.flags & BUCKET_LEAF_FLAG != 0
                     && let Some(child) = step.bucket.bucket(e.key)?
                 {
@@ -294,7 +218,7 @@ fn relocate<'tx>(
                 }
             }
         } else {
-            let p = tx.branch_page(slot)?;
+            let p = tx.view().branch_page(slot)?;
             for i in 0..count {
                 let child = p.child(i).map_err(|e| Error::corrupted(step.pgid, e))?;
                 stack.push(Step {
@@ -314,14 +238,14 @@ fn relocate<'tx>(
 /// The first key under `loc` (pages only), if there is one.
 fn first_key(tx: &crate::tx::Tx, mut loc: Loc, depth: usize) -> Result<Option<&[u8]>> {
     for _ in depth..MAX_DEPTH {
-        let (leaf, count) = tx.level(loc)?;
+        let (leaf, count) = tx.view().level(loc)?;
         if count == 0 {
             return Ok(None);
         }
         if leaf {
-            return Ok(Some(tx.leaf_entry(loc, 0)?.key));
+            return Ok(Some(tx.view().leaf_entry(loc, 0)?.key));
         }
-        loc = tx.child_at(loc, 0)?;
+        loc = tx.view().child_at(loc, 0)?;
     }
     Err(too_deep(None))
 }

@@ -2,10 +2,9 @@
 //! bucket's key leaves the source's leaf and its value — the 16-byte header, plus the page image
 //! if inline — is inserted under the destination. No page of the moved tree is touched.
 
-use crate::bucket::Bucket;
 use crate::error::{Error, Result};
-use crate::node::BucketId;
-use crate::tx::Tx;
+use crate::state::BucketId;
+use crate::tx::{Bucket, Tx};
 use rbolt_format::BUCKET_LEAF_FLAG;
 
 impl<'tx> Bucket<'tx> {
@@ -60,13 +59,16 @@ impl<'tx> Bucket<'tx> {
                 Error::IncompatibleValue
             });
         }
-        let child = tx.bucket_state(src_id).children.get(key).copied();
+        let child = tx.view().bucket_state(src_id).children.get(key).copied();
         if let Some(c) = child
             && contains_bucket(tx, c, dst_id)
         {
             return Err(Error::IncompatibleValue);
         }
-        let (from, to) = (tx.bucket_state(src_id).depth, tx.bucket_state(dst_id).depth);
+        let (from, to) = (
+            tx.view().bucket_state(src_id).depth,
+            tx.view().bucket_state(dst_id).depth,
+        );
         if to > from {
             let moved = self.bucket(key)?.ok_or(Error::BucketNotFound)?;
             let room = crate::MAX_NESTING
@@ -78,10 +80,10 @@ impl<'tx> Bucket<'tx> {
         }
         // The value's bytes live as long as the transaction; the key is copied.
         let value = entry.value_slot;
-        let key_slot = tx.store(&[key]);
-        tx.delete_entry(src_id, key)?;
+        let key_slot = tx.view().store(&[key]);
+        tx.wctx().delete_entry(src_id, key)?;
         {
-            let mut st = tx.wstate_mut();
+            let mut st = tx.view().wstate_mut();
             if let Some(c) = st.buckets[src_id].children.remove(key) {
                 st.buckets[dst_id].children.insert(key.to_vec(), c);
                 // Opened buckets under the moved one now lie `to - from` levels deeper.
@@ -94,7 +96,8 @@ impl<'tx> Bucket<'tx> {
             }
         }
         // An opened child is rewritten under its new parent at commit, from its own state.
-        tx.put_entry(dst_id, key_slot, BUCKET_LEAF_FLAG, value)
+        tx.wctx()
+            .put_entry(dst_id, key_slot, BUCKET_LEAF_FLAG, value)
     }
 }
 
@@ -129,7 +132,7 @@ fn contains_bucket(tx: &Tx, b: BucketId, target: BucketId) -> bool {
         if x == target {
             return true;
         }
-        stack.extend(tx.bucket_state(x).children.values().copied());
+        stack.extend(tx.view().bucket_state(x).children.values().copied());
     }
     false
 }

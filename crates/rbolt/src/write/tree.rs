@@ -1,258 +1,18 @@
-//! The writer's in-memory B+tree nodes (bbolt's `node.go`): pages materialised on the path of
-//! a change, edited in place, rebalanced and spilled back to new pages at commit.
+//! Changing trees (bbolt's `node.go` operations): pages materialised into nodes on the path of
+//! a change, entries put and deleted in place, nodes split and rebalanced, whole buckets freed.
 //!
-//! Nodes live in one arena per transaction and refer to each other by index. Materialised
-//! nodes always form a subtree hanging from the bucket's root: a branch node's child is either
-//! a page id (untouched) or a node. A node that grows past [`EAGER_SPLIT_PAGES`] pages is split
+//! A node that grows past [`EAGER_SPLIT_PAGES`] pages is split
 //! at once rather than at commit, which keeps a huge transaction's inserts O(log n) instead of
 //! bbolt's O(n) per insert into one ever-growing node.
 
+use super::WriteCtx;
 use crate::error::{Error, Result};
-use crate::tx::{Loc, MAX_DEPTH, Slot, Tx, check_nesting, too_deep};
-use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE, key_prefix};
-use std::collections::BTreeMap;
+use crate::limits::{EAGER_SPLIT_ELEMS, EAGER_SPLIT_PAGES};
+use crate::limits::{MAX_DEPTH, check_nesting, too_deep};
+use crate::state::{BucketId, Finger, Inode, Loc, Node, NodeId, Slot, Val, WState};
+use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, PAGE_HEADER_SIZE, key_prefix};
 
-pub(crate) type NodeId = u32;
-pub(crate) type BucketId = usize;
-
-/// A node is split during the transaction once its page image would exceed this many pages.
-const EAGER_SPLIT_PAGES: usize = 1;
-/// ... or once it holds this many elements, whatever their size.
-const EAGER_SPLIT_ELEMS: usize = 4096;
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Val {
-    /// A leaf value (or bucket header), wherever its bytes live.
-    Data(Slot),
-    /// A branch's child that is still only a page.
-    Child(u64),
-    /// A branch's child that was materialised.
-    Node(NodeId),
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Inode {
-    pub(crate) key: Slot,
-    pub(crate) flags: u32,
-    pub(crate) val: Val,
-}
-
-impl Inode {
-    pub(crate) fn new(key: Slot, flags: u32, val: Val) -> Self {
-        Self { key, flags, val }
-    }
-
-    /// Bytes this entry takes in a page: element header, key and (leaf) value.
-    pub(crate) fn page_size(&self) -> usize {
-        let v = match self.val {
-            Val::Data(s) => s.len as usize,
-            _ => 0,
-        };
-        LEAF_ELEM_SIZE + self.key.len as usize + v
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct Node {
-    pub(crate) leaf: bool,
-    /// Entries in key order. Changed only through the methods below, which keep `prefixes`
-    /// and `size` in step.
-    pub(crate) inodes: Vec<Inode>,
-    /// `key_prefix` of every entry's key, densely packed: a binary search probes these eight
-    /// bytes apiece instead of striding through whole inodes, so one node's search touches a
-    /// few cache lines and one memory page (the put path of a large transaction is bound by
-    /// exactly those misses).
-    prefixes: Vec<u64>,
-    pub(crate) parent: Option<NodeId>,
-    /// Page the node was read from (0: new, or an inline bucket's page); freed at spill.
-    pub(crate) pgid: u64,
-    pub(crate) overflow: u32,
-    pub(crate) unbalanced: bool,
-    pub(crate) dead: bool,
-    pub(crate) bucket: BucketId,
-    /// Serialised size: page header plus every inode's `page_size`.
-    pub(crate) size: usize,
-    /// False while the node holds exactly the entries of page `pgid` (children may have been
-    /// materialised): commit can then copy that page and patch child ids instead of encoding.
-    pub(crate) restructured: bool,
-}
-
-impl Node {
-    /// A node of `inodes`, whose keys' `key_prefix`es are `prefixes`.
-    pub(crate) fn new(
-        leaf: bool,
-        (inodes, prefixes): (Vec<Inode>, Vec<u64>),
-        parent: Option<NodeId>,
-        bucket: BucketId,
-    ) -> Self {
-        let mut node = Node {
-            leaf,
-            inodes: Vec::new(),
-            prefixes: Vec::new(),
-            parent,
-            pgid: 0,
-            overflow: 0,
-            unbalanced: false,
-            dead: false,
-            bucket,
-            size: 0,
-            restructured: true,
-        };
-        node.set_all(inodes, prefixes);
-        node
-    }
-
-    pub(crate) fn insert(&mut self, i: usize, ino: Inode, prefix: u64) {
-        self.restructured = true;
-        self.size += ino.page_size();
-        self.inodes.insert(i, ino);
-        self.prefixes.insert(i, prefix);
-    }
-
-    pub(crate) fn remove(&mut self, i: usize) -> Inode {
-        self.restructured = true;
-        let ino = self.inodes.remove(i);
-        self.prefixes.remove(i);
-        self.size -= ino.page_size();
-        ino
-    }
-
-    /// Replaces entry `i` with one for the same key.
-    pub(crate) fn replace(&mut self, i: usize, ino: Inode) {
-        self.restructured = true;
-        self.size -= self.inodes[i].page_size();
-        self.size += ino.page_size();
-        self.inodes[i] = ino;
-    }
-
-    fn set_all(&mut self, inodes: Vec<Inode>, prefixes: Vec<u64>) {
-        self.restructured = true;
-        debug_assert_eq!(inodes.len(), prefixes.len());
-        self.inodes = inodes;
-        self.prefixes = prefixes;
-        self.size = PAGE_HEADER_SIZE + self.inodes.iter().map(Inode::page_size).sum::<usize>();
-    }
-
-    fn take_all(&mut self) -> (Vec<Inode>, Vec<u64>) {
-        self.restructured = true;
-        self.size = PAGE_HEADER_SIZE;
-        (
-            std::mem::take(&mut self.inodes),
-            std::mem::take(&mut self.prefixes),
-        )
-    }
-
-    fn append(&mut self, (inodes, prefixes): (Vec<Inode>, Vec<u64>)) {
-        self.restructured = true;
-        self.size += inodes.iter().map(Inode::page_size).sum::<usize>();
-        self.inodes.extend(inodes);
-        self.prefixes.extend(prefixes);
-    }
-
-    fn split_off(&mut self, at: usize) -> (Vec<Inode>, Vec<u64>) {
-        self.restructured = true;
-        let right = (self.inodes.split_off(at), self.prefixes.split_off(at));
-        self.size -= right.0.iter().map(Inode::page_size).sum::<usize>();
-        right
-    }
-
-    /// Binary search for `key`: `Ok(i)` if entry `i` has it, else `Err(i)` where it would go.
-    /// Full keys are compared only when prefixes tie.
-    pub(crate) fn search(&self, tx: &Tx, key: &[u8]) -> std::result::Result<usize, usize> {
-        let kp = key_prefix(key);
-        let (mut lo, mut hi) = (0, self.prefixes.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let ord = match self.prefixes[mid].cmp(&kp) {
-                std::cmp::Ordering::Equal => tx.bytes(self.inodes[mid].key).cmp(key),
-                o => o,
-            };
-            match ord {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Ok(mid),
-            }
-        }
-        Err(lo)
-    }
-
-    fn child_index(&self, child: NodeId) -> Option<usize> {
-        self.inodes
-            .iter()
-            .position(|i| matches!(i.val, Val::Node(c) if c == child))
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct BucketState {
-    /// Header as read when the bucket was opened; `sequence` tracks changes.
-    pub(crate) header: BucketHeader,
-    /// The inline page (for `header.root == 0`).
-    pub(crate) inline: Option<Slot>,
-    pub(crate) root_node: Option<NodeId>,
-    /// Sub-buckets opened in this transaction, by name.
-    pub(crate) children: BTreeMap<Vec<u8>, BucketId>,
-    pub(crate) fill_percent: f64,
-    pub(crate) deleted: bool,
-    /// Buckets on the path from the root to this one (the root bucket is 0, top-level 1).
-    pub(crate) depth: usize,
-}
-
-impl BucketState {
-    pub(crate) fn new(header: BucketHeader, inline: Option<Slot>, depth: usize) -> Self {
-        Self {
-            header,
-            inline,
-            root_node: None,
-            children: BTreeMap::new(),
-            fill_percent: crate::DEFAULT_FILL_PERCENT,
-            deleted: false,
-            depth,
-        }
-    }
-}
-
-/// Where the last descent ended: a leaf and the bound its keys stay below, so the next key in
-/// the same range — every key of an ascending load or an append — skips the descent.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Finger {
-    bucket: BucketId,
-    leaf: NodeId,
-    /// First key (and its prefix) of the leaf's right neighbour subtree; `None` for the
-    /// bucket's last leaf.
-    upper: Option<(Slot, u64)>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct WState {
-    /// Dropped whenever separators move (split, rebalance, bucket freed).
-    pub(crate) finger: Option<Finger>,
-    pub(crate) nodes: Vec<Node>,
-    pub(crate) buckets: Vec<BucketState>,
-    /// Page spans (first id, overflow) this transaction stopped using.
-    pub(crate) freed: Vec<(u64, u64)>,
-    pub(crate) unbalanced: Vec<NodeId>,
-    /// Bumped on every change, so cursors know to re-seek.
-    pub(crate) generation: u64,
-}
-
-impl WState {
-    fn push_node(&mut self, node: Node) -> NodeId {
-        let id =
-            NodeId::try_from(self.nodes.len()).expect("invariant: fewer than 2^32 nodes per tx");
-        self.nodes.push(node);
-        id
-    }
-
-    pub(crate) fn free_node_page(&mut self, n: NodeId) {
-        let node = &self.nodes[n as usize];
-        if node.pgid != 0 {
-            self.freed.push((node.pgid, u64::from(node.overflow)));
-        }
-    }
-}
-
-impl Tx {
+impl WriteCtx<'_> {
     /// Reads the page (or inline page) at `slot` into a new node.
     fn materialize(
         &self,
@@ -341,7 +101,7 @@ impl Tx {
             let (i, pgid) = {
                 let mut st = self.wstate_mut();
                 let node = &st.nodes[n as usize];
-                let found = node.search(self, key);
+                let found = node.search(|s| self.bytes(s), key);
                 if node.leaf {
                     st.finger = Some(Finger {
                         bucket: b,
@@ -407,7 +167,7 @@ impl Tx {
         if stored_vs_key(node.prefixes[0], node.inodes[0].key) == Greater {
             return None;
         }
-        Some(match node.search(self, key) {
+        Some(match node.search(|s| self.bytes(s), key) {
             Ok(i) => (f.leaf, i, true),
             Err(i) => (f.leaf, i, false),
         })
@@ -457,7 +217,7 @@ impl Tx {
 
     /// Splits `n` (and then its ancestors) while it is larger than a few pages.
     fn split_eagerly(&self, st: &mut WState, mut n: NodeId) {
-        let limit = EAGER_SPLIT_PAGES * self.page_size;
+        let limit = EAGER_SPLIT_PAGES * self.snap.page_size;
         loop {
             let node = &st.nodes[n as usize];
             let len = node.inodes.len();
@@ -469,7 +229,7 @@ impl Tx {
             // commit would write, so fill 1.0 keeps full pages (as appends and compaction
             // expect) and the default 0.5 leaves two half pages that later inserts fill.
             let fill = st.buckets[node.bucket].fill_percent.clamp(0.1, 1.0);
-            let threshold = (self.page_size as f64 * fill) as usize;
+            let threshold = (self.snap.page_size as f64 * fill) as usize;
             let mut sz = PAGE_HEADER_SIZE;
             let mut mid = len / 2;
             for (i, ino) in node.inodes.iter().enumerate() {
@@ -481,7 +241,7 @@ impl Tx {
                 sz += el;
             }
             let mid = mid.clamp(2, len - 2);
-            self.ext.stats.bump(|s| s.split += 1);
+            self.stats.bump(|s| s.split += 1);
             st.finger = None;
             let (leaf, parent, bucket) = (node.leaf, node.parent, node.bucket);
             let (right, right_prefixes) = st.nodes[n as usize].split_off(mid);
@@ -571,7 +331,7 @@ impl Tx {
         for _ in 0..=MAX_DEPTH {
             let (parent, leaf, len) = {
                 let mut st = self.wstate_mut();
-                let ps = self.page_size as f64;
+                let ps = self.snap.page_size as f64;
                 let node = &st.nodes[n as usize];
                 if node.dead || !node.unbalanced || st.buckets[node.bucket].deleted {
                     return Ok(());
@@ -674,7 +434,7 @@ impl Tx {
             match w.loc {
                 Loc::Node(n) => self.wstate_mut().free_node_page(n),
                 Loc::Page(s) if w.real => {
-                    let ps = self.page_size as u64;
+                    let ps = self.snap.page_size as u64;
                     self.wstate_mut()
                         .freed
                         .push((s.off / ps, u64::from(s.len) / ps - 1));

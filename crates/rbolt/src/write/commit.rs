@@ -7,14 +7,13 @@
 //! safe because every page written is either new or was released by the freelist: no meta and
 //! no open reader can reach it.
 
-use crate::db::{WriterData, WriterLease};
+use super::{ShrinkMode, WriteCtx, WriterData};
+use crate::counters::TxStats;
 use crate::defects;
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
-use crate::node::{BucketId, Inode, NodeId, Val};
-use crate::shrink::ShrinkMode;
-use crate::stats::TxStats;
-use crate::tx::{MAP, Slot, Tx};
+use crate::read::walk::{CheckOptions, check_snapshot};
+use crate::state::{BucketId, Inode, MAP, NodeId, Slot, Val};
 use rbolt_format::{
     BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE,
     PGID_NO_FREELIST, PageHeader,
@@ -32,18 +31,6 @@ const FLUSH_BYTES: usize = 8 << 20;
 /// 0.21 s at 1 MiB, 0.35 s at 16 KiB, 0.55 s at 4 KiB. Every small commit pays the per-write
 /// cost on each page, so 16 KiB wins; Go bbolt writes page by page and never hits this.
 const MAX_WRITE: usize = 16 << 10;
-/// New file length for a file that must hold `need` bytes: powers of two from 32 KiB while
-/// small (so early commits rarely grow it), then `need` plus `alloc` (bbolt's `AllocSize`,
-/// 16 MiB by default), in whole pages.
-pub(crate) fn grow_target(need: u64, page_size: u64, alloc: u64) -> u64 {
-    let t = if need <= alloc {
-        need.next_power_of_two().max(32 << 10)
-    } else {
-        need + alloc
-    };
-    t.div_ceil(page_size) * page_size
-}
-
 /// Collects page images and writes them in sorted, coalesced runs.
 pub(crate) struct PageWriter {
     pages: Vec<(u64, Vec<u8>)>,
@@ -174,7 +161,7 @@ fn split_runs(inodes: &[Inode], page_size: usize, fill: f64) -> Vec<Range<usize>
     }
 }
 
-impl Tx {
+impl WriteCtx<'_> {
     /// Writes `inodes` as one or more pages; returns each page's first key and id.
     fn write_pages(
         &self,
@@ -183,7 +170,7 @@ impl Tx {
         inodes: &[Inode],
         fill: f64,
     ) -> Result<Vec<(Slot, u64)>> {
-        let ps = self.page_size;
+        let ps = self.snap.page_size;
         let mut out = Vec::new();
         let runs = split_runs(inodes, ps, fill);
         sp.stats.split += runs.len() as u64 - 1;
@@ -289,7 +276,7 @@ impl Tx {
             }
         }
         let src = self.page_slot(src_pgid)?;
-        if src.len as usize != self.page_size {
+        if src.len as usize != self.snap.page_size {
             return Ok(None);
         }
         let pgid = sp.allocate(1)?;
@@ -310,7 +297,7 @@ impl Tx {
         let node = &st.nodes[n as usize];
         node.leaf
             && node.inodes.iter().all(|i| i.flags & BUCKET_LEAF_FLAG == 0)
-            && node.size <= self.page_size / 4
+            && node.size <= self.snap.page_size / 4
     }
 
     /// The value of an inline bucket: header with root 0, then its leaf as a page image.
@@ -434,62 +421,15 @@ impl Tx {
     }
 }
 
-/// Commits write transaction `tx`; see the module docs for the order of operations.
-pub(crate) fn commit(tx: &mut Tx) -> Result<()> {
-    let shared = tx.shared.clone();
-    if shared.is_poisoned() {
-        return Err(Error::Poisoned);
-    }
-    let txid = tx.meta.txid;
-    // Leased: a panic from here until the data is back in the transaction poisons the
-    // database instead of losing the writer state (which would wedge every later writer).
-    let mut writer = WriterLease::new(
-        &shared,
-        tx.w.as_mut()
-            .and_then(|w| w.writer.take())
-            .expect("invariant: writer data present until commit"),
-    );
-    writer.freelist.begin_commit(txid);
-    let mode = match tx.ext.shrink.get() {
-        ShrinkMode::Now => ShrinkMode::Now,
-        _ if writer.ext.shrink => ShrinkMode::Auto,
-        _ => ShrinkMode::Off,
-    };
-    let result = write_all(tx, &mut writer, mode);
-    match &result {
-        Ok(_) => writer.freelist.end_commit(),
-        Err(e) => {
-            writer.freelist.rollback_commit();
-            if matches!(e, Error::Io(_)) {
-                shared.poison();
-            }
-        }
-    }
-    let published = match result {
-        Ok(meta) => match shared.publish(meta, writer.file_len) {
-            Ok(()) => {
-                // The transaction reads nothing more; its mapping must not hold the file long.
-                tx.map = std::sync::Arc::new(Mapping::empty());
-                shared.truncate_after_commit(&mut writer, meta.pgid, tx.meta.pgid, mode);
-                Ok(())
-            }
-            Err(e) => {
-                // The meta is durable but this process could not map it: only a reopen can
-                // recover. (A commit that failed before its meta, e.g. on `MaxSizeReached` or
-                // in strict mode, left the file as it was and need not poison anything.)
-                shared.poison();
-                Err(e)
-            }
-        },
-        Err(e) => Err(e),
-    };
-    tx.w.as_mut().expect("invariant: write tx").writer = Some(writer.into_inner());
-    published
-}
-
-fn write_all(tx: &Tx, w: &mut WriterData, mode: ShrinkMode) -> Result<rbolt_format::Meta> {
-    let txid = tx.meta.txid;
-    let ps = tx.page_size;
+/// Rebalances, spills every changed node and the freelist, and writes the meta: the data
+/// part of a commit. On success the new meta is durable but not yet published.
+pub(crate) fn write_all(
+    tx: &WriteCtx<'_>,
+    w: &mut WriterData,
+    mode: ShrinkMode,
+) -> Result<rbolt_format::Meta> {
+    let txid = tx.snap.meta.txid;
+    let ps = tx.snap.page_size;
     let t = Instant::now();
     let rebalanced = tx.wstate().unbalanced.len() as u64;
     tx.rebalance_all()?;
@@ -498,14 +438,14 @@ fn write_all(tx: &Tx, w: &mut WriterData, mode: ShrinkMode) -> Result<rbolt_form
         w,
         pw: PageWriter::new(),
         txid,
-        hwm: tx.meta.pgid,
+        hwm: tx.snap.meta.pgid,
         stats: TxStats::default(),
     };
     let t = Instant::now();
     let root = tx.spill_bucket(&mut sp, 0)?;
     let spill_time = t.elapsed();
 
-    let mut meta = tx.meta;
+    let mut meta = tx.snap.meta;
     meta.root = BucketHeader {
         root,
         sequence: tx.bucket_state(0).header.sequence,
@@ -516,11 +456,12 @@ fn write_all(tx: &Tx, w: &mut WriterData, mode: ShrinkMode) -> Result<rbolt_form
             .free(txid, pgid, overflow)
             .map_err(|e| Error::corrupted(pgid, e))?;
     }
-    if tx.meta.freelist != PGID_NO_FREELIST {
-        let s = tx.page_slot(tx.meta.freelist)?;
-        let h = PageHeader::decode(tx.bytes(s)).map_err(|e| Error::format(tx.meta.freelist, e))?;
+    if tx.snap.meta.freelist != PGID_NO_FREELIST {
+        let s = tx.page_slot(tx.snap.meta.freelist)?;
+        let h =
+            PageHeader::decode(tx.bytes(s)).map_err(|e| Error::format(tx.snap.meta.freelist, e))?;
         sp.w.freelist
-            .free(txid, tx.meta.freelist, u64::from(h.overflow))
+            .free(txid, tx.snap.meta.freelist, u64::from(h.overflow))
             .map_err(|e| Error::corrupted(h.id, e))?;
     }
     if mode != ShrinkMode::Off {
@@ -561,8 +502,8 @@ fn write_all(tx: &Tx, w: &mut WriterData, mode: ShrinkMode) -> Result<rbolt_form
     if !w.no_sync && !defects::active("skip-data-sync") {
         w.storage.sync_data()?;
     }
-    if w.ext.strict_mode {
-        crate::ops::strict_check(tx, w, &meta)?;
+    if w.strict_mode {
+        strict_check(w, &meta)?;
     }
     if !defects::active("meta-before-data") {
         w.storage.write_at(&page, slot * ps as u64)?;
@@ -576,8 +517,35 @@ fn write_all(tx: &Tx, w: &mut WriterData, mode: ShrinkMode) -> Result<rbolt_form
     stats.spill_time = spill_time;
     stats.write = pw.writes + 1;
     stats.write_time = pw.write_time + t.elapsed();
-    tx.ext.stats.bump(|s| s.add(&stats));
+    tx.stats.bump(|s| s.add(&stats));
     Ok(meta)
+}
+
+/// Strict mode: checks the tree `meta` describes as written to the file, before the meta is.
+/// The file may have grown past the transaction's mapping, so it is mapped afresh.
+fn strict_check(w: &WriterData, meta: &rbolt_format::Meta) -> Result<()> {
+    let map = Mapping::new(&w.file, w.file_len, false)?;
+    let free = (meta.freelist == rbolt_format::PGID_NO_FREELIST).then(|| w.freelist.sorted_ids());
+    let errors = check_snapshot(
+        map.bytes(),
+        meta,
+        w.page_size,
+        &CheckOptions::default(),
+        free.as_deref(),
+    );
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = errors.iter().take(10).map(ToString::to_string).collect();
+    Err(Error::corrupted(
+        None,
+        format!(
+            "strict mode: commit {} would leave {} problem(s): {}",
+            meta.txid,
+            errors.len(),
+            shown.join("; ")
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -637,14 +605,5 @@ mod tests {
         );
         assert_eq!(split_runs(&v, 4096, 0.5), vec![0..34]);
         assert_eq!(split_runs(&inodes(&[120; 35]), 4096, 0.5).len(), 2);
-    }
-
-    #[test]
-    fn growth_doubles_then_steps() {
-        const A: u64 = 16 << 20;
-        assert_eq!(grow_target(20_000, 4096, A), 32 << 10);
-        assert_eq!(grow_target(5 << 20, 4096, A), 8 << 20);
-        assert_eq!(grow_target(20 << 20, 4096, A), 36 << 20);
-        assert_eq!(grow_target(5 << 20, 4096, 1 << 20), 6 << 20);
     }
 }

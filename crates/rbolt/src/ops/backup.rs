@@ -39,9 +39,9 @@ impl Tx {
     /// # Ok::<(), rbolt::Error>(())
     /// ```
     pub fn write_to(&self, mut w: impl Write) -> Result<u64> {
-        let ps = self.page_size;
+        let ps = self.snap.page_size;
         let mut page = vec![0u8; ps];
-        let mut meta = self.meta;
+        let mut meta = self.snap.meta;
         meta.encode_page(0, &mut page);
         w.write_all(&page).map_err(|e| copy_err("meta 0 copy", e))?;
         meta.txid = meta.txid.saturating_sub(1);

@@ -5,29 +5,17 @@
 //! write transaction it names an entry of the transaction's bucket table, where changes are
 //! staged until commit.
 
-use crate::cursor::{Cursor, Item, Iter};
 use crate::error::{Error, Result};
-use crate::node::{BucketId, BucketState};
-use crate::tx::{LeafEntry, Loc, MAX_DEPTH, PageStep, Slot, Tx};
+use crate::limits::{DEFAULT_FILL_PERCENT, MAX_DEPTH};
+use crate::read::{LeafEntry, PageStep};
+use crate::state::{BucketHandle, BucketId, BucketState, Loc};
+use crate::tx::{Cursor, Item, Iter, Tx};
 use rbolt_format::{
     BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, LEAF_PAGE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
     PageHeader,
 };
 use std::fmt;
 use std::ops::RangeBounds;
-
-/// Fill percent used for splits unless a bucket sets another (bbolt's `DefaultFillPercent`).
-pub const DEFAULT_FILL_PERCENT: f64 = 0.5;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum BucketHandle {
-    Read {
-        root: u64,
-        inline: Option<Slot>,
-        seq: u64,
-    },
-    Write(BucketId),
-}
 
 /// A bucket in a transaction. Get one from [`Tx::bucket`], [`Tx::create_bucket`] or a parent
 /// bucket's [`Bucket::bucket`].
@@ -83,7 +71,7 @@ impl<'tx> Bucket<'tx> {
     /// Errors with [`Error::BucketNotFound`] if the bucket was deleted in this transaction.
     pub(crate) fn check_live(&self) -> Result<()> {
         match self.id() {
-            Some(id) if self.tx.bucket_state(id).deleted => Err(Error::BucketNotFound),
+            Some(id) if self.tx.view().bucket_state(id).deleted => Err(Error::BucketNotFound),
             _ => Ok(()),
         }
     }
@@ -103,18 +91,18 @@ impl<'tx> Bucket<'tx> {
     pub fn root(&self) -> u64 {
         match self.h {
             BucketHandle::Read { root, .. } => root,
-            BucketHandle::Write(id) => self.tx.bucket_state(id).header.root,
+            BucketHandle::Write(id) => self.tx.view().bucket_state(id).header.root,
         }
     }
 
     /// Finds the leaf entry for `key` without changing anything.
     pub(crate) fn lookup(&self, key: &[u8]) -> Result<Option<LeafEntry<'tx>>> {
         self.check_live()?;
-        let mut loc = self.tx.root_loc(&self.h)?;
+        let mut loc = self.tx.view().root_loc(&self.h)?;
         for _ in 0..MAX_DEPTH {
             // Pages: decode each one once (the hot path of every read transaction).
             if let Loc::Page(s) = loc {
-                match self.tx.page_lookup(s, key)? {
+                match self.tx.view().page_lookup(s, key)? {
                     PageStep::Child(next) => {
                         loc = Loc::Page(next);
                         continue;
@@ -122,11 +110,11 @@ impl<'tx> Bucket<'tx> {
                     PageStep::Found(e) => return Ok(e),
                 }
             }
-            let (leaf, count) = self.tx.level(loc)?;
-            let (i, exact) = self.tx.search(loc, key)?;
+            let (leaf, count) = self.tx.view().level(loc)?;
+            let (i, exact) = self.tx.view().search(loc, key)?;
             if leaf {
                 return if exact {
-                    self.tx.leaf_entry(loc, i).map(Some)
+                    self.tx.view().leaf_entry(loc, i).map(Some)
                 } else {
                     Ok(None)
                 };
@@ -134,7 +122,7 @@ impl<'tx> Bucket<'tx> {
             if count == 0 {
                 return Err(Error::corrupted(None, "branch page with no elements"));
             }
-            loc = self.tx.child_at(loc, i)?;
+            loc = self.tx.view().child_at(loc, i)?;
         }
         Err(Error::corrupted(
             None,
@@ -164,8 +152,8 @@ impl<'tx> Bucket<'tx> {
         if value.len() > MAX_VALUE_SIZE {
             return Err(Error::ValueTooLarge);
         }
-        let slot = self.tx.store(&[key, value]);
-        self.tx.put_entry(
+        let slot = self.tx.view().store(&[key, value]);
+        self.tx.wctx().put_entry(
             id,
             slot.sub(0, key.len()),
             0,
@@ -180,7 +168,7 @@ impl<'tx> Bucket<'tx> {
         match self.lookup(key)? {
             None => Ok(()),
             Some(e) if e.flags & BUCKET_LEAF_FLAG != 0 => Err(Error::IncompatibleValue),
-            Some(_) => self.tx.delete_entry(id, key),
+            Some(_) => self.tx.wctx().delete_entry(id, key),
         }
     }
 
@@ -188,7 +176,7 @@ impl<'tx> Bucket<'tx> {
     pub fn bucket(&self, name: &[u8]) -> Result<Option<Bucket<'tx>>> {
         if let Some(id) = self.id() {
             self.check_live()?;
-            let cached = self.tx.bucket_state(id).children.get(name).copied();
+            let cached = self.tx.view().bucket_state(id).children.get(name).copied();
             if let Some(c) = cached {
                 return Ok(Some(Bucket::new(self.tx, BucketHandle::Write(c))));
             }
@@ -211,7 +199,7 @@ impl<'tx> Bucket<'tx> {
                 seq: header.sequence,
             },
             Some(parent) => {
-                let mut st = self.tx.wstate_mut();
+                let mut st = self.tx.view().wstate_mut();
                 let c = st.buckets.len();
                 let depth = st.buckets[parent].depth + 1;
                 st.buckets.push(BucketState::new(header, inline, depth));
@@ -238,7 +226,7 @@ impl<'tx> Bucket<'tx> {
     pub fn create_bucket(&self, name: &[u8]) -> Result<Bucket<'tx>> {
         let id = self.writable_id()?;
         Self::check_name(name)?;
-        if self.tx.bucket_state(id).depth >= crate::MAX_NESTING {
+        if self.tx.view().bucket_state(id).depth >= crate::MAX_NESTING {
             return Err(Error::BucketNestingTooDeep);
         }
         match self.lookup(name)? {
@@ -247,8 +235,8 @@ impl<'tx> Bucket<'tx> {
             None => {}
         }
         let value = empty_bucket_value();
-        let slot = self.tx.store(&[name, &value]);
-        self.tx.put_entry(
+        let slot = self.tx.view().store(&[name, &value]);
+        self.tx.wctx().put_entry(
             id,
             slot.sub(0, name.len()),
             BUCKET_LEAF_FLAG,
@@ -281,16 +269,18 @@ impl<'tx> Bucket<'tx> {
             .bucket(name)?
             .and_then(|b| b.id())
             .ok_or(Error::BucketNotFound)?;
-        self.tx.free_bucket(child)?;
-        self.tx.wstate_mut().buckets[id].children.remove(name);
-        self.tx.delete_entry(id, name)
+        self.tx.wctx().free_bucket(child)?;
+        self.tx.view().wstate_mut().buckets[id]
+            .children
+            .remove(name);
+        self.tx.wctx().delete_entry(id, name)
     }
 
     /// The bucket's sequence counter.
     pub fn sequence(&self) -> u64 {
         match self.h {
             BucketHandle::Read { seq, .. } => seq,
-            BucketHandle::Write(id) => self.tx.bucket_state(id).header.sequence,
+            BucketHandle::Write(id) => self.tx.view().bucket_state(id).header.sequence,
         }
     }
 
@@ -298,8 +288,8 @@ impl<'tx> Bucket<'tx> {
     pub fn set_sequence(&self, v: u64) -> Result<()> {
         let id = self.writable_id()?;
         // A materialised root is what makes commit rewrite the bucket's header.
-        self.tx.ensure_root_node(id)?;
-        let mut st = self.tx.wstate_mut();
+        self.tx.wctx().ensure_root_node(id)?;
+        let mut st = self.tx.view().wstate_mut();
         st.buckets[id].header.sequence = v;
         st.generation += 1;
         Ok(())
@@ -316,7 +306,7 @@ impl<'tx> Bucket<'tx> {
     pub fn fill_percent(&self) -> f64 {
         match self.h {
             BucketHandle::Read { .. } => DEFAULT_FILL_PERCENT,
-            BucketHandle::Write(id) => self.tx.bucket_state(id).fill_percent,
+            BucketHandle::Write(id) => self.tx.view().bucket_state(id).fill_percent,
         }
     }
 
@@ -324,7 +314,7 @@ impl<'tx> Bucket<'tx> {
     /// rest of this transaction. Use 1.0 for append-only loads to pack pages full.
     pub fn set_fill_percent(&self, f: f64) -> Result<()> {
         let id = self.writable_id()?;
-        self.tx.wstate_mut().buckets[id].fill_percent = f;
+        self.tx.view().wstate_mut().buckets[id].fill_percent = f;
         Ok(())
     }
 

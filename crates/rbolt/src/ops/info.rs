@@ -1,10 +1,11 @@
 //! Introspection (bbolt's `DB.Info`, `Tx.Page`, `Tx.Inspect`/`Bucket.Inspect`): what the
 //! database looks like page by page and bucket by bucket, for tools and debugging.
 
-use crate::bucket::Bucket;
-use crate::db::{Db, lock};
+use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::tx::{Tx, check_nesting};
+use crate::limits::check_nesting;
+use crate::sync::lock;
+use crate::tx::{Bucket, Tx};
 use rbolt_format::{
     BRANCH_PAGE, FREELIST_PAGE, LEAF_PAGE, META_PAGE, PGID_NO_FREELIST, PageHeader,
 };
@@ -37,7 +38,7 @@ impl Db {
             map_len: st.map.len(),
             hwm: st.meta.pgid,
             txid: st.meta.txid,
-            freelist_type: self.shared.ops.opts.freelist_type(),
+            freelist_type: self.shared.freelist_type,
         }
     }
 }
@@ -104,11 +105,11 @@ impl Tx {
     /// # Ok::<(), rbolt::Error>(())
     /// ```
     pub fn page(&self, id: u64) -> Result<Option<PageInfo>> {
-        if id >= self.meta.pgid {
+        if id >= self.snap.meta.pgid {
             return Ok(None);
         }
-        let ps = self.page_size as u64;
-        let bytes = self.map.bytes();
+        let ps = self.snap.page_size as u64;
+        let bytes = self.snap.map.bytes();
         let hdr = usize::try_from(id * ps)
             .ok()
             .and_then(|off| bytes.get(off..))
@@ -135,18 +136,22 @@ impl Tx {
 
     /// The snapshot's free ids, sorted (decoded once per transaction).
     fn free_ids(&self) -> Result<&[u64]> {
-        if let Some(v) = self.ext.free_ids.get() {
+        if let Some(v) = self.free_ids.get() {
             return Ok(v);
         }
-        let mut ids = if self.meta.freelist == PGID_NO_FREELIST {
-            crate::check::unreachable_pages(self.map.clone(), self.meta, self.page_size)?
+        let mut ids = if self.snap.meta.freelist == PGID_NO_FREELIST {
+            crate::read::walk::unreachable_pages(
+                self.snap.map.clone(),
+                self.snap.meta,
+                self.snap.page_size,
+            )?
         } else {
-            let s = self.page_slot(self.meta.freelist)?;
-            rbolt_format::decode_freelist(self.bytes(s))
-                .map_err(|e| Error::format(self.meta.freelist, e))?
+            let s = self.view().page_slot(self.snap.meta.freelist)?;
+            rbolt_format::decode_freelist(self.view().bytes(s))
+                .map_err(|e| Error::format(self.snap.meta.freelist, e))?
         };
         ids.sort_unstable();
-        Ok(self.ext.free_ids.get_or_init(|| ids))
+        Ok(self.free_ids.get_or_init(|| ids))
     }
 
     /// The tree of buckets with their key counts, rooted at a node named "root" (bbolt's
@@ -198,7 +203,7 @@ impl Bucket<'_> {
 fn inspect(b: &Bucket<'_>, name: &[u8]) -> Result<BucketStructure> {
     struct Frame<'tx> {
         bucket: Bucket<'tx>,
-        iter: crate::cursor::Iter<'tx>,
+        iter: crate::tx::Iter<'tx>,
         s: BucketStructure,
     }
     fn frame<'tx>(bucket: Bucket<'tx>, name: &[u8]) -> Frame<'tx> {

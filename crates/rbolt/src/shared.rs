@@ -1,0 +1,253 @@
+//! State shared by every handle of one open database: the current meta and mapping, the
+//! registry of open readers, the single writer slot, poisoning, the mapping generations still
+//! alive, and the counters.
+//!
+//! Lock order (the full list is in docs/architecture.md): the writer slot (held for a whole
+//! write transaction, as a token) before `state` (held only for a few instructions, never for
+//! work that grows with the data), before `generations`. Readers take `state` alone. Nothing
+//! blocks on a reader: growth publishes a new generation (the old mapping extended in its
+//! reserved address space, see `mmap.rs`) and old generations live on in the transactions
+//! that hold them.
+//!
+//! Poisoning: an I/O error in a commit or in [`Db::sync`](crate::Db::sync), or a panic that
+//! unwinds while the writer data is out of both its slot and a transaction ([`WriterLease`]),
+//! poisons the database. Every writer, waiting or not, then gets
+//! [`Error::Poisoned`](crate::Error::Poisoned) at once.
+
+use crate::counters::DbCounters;
+use crate::error::Result;
+use crate::freelist::FreelistType;
+use crate::mmap::Mapping;
+use crate::registry::Registration;
+use crate::storage::Storage;
+use crate::sync::lock;
+use crate::write::{ShrinkMode, WriterData, grow_target};
+use rbolt_format::Meta;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+
+/// The writer data while it is out of both its slot and a transaction (in `begin_write` and
+/// in `commit`). Dropped still holding the data — which only a panic unwinding through that
+/// code does — it poisons the database: the panic may have left the freelist or the file half
+/// changed, and without it every later `begin_write` would wait for a writer that never
+/// returns.
+pub(crate) struct WriterLease<'a> {
+    shared: &'a Shared,
+    data: Option<Box<WriterData>>,
+}
+
+impl<'a> WriterLease<'a> {
+    pub(crate) fn new(shared: &'a Shared, data: Box<WriterData>) -> Self {
+        Self {
+            shared,
+            data: Some(data),
+        }
+    }
+
+    /// Ends the lease: the caller puts the data back into a transaction.
+    pub(crate) fn into_inner(mut self) -> Box<WriterData> {
+        self.data
+            .take()
+            .expect("invariant: a lease holds its data until it ends")
+    }
+}
+
+impl std::ops::Deref for WriterLease<'_> {
+    type Target = WriterData;
+    fn deref(&self) -> &WriterData {
+        self.data
+            .as_deref()
+            .expect("invariant: a lease holds its data until it ends")
+    }
+}
+
+impl std::ops::DerefMut for WriterLease<'_> {
+    fn deref_mut(&mut self) -> &mut WriterData {
+        self.data
+            .as_deref_mut()
+            .expect("invariant: a lease holds its data until it ends")
+    }
+}
+
+impl Drop for WriterLease<'_> {
+    fn drop(&mut self) {
+        if self.data.is_some() {
+            self.shared.poison();
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) meta: Meta,
+    pub(crate) map: Arc<Mapping>,
+    /// txid → number of open read transactions on that snapshot.
+    pub(crate) readers: BTreeMap<u64, usize>,
+    /// High-water mark (meta.pgid) → number of open read transactions whose snapshot has it:
+    /// the file is never truncated below the largest (see `shrink.rs`).
+    pub(crate) reader_hwms: BTreeMap<u64, usize>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) path: PathBuf,
+    pub(crate) file: Arc<File>,
+    pub(crate) page_size: usize,
+    pub(crate) read_only: bool,
+    pub(crate) state: Mutex<State>,
+    pub(crate) writer: Mutex<Option<Box<WriterData>>>,
+    pub(crate) writer_free: Condvar,
+    /// Set (under the `writer` lock, see [`Shared::poison`]) when this handle no longer knows
+    /// the state of the file.
+    pub(crate) poisoned: AtomicBool,
+    /// The user's no-sync setting ([`Db::set_no_sync`]), copied into the writer data at the
+    /// start of each write transaction.
+    pub(crate) no_sync: AtomicBool,
+    /// [`Options::no_grow_sync`], restored at the start of each write transaction (compaction
+    /// relaxes it for its own transactions only).
+    pub(crate) no_grow_sync: bool,
+    pub(crate) populate: bool,
+    pub(crate) freelist_type: FreelistType,
+    pub(crate) counters: DbCounters,
+    /// The writer's storage, for [`Db::sync`](crate::Db::sync) outside a write transaction.
+    pub(crate) storage: Option<Arc<dyn Storage>>,
+    /// Every mapping generation handed to transactions, weakly: the file is never truncated
+    /// below a live one (`mmap.rs` point 4).
+    pub(crate) generations: Mutex<Vec<Weak<Mapping>>>,
+    /// Last, so that it goes after every field that keeps the file (and its lock) open.
+    pub(crate) _registration: Registration,
+}
+
+impl Shared {
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Refuses all further writes through this handle, and wakes every writer waiting for the
+    /// slot so that it sees the poison instead of waiting for data that may never return.
+    /// Takes the `writer` lock: a writer tests the flag under it before it waits, so it cannot
+    /// miss the wake-up.
+    pub(crate) fn poison(&self) {
+        let _slot = lock(&self.writer);
+        self.poisoned.store(true, Ordering::Release);
+        self.writer_free.notify_all();
+    }
+
+    pub(crate) fn end_read(&self, txid: u64, hwm: u64) {
+        let mut st = lock(&self.state);
+        if let Some(n) = st.readers.get_mut(&txid) {
+            *n -= 1;
+            if *n == 0 {
+                st.readers.remove(&txid);
+            }
+        }
+        if let Some(n) = st.reader_hwms.get_mut(&hwm) {
+            *n -= 1;
+            if *n == 0 {
+                st.reader_hwms.remove(&hwm);
+            }
+        }
+        drop(st);
+        self.counters.end_read();
+    }
+
+    pub(crate) fn end_write(&self, data: Box<WriterData>) {
+        self.counters.note_freelist(&data.freelist);
+        *lock(&self.writer) = Some(data);
+        self.writer_free.notify_one();
+    }
+
+    /// Records a new mapping generation (and forgets dead ones).
+    pub(crate) fn register_map(&self, map: &Arc<Mapping>) {
+        let mut g = lock(&self.generations);
+        g.retain(|w| w.strong_count() > 0);
+        g.push(Arc::downgrade(map));
+    }
+
+    /// Length of the longest mapping generation still alive.
+    pub(crate) fn live_map_len(&self) -> u64 {
+        let mut g = lock(&self.generations);
+        g.retain(|w| w.strong_count() > 0);
+        g.iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .map(|m| m.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Makes a committed meta the one new transactions see, mapping the grown file first.
+    pub(crate) fn publish(&self, meta: Meta, file_len: u64) -> Result<()> {
+        let needed = meta.pgid * self.page_size as u64;
+        let current = lock(&self.state).map.clone();
+        let map = if current.len() < needed {
+            let map = Arc::new(current.grown(&self.file, file_len.max(needed), self.populate)?);
+            self.register_map(&map);
+            map
+        } else {
+            current
+        };
+        let mut st = lock(&self.state);
+        st.meta = meta;
+        st.map = map;
+        Ok(())
+    }
+
+    /// Truncates the file after a commit whose meta (`new_pgid`) is durable and published;
+    /// `prev_pgid` is the other meta on disk. The committing transaction must have let go of
+    /// its own mapping. Never fails the commit: a failed truncation leaves a longer file,
+    /// which is always valid.
+    pub(crate) fn truncate_after_commit(
+        &self,
+        w: &mut WriterData,
+        new_pgid: u64,
+        prev_pgid: u64,
+        mode: ShrinkMode,
+    ) {
+        if mode == ShrinkMode::Off {
+            return;
+        }
+        let ps = self.page_size as u64;
+        let mut st = lock(&self.state);
+        let readers = st.reader_hwms.keys().next_back().copied().unwrap_or(0);
+        let floor = new_pgid.max(prev_pgid).max(readers) * ps;
+        let min_len = w.initial_mmap_size.div_ceil(ps) * ps;
+        let target = match mode {
+            ShrinkMode::Now => floor,
+            _ => grow_target(floor, ps, w.alloc_size),
+        }
+        .max(min_len)
+        .max(floor);
+        let worth = match mode {
+            ShrinkMode::Now => w.file_len > target,
+            _ => {
+                w.file_len >= target.saturating_mul(2)
+                    || w.file_len >= target.saturating_add(w.alloc_size)
+            }
+        };
+        if !worth {
+            return;
+        }
+        // New transactions get a generation no longer than the cut...
+        if st.map.len() > target {
+            let map = Arc::new(st.map.shorter(target));
+            self.register_map(&map);
+            st.map = map;
+        }
+        // ...and no generation still alive may reach past it: every mapped byte stays inside
+        // the file. Readers clone the current generation under this lock, so none can appear
+        // between here and the cut.
+        let target = target.max(self.live_map_len());
+        drop(st);
+        if target >= w.file_len {
+            return;
+        }
+        if w.storage.set_len(target).is_err() {
+            w.file_len = w.storage.len().unwrap_or(w.file_len);
+            return;
+        }
+        w.file_len = target;
+    }
+}

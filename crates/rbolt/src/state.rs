@@ -1,0 +1,303 @@
+//! The in-memory shapes of a transaction: [`Slot`]s (where bytes live), [`Loc`]s (where a tree
+//! level lives), and the writer's staged state — the nodes it materialised (bbolt's `node.go`
+//! data), its bucket table and the arena its keys and values are copied into.
+//!
+//! Nodes live in one vector per transaction and refer to each other by index. Materialised
+//! nodes always form a subtree hanging from the bucket's root: a branch node's child is either
+//! a page id (untouched) or a node. Only data and their invariants live here; reading pages is
+//! the read layer's and changing trees the write layer's.
+
+use crate::limits::DEFAULT_FILL_PERCENT;
+use crate::mmap::ByteArena;
+use rbolt_format::{BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE, key_prefix};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// `Slot::src` value meaning "the mapping".
+pub(crate) const MAP: u32 = u32::MAX;
+
+/// A range of bytes the transaction can resolve for its whole life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    pub(crate) off: u64,
+    /// u32 keeps inodes small; nothing in the format is longer (values < 2 GiB, and
+    /// `page_slot` refuses larger page runs).
+    pub(crate) len: u32,
+    /// [`MAP`], or the index of an arena chunk.
+    pub(crate) src: u32,
+}
+
+impl Slot {
+    pub(crate) fn sub(self, start: usize, len: usize) -> Slot {
+        Slot {
+            off: self.off + start as u64,
+            len: u32::try_from(len).expect("invariant: a sub-slot is no longer than its slot"),
+            src: self.src,
+        }
+    }
+}
+
+/// Where a B+tree level lives: a page image (in the map, or inline in a bucket value) or a
+/// node the writer materialised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Loc {
+    Page(Slot),
+    Node(NodeId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum BucketHandle {
+    Read {
+        root: u64,
+        inline: Option<Slot>,
+        seq: u64,
+    },
+    Write(BucketId),
+}
+
+pub(crate) type NodeId = u32;
+pub(crate) type BucketId = usize;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Val {
+    /// A leaf value (or bucket header), wherever its bytes live.
+    Data(Slot),
+    /// A branch's child that is still only a page.
+    Child(u64),
+    /// A branch's child that was materialised.
+    Node(NodeId),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Inode {
+    pub(crate) key: Slot,
+    pub(crate) flags: u32,
+    pub(crate) val: Val,
+}
+
+impl Inode {
+    pub(crate) fn new(key: Slot, flags: u32, val: Val) -> Self {
+        Self { key, flags, val }
+    }
+
+    /// Bytes this entry takes in a page: element header, key and (leaf) value.
+    pub(crate) fn page_size(&self) -> usize {
+        let v = match self.val {
+            Val::Data(s) => s.len as usize,
+            _ => 0,
+        };
+        LEAF_ELEM_SIZE + self.key.len as usize + v
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) leaf: bool,
+    /// Entries in key order. Changed only through the methods below, which keep `prefixes`
+    /// and `size` in step.
+    pub(crate) inodes: Vec<Inode>,
+    /// `key_prefix` of every entry's key, densely packed: a binary search probes these eight
+    /// bytes apiece instead of striding through whole inodes, so one node's search touches a
+    /// few cache lines and one memory page (the put path of a large transaction is bound by
+    /// exactly those misses).
+    pub(crate) prefixes: Vec<u64>,
+    pub(crate) parent: Option<NodeId>,
+    /// Page the node was read from (0: new, or an inline bucket's page); freed at spill.
+    pub(crate) pgid: u64,
+    pub(crate) overflow: u32,
+    pub(crate) unbalanced: bool,
+    pub(crate) dead: bool,
+    pub(crate) bucket: BucketId,
+    /// Serialised size: page header plus every inode's `page_size`.
+    pub(crate) size: usize,
+    /// False while the node holds exactly the entries of page `pgid` (children may have been
+    /// materialised): commit can then copy that page and patch child ids instead of encoding.
+    pub(crate) restructured: bool,
+}
+
+impl Node {
+    /// A node of `inodes`, whose keys' `key_prefix`es are `prefixes`.
+    pub(crate) fn new(
+        leaf: bool,
+        (inodes, prefixes): (Vec<Inode>, Vec<u64>),
+        parent: Option<NodeId>,
+        bucket: BucketId,
+    ) -> Self {
+        let mut node = Node {
+            leaf,
+            inodes: Vec::new(),
+            prefixes: Vec::new(),
+            parent,
+            pgid: 0,
+            overflow: 0,
+            unbalanced: false,
+            dead: false,
+            bucket,
+            size: 0,
+            restructured: true,
+        };
+        node.set_all(inodes, prefixes);
+        node
+    }
+
+    pub(crate) fn insert(&mut self, i: usize, ino: Inode, prefix: u64) {
+        self.restructured = true;
+        self.size += ino.page_size();
+        self.inodes.insert(i, ino);
+        self.prefixes.insert(i, prefix);
+    }
+
+    pub(crate) fn remove(&mut self, i: usize) -> Inode {
+        self.restructured = true;
+        let ino = self.inodes.remove(i);
+        self.prefixes.remove(i);
+        self.size -= ino.page_size();
+        ino
+    }
+
+    /// Replaces entry `i` with one for the same key.
+    pub(crate) fn replace(&mut self, i: usize, ino: Inode) {
+        self.restructured = true;
+        self.size -= self.inodes[i].page_size();
+        self.size += ino.page_size();
+        self.inodes[i] = ino;
+    }
+
+    pub(crate) fn set_all(&mut self, inodes: Vec<Inode>, prefixes: Vec<u64>) {
+        self.restructured = true;
+        debug_assert_eq!(inodes.len(), prefixes.len());
+        self.inodes = inodes;
+        self.prefixes = prefixes;
+        self.size = PAGE_HEADER_SIZE + self.inodes.iter().map(Inode::page_size).sum::<usize>();
+    }
+
+    pub(crate) fn take_all(&mut self) -> (Vec<Inode>, Vec<u64>) {
+        self.restructured = true;
+        self.size = PAGE_HEADER_SIZE;
+        (
+            std::mem::take(&mut self.inodes),
+            std::mem::take(&mut self.prefixes),
+        )
+    }
+
+    pub(crate) fn append(&mut self, (inodes, prefixes): (Vec<Inode>, Vec<u64>)) {
+        self.restructured = true;
+        self.size += inodes.iter().map(Inode::page_size).sum::<usize>();
+        self.inodes.extend(inodes);
+        self.prefixes.extend(prefixes);
+    }
+
+    pub(crate) fn split_off(&mut self, at: usize) -> (Vec<Inode>, Vec<u64>) {
+        self.restructured = true;
+        let right = (self.inodes.split_off(at), self.prefixes.split_off(at));
+        self.size -= right.0.iter().map(Inode::page_size).sum::<usize>();
+        right
+    }
+
+    /// Binary search for `key`: `Ok(i)` if entry `i` has it, else `Err(i)` where it would go.
+    /// Full keys are compared only when prefixes tie.
+    pub(crate) fn search<'b>(
+        &self,
+        bytes: impl Fn(Slot) -> &'b [u8],
+        key: &[u8],
+    ) -> std::result::Result<usize, usize> {
+        let kp = key_prefix(key);
+        let (mut lo, mut hi) = (0, self.prefixes.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let ord = match self.prefixes[mid].cmp(&kp) {
+                std::cmp::Ordering::Equal => bytes(self.inodes[mid].key).cmp(key),
+                o => o,
+            };
+            match ord {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    pub(crate) fn child_index(&self, child: NodeId) -> Option<usize> {
+        self.inodes
+            .iter()
+            .position(|i| matches!(i.val, Val::Node(c) if c == child))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct BucketState {
+    /// Header as read when the bucket was opened; `sequence` tracks changes.
+    pub(crate) header: BucketHeader,
+    /// The inline page (for `header.root == 0`).
+    pub(crate) inline: Option<Slot>,
+    pub(crate) root_node: Option<NodeId>,
+    /// Sub-buckets opened in this transaction, by name.
+    pub(crate) children: BTreeMap<Vec<u8>, BucketId>,
+    pub(crate) fill_percent: f64,
+    pub(crate) deleted: bool,
+    /// Buckets on the path from the root to this one (the root bucket is 0, top-level 1).
+    pub(crate) depth: usize,
+}
+
+impl BucketState {
+    pub(crate) fn new(header: BucketHeader, inline: Option<Slot>, depth: usize) -> Self {
+        Self {
+            header,
+            inline,
+            root_node: None,
+            children: BTreeMap::new(),
+            fill_percent: DEFAULT_FILL_PERCENT,
+            deleted: false,
+            depth,
+        }
+    }
+}
+
+/// Where the last descent ended: a leaf and the bound its keys stay below, so the next key in
+/// the same range — every key of an ascending load or an append — skips the descent.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Finger {
+    pub(crate) bucket: BucketId,
+    pub(crate) leaf: NodeId,
+    /// First key (and its prefix) of the leaf's right neighbour subtree; `None` for the
+    /// bucket's last leaf.
+    pub(crate) upper: Option<(Slot, u64)>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct WState {
+    /// Dropped whenever separators move (split, rebalance, bucket freed).
+    pub(crate) finger: Option<Finger>,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) buckets: Vec<BucketState>,
+    /// Page spans (first id, overflow) this transaction stopped using.
+    pub(crate) freed: Vec<(u64, u64)>,
+    pub(crate) unbalanced: Vec<NodeId>,
+    /// Bumped on every change, so cursors know to re-seek.
+    pub(crate) generation: u64,
+}
+
+impl WState {
+    pub(crate) fn push_node(&mut self, node: Node) -> NodeId {
+        let id =
+            NodeId::try_from(self.nodes.len()).expect("invariant: fewer than 2^32 nodes per tx");
+        self.nodes.push(node);
+        id
+    }
+
+    pub(crate) fn free_node_page(&mut self, n: NodeId) {
+        let node = &self.nodes[n as usize];
+        if node.pgid != 0 {
+            self.freed.push((node.pgid, u64::from(node.overflow)));
+        }
+    }
+}
+
+/// What a write transaction stages until commit: its nodes and bucket table, and the arena
+/// holding copies of the keys and values passed to it.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    pub(crate) st: RefCell<WState>,
+    pub(crate) arena: ByteArena,
+}

@@ -1,0 +1,131 @@
+//! The writer's own state, kept between write transactions: the freelist, the file's length
+//! and its growth policy, the storage it writes through, and a pool of page buffers.
+
+use crate::error::Result;
+use crate::freelist::Freelist;
+use crate::options::Options;
+use crate::storage::Storage;
+use std::fs::File;
+use std::sync::Arc;
+
+/// How hard a commit cuts the end of the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ShrinkMode {
+    /// No cut (`Options::shrink(false)`).
+    Off,
+    /// Cut when the file has at least a growth step of slack past what it needs.
+    #[default]
+    Auto,
+    /// Cut to exactly what the metas and readers need ([`Db::shrink`]).
+    Now,
+}
+
+/// State that only the current writer touches, kept between write transactions.
+#[derive(Debug)]
+pub(crate) struct WriterData {
+    pub(crate) freelist: Freelist,
+    pub(crate) file_len: u64,
+    pub(crate) page_size: usize,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) no_sync: bool,
+    pub(crate) no_grow_sync: bool,
+    pub(crate) no_freelist_sync: bool,
+    pub(crate) max_size: Option<u64>,
+    pub(crate) alloc_size: u64,
+    pub(crate) initial_mmap_size: u64,
+    pub(crate) strict_mode: bool,
+    pub(crate) shrink: bool,
+    /// The file itself, for strict mode's check of what was written.
+    pub(crate) file: Arc<File>,
+    pool: Vec<Vec<u8>>,
+}
+
+impl WriterData {
+    /// The writer state of a database opened read-write with `opts`.
+    pub(crate) fn new(
+        freelist: Freelist,
+        file_len: u64,
+        page_size: usize,
+        storage: Arc<dyn Storage>,
+        file: Arc<File>,
+        opts: &Options,
+    ) -> Self {
+        Self {
+            freelist,
+            file_len,
+            page_size,
+            storage,
+            no_sync: opts.no_sync,
+            no_grow_sync: opts.no_grow_sync,
+            no_freelist_sync: opts.no_freelist_sync,
+            max_size: opts.max_size,
+            alloc_size: opts.alloc_size,
+            initial_mmap_size: opts.initial_mmap_size,
+            strict_mode: opts.strict_mode,
+            shrink: opts.shrink,
+            file,
+            pool: Vec::new(),
+        }
+    }
+
+    /// A buffer for `pages` pages; single pages come from a pool (bbolt's `pagePool`) and
+    /// hold the bytes of an earlier page: callers clear what they do not overwrite.
+    pub(crate) fn page_buf(&mut self, pages: usize) -> Vec<u8> {
+        if pages == 1
+            && let Some(b) = self.pool.pop()
+        {
+            return b;
+        }
+        vec![0u8; pages * self.page_size]
+    }
+
+    pub(crate) fn recycle(&mut self, buf: Vec<u8>) {
+        if buf.len() == self.page_size && self.pool.len() < 1024 {
+            self.pool.push(buf);
+        }
+    }
+
+    /// Makes the file at least `need` bytes long, growing ahead of need.
+    pub(crate) fn grow(&mut self, need: u64) -> Result<()> {
+        if need <= self.file_len {
+            return Ok(());
+        }
+        let target = grow_target(need, self.page_size as u64, self.alloc_size);
+        let target = match self.max_size {
+            Some(max) if target > max => need.max(max.min(target)),
+            _ => target,
+        };
+        self.storage.set_len(target)?;
+        if !self.no_grow_sync {
+            self.storage.sync_all()?;
+        }
+        self.file_len = target;
+        Ok(())
+    }
+}
+
+/// New file length for a file that must hold `need` bytes: powers of two from 32 KiB while
+/// small (so early commits rarely grow it), then `need` plus `alloc` (bbolt's `AllocSize`,
+/// 16 MiB by default), in whole pages.
+pub(crate) fn grow_target(need: u64, page_size: u64, alloc: u64) -> u64 {
+    let t = if need <= alloc {
+        need.next_power_of_two().max(32 << 10)
+    } else {
+        need + alloc
+    };
+    t.div_ceil(page_size) * page_size
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_doubles_then_steps() {
+        const A: u64 = 16 << 20;
+        assert_eq!(grow_target(20_000, 4096, A), 32 << 10);
+        assert_eq!(grow_target(5 << 20, 4096, A), 8 << 20);
+        assert_eq!(grow_target(20 << 20, 4096, A), 36 << 20);
+        assert_eq!(grow_target(5 << 20, 4096, 1 << 20), 6 << 20);
+    }
+}
