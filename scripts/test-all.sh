@@ -23,6 +23,9 @@ step "Go bbolt helper (interop tests)"
 interop/go/build.sh
 export RBOLT_REQUIRE_GO=1
 
+step "no import cycles among any crate's top-level modules"
+python3 scripts/module-cycles.py
+
 step "cargo fmt --check"
 cargo fmt --all --check
 

@@ -3,8 +3,8 @@
 //! chatter and its result lines (Go's duration and `testing.B` formats).
 
 use crate::Ctx;
+use crate::cli::bench::BenchArgs;
 use crate::error::CliError;
-use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,74 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 const BUCKET: &[u8] = b"bench";
-
-/// bbolt's bench flags (all of them; the Go profiler ones are accepted and ignored).
-#[derive(Debug, Args)]
-pub(crate) struct BenchArgs {
-    #[command(flatten)]
-    pos: crate::cli::Positional,
-    /// When the profile runs: rw, r or w (Go profiles only; see --cpuprofile)
-    #[arg(long, default_value = "rw", value_name = "string")]
-    profile_mode: String,
-    /// seq, rnd, seq-nest or rnd-nest
-    #[arg(long, default_value = "seq", value_name = "string")]
-    write_mode: String,
-    /// seq or rnd
-    #[arg(long, default_value = "seq", value_name = "string")]
-    read_mode: String,
-    /// Number of keys to write
-    #[arg(
-        long,
-        default_value_t = 1000,
-        value_name = "int",
-        allow_negative_numbers = true
-    )]
-    count: i64,
-    /// Keys per write transaction (0: all in one)
-    #[arg(
-        long,
-        default_value_t = 0,
-        value_name = "int",
-        allow_negative_numbers = true
-    )]
-    batch_size: i64,
-    /// Key size in bytes (at least 4: keys are big-endian 32-bit numbers)
-    #[arg(long, default_value_t = 8, value_name = "int")]
-    key_size: usize,
-    /// Value size in bytes
-    #[arg(long, default_value_t = 32, value_name = "int")]
-    value_size: usize,
-    /// Go CPU profile file (not available in rbolt; ignored with a warning)
-    #[arg(long, default_value = "", value_name = "string")]
-    cpuprofile: String,
-    /// Go heap profile file (not available in rbolt; ignored with a warning)
-    #[arg(long, default_value = "", value_name = "string")]
-    memprofile: String,
-    /// Go block profile file (not available in rbolt; ignored with a warning)
-    #[arg(long, default_value = "", value_name = "string")]
-    blockprofile: String,
-    /// Bucket fill percent
-    #[arg(long, default_value_t = rbolt::DEFAULT_FILL_PERCENT, value_name = "float64")]
-    fill_percent: f64,
-    /// Do not fsync commits
-    #[arg(long)]
-    no_sync: bool,
-    /// Keep the database file and print its path
-    #[arg(long)]
-    work: bool,
-    /// Database file (a temporary one by default)
-    #[arg(long, default_value = "", value_name = "string")]
-    path: String,
-    /// Print results in Go's testing.B format
-    #[arg(long)]
-    gobench_output: bool,
-    /// Set page size in bytes.
-    #[arg(long, default_value_t = 4096, value_name = "int")]
-    page_size: usize,
-    /// Set initial mmap size in bytes for database file.
-    #[arg(long, default_value_t = 0, value_name = "int")]
-    initial_mmap_size: u64,
-}
 
 /// Operations done and the time they took.
 #[derive(Debug, Default)]

@@ -3,10 +3,13 @@
 //! on files the engine refuses to open. The edits, checks and messages are bbolt's.
 
 use super::exact;
+use crate::cli::surgery::{
+    Base, ClearElementsArgs, ClearPageArgs, CopyPageArgs, FreelistCmd, MetaCmd, MetaUpdateArgs,
+    SurgeryCmd,
+};
 use crate::error::CliError;
 use crate::raw::RawFile;
 use crate::source::{check_source, path_arg, quoted};
-use clap::{Args, Subcommand};
 use rbolt_format::{
     BRANCH_ELEM_SIZE, BRANCH_PAGE, LEAF_ELEM_SIZE, LEAF_PAGE, MAGIC, META_PAGE, PAGE_HEADER_SIZE,
     PGID_NO_FREELIST, VERSION, fnv1a64, read_u32, read_u64, write_u32, write_u64,
@@ -16,111 +19,6 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-
-/// The surgery subcommands.
-#[derive(Debug, Subcommand)]
-pub(crate) enum SurgeryCmd {
-    /// Revert the meta page to revert the changes performed by the latest transaction
-    #[command(override_usage = "rbolt surgery revert-meta-page <bbolt-file> [flags]")]
-    RevertMetaPage(Base),
-    /// Copy page from the source page Id to the destination page Id
-    #[command(override_usage = "rbolt surgery copy-page <bbolt-file> [flags]")]
-    CopyPage(CopyPageArgs),
-    /// Clears all elements from the given page, which can be a branch or leaf page
-    #[command(override_usage = "rbolt surgery clear-page <bbolt-file> [flags]")]
-    ClearPage(ClearPageArgs),
-    /// Clears elements from the given page, which can be a branch or leaf page
-    #[command(override_usage = "rbolt surgery clear-page-elements <bbolt-file> [flags]")]
-    ClearPageElements(ClearElementsArgs),
-    /// freelist related surgery commands
-    #[command(
-        subcommand,
-        override_usage = "rbolt surgery freelist <subcommand> [flags]"
-    )]
-    Freelist(FreelistCmd),
-    /// meta page related surgery commands
-    #[command(subcommand, override_usage = "rbolt surgery meta <subcommand> [flags]")]
-    Meta(MetaCmd),
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum FreelistCmd {
-    /// Abandon the freelist from both meta pages
-    #[command(override_usage = "rbolt surgery freelist abandon <bbolt-file> [flags]")]
-    Abandon(Base),
-    /// Rebuild the freelist
-    #[command(override_usage = "rbolt surgery freelist rebuild <bbolt-file> [flags]")]
-    Rebuild(Base),
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum MetaCmd {
-    /// Validate both meta pages
-    #[command(override_usage = "rbolt surgery meta validate <bbolt-file> [flags]")]
-    Validate(crate::cli::Positional),
-    /// Update fields in meta pages
-    #[command(override_usage = "rbolt surgery meta update <bbolt-file> [flags]")]
-    Update(MetaUpdateArgs),
-}
-
-/// The file and the copy to write.
-#[derive(Debug, Args)]
-pub(crate) struct Base {
-    #[command(flatten)]
-    pos: crate::cli::Positional,
-    /// path to the filePath db file
-    #[arg(long, value_name = "string")]
-    output: Option<OsString>,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct CopyPageArgs {
-    #[command(flatten)]
-    base: Base,
-    /// source page Id
-    #[arg(long, value_name = "uint")]
-    from_page: Option<u64>,
-    /// destination page Id
-    #[arg(long, value_name = "uint")]
-    to_page: Option<u64>,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct ClearPageArgs {
-    #[command(flatten)]
-    base: Base,
-    /// page Id
-    #[arg(long = "pageId", value_name = "uint")]
-    page_id: Option<u64>,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct ClearElementsArgs {
-    #[command(flatten)]
-    base: Base,
-    /// page id
-    #[arg(long = "pageId", value_name = "uint")]
-    page_id: Option<u64>,
-    /// start element index (included) to clear, starting from 0
-    #[arg(long, value_name = "int", allow_negative_numbers = true)]
-    from_index: Option<i64>,
-    /// end element index (excluded) to clear, starting from 0, -1 means to the end of page
-    #[arg(long, value_name = "int", allow_negative_numbers = true)]
-    to_index: Option<i64>,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct MetaUpdateArgs {
-    #[command(flatten)]
-    base: Base,
-    /// comma separated list of fields (supported fields: pageSize, root, freelist and pgid) to
-    /// be updated, and each item is a colon-separated key-value pair
-    #[arg(long, value_name = "strings", value_delimiter = ',')]
-    fields: Vec<String>,
-    /// the meta page ID to operate on, valid values are 0 and 1
-    #[arg(long, value_name = "uint32", default_value_t = 0)]
-    meta_page: u32,
-}
 
 const ABANDON_HINT: &str = "Please consider executing `./bbolt surgery freelist abandon ...`";
 

@@ -2,6 +2,9 @@
 //! raw bytes (`OsString`) and counted by the commands themselves, so the errors are bbolt's
 //! ("accepts 1 arg(s), received 0") rather than clap's.
 
+pub(crate) mod bench;
+pub(crate) mod surgery;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 
@@ -141,11 +144,11 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
 
     /// run synthetic benchmark against bbolt
     #[command(override_usage = "rbolt bench [flags]")]
-    Bench(crate::cmd::bench::BenchArgs),
+    Bench(bench::BenchArgs),
 
     /// surgery related commands
     #[command(subcommand, override_usage = "rbolt surgery <subcommand> [flags]")]
-    Surgery(crate::cmd::surgery::SurgeryCmd),
+    Surgery(surgery::SurgeryCmd),
 
     /// Generate the autocompletion script for the specified shell
     #[command(override_usage = "rbolt completion <bash|zsh|fish|powershell|elvish>")]
