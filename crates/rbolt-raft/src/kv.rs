@@ -128,7 +128,7 @@ fn run(kv: &Bucket<'_>, op: &Op, index: u64) -> rbolt::Result<OpResult> {
     Ok(match op {
         Op::Put { key, value } => {
             let prev = kv.get(key)?.map(decode_value).transpose()?;
-            kv.put(key, &encode_value(value, index))?;
+            kv.put(key, encode_value(value, index))?;
             OpResult::Put { prev }
         }
         Op::Delete { key } => {
@@ -180,7 +180,7 @@ pub(crate) fn apply(
 ) -> rbolt::Result<Response> {
     let sessions = tx.create_bucket_if_not_exists(SESSIONS)?;
     if let Some((client, seq)) = session
-        && let Some(raw) = sessions.get(&client.to_le_bytes())?
+        && let Some(raw) = sessions.get(client.to_le_bytes())?
     {
         let (last, resp) = session_row(raw)?;
         if seq == last {
@@ -203,7 +203,7 @@ pub(crate) fn apply(
     if let Some((client, seq)) = session {
         let mut row = seq.to_le_bytes().to_vec();
         row.extend(encode(&resp).map_err(|e: io::Error| corrupted(e.to_string()))?);
-        sessions.put(&client.to_le_bytes(), &row)?;
+        sessions.put(client.to_le_bytes(), &row)?;
     }
     Ok(resp)
 }

@@ -95,7 +95,7 @@ impl LogStore {
                     Bound::Excluded(e) => Bound::Excluded(key(e)),
                     Bound::Unbounded => Bound::Unbounded,
                 };
-                for item in log.range::<[u8; 8]>((Bound::Included(key(start)), hi)) {
+                for item in log.range((Bound::Included(key(start)), hi)) {
                     let (k, v) = item?;
                     let v = v.ok_or_else(|| rbolt::Error::Corrupted {
                         pgid: None,

@@ -729,8 +729,8 @@ pub fn verify_double_crash(
         log.push(Op::Ack(t0));
         db.update(|tx| {
             let b = tx.create_bucket_if_not_exists(b"zz-second")?;
-            b.put(b"k", &[7u8; 300])?;
-            b.put(b"big", &vec![9u8; 3 * rec.spec.page_size])
+            b.put(b"k", [7u8; 300])?;
+            b.put(b"big", vec![9u8; 3 * rec.spec.page_size])
         })
         .map_err(|e| format!("commit after the first crash: {e}"))?;
         let (t1, h1) = db_state(&db).map_err(|e| e.to_string())?;

@@ -654,7 +654,7 @@ pub fn exercise(path: &Path, read_write: bool) -> Result<Outcome, String> {
             let _ = db.update(|tx| {
                 let b = tx.create_bucket_if_not_exists(b"hostile")?;
                 for i in 0..64u32 {
-                    b.put(&[&[round][..], &i.to_le_bytes()].concat(), &[round; 200])?;
+                    b.put([&[round][..], &i.to_le_bytes()].concat(), [round; 200])?;
                 }
                 Ok(())
             });

@@ -28,12 +28,12 @@ pub fn value(n: u64) -> Vec<u8> {
 /// Applies commit `n` in `tx`.
 pub fn apply(tx: &Tx, n: u64) -> rbolt::Result<()> {
     let b = tx.create_bucket_if_not_exists(BUCKET)?;
-    b.put(&n.to_be_bytes(), &value(n))?;
+    b.put(n.to_be_bytes(), value(n))?;
     if n.is_multiple_of(5) && n > 3 {
-        b.delete(&(n - 3).to_be_bytes())?;
+        b.delete((n - 3).to_be_bytes())?;
     }
     tx.create_bucket_if_not_exists(b"meta")?
-        .put(LAST, &n.to_be_bytes())
+        .put(LAST, n.to_be_bytes())
 }
 
 /// The number of the last commit in `db` (0 for a new file).

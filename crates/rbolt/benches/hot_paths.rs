@@ -173,7 +173,7 @@ fn writes(c: &mut Criterion) {
                 tx.bucket(b"t")
                     .expect("bucket")
                     .expect("bucket t")
-                    .put(&k, &v)
+                    .put(k, v)
                     .expect("put");
                 tx.commit().expect("commit");
             },

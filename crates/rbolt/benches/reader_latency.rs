@@ -73,7 +73,7 @@ fn main() -> Result<(), rbolt::Error> {
         db.update(|tx| {
             let b = tx.create_bucket_if_not_exists(b"big")?;
             for &i in chunk {
-                b.put(&(i as u64).to_be_bytes(), &value)?;
+                b.put((i as u64).to_be_bytes(), &value)?;
             }
             Ok(())
         })?;
@@ -99,7 +99,7 @@ fn main() -> Result<(), rbolt::Error> {
                 let t1 = Instant::now();
                 let r = tx
                     .create_bucket_if_not_exists(b"small")
-                    .and_then(|b| b.put(&(i % 1000).to_be_bytes(), &i.to_be_bytes()))
+                    .and_then(|b| b.put((i % 1000).to_be_bytes(), i.to_be_bytes()))
                     .and_then(|()| tx.commit());
                 if r.is_err() {
                     break;

@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tx = db.begin_write()?;
     let b = tx.create_bucket(b"data")?;
     for k in &keys {
-        b.put(k, &value(k))?;
+        b.put(k, value(k))?;
     }
     let put = t.elapsed();
     tx.commit()?;
@@ -57,7 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..100u32 {
         db.update(|tx| {
             tx.create_bucket_if_not_exists(b"log")?
-                .put(&i.to_be_bytes(), b"event")
+                .put(i.to_be_bytes(), b"event")
         })?;
     }
     println!(

@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let b = tx.create_bucket_if_not_exists(b"data")?;
                 for k in i..(i + per_tx).min(total) {
                     b.put(
-                        &k.to_le_bytes().iter().rev().copied().collect::<Vec<_>>(),
+                        k.to_le_bytes().iter().rev().copied().collect::<Vec<_>>(),
                         &value,
                     )?;
                 }

@@ -60,7 +60,7 @@ impl Fx {
         while n == 0 || db.info().txid.get().is_multiple_of(2) {
             db.update(|tx| {
                 let b = tx.create_bucket_if_not_exists(b"more")?;
-                b.put(format!("k{n}").as_bytes(), &vec![b'm'; 1_000_000 * (n + 1)])
+                b.put(format!("k{n}").as_bytes(), vec![b'm'; 1_000_000 * (n + 1)])
             })
             .unwrap();
             n += 1;
@@ -115,12 +115,12 @@ fn build_nested(path: &Path, opts: Options) {
         let a = tx.create_bucket(b"alpha")?;
         a.put(b"text", b"hello world")?;
         a.put(b"json", br#"{"a":1}"#)?;
-        a.put(b"bin", &[0, 0, 0, 0, 0, 0, 0, 14])?;
+        a.put(b"bin", [0, 0, 0, 0, 0, 0, 0, 14])?;
         a.put(b"empty", b"")?;
         let n = a.create_bucket(b"nested")?;
         n.set_sequence(7)?;
         n.put(b"deep", b"v")?;
-        tx.create_bucket(&[0, 0, 0, 1])?;
+        tx.create_bucket([0, 0, 0, 1])?;
         Ok(())
     })
     .unwrap();
@@ -128,9 +128,9 @@ fn build_nested(path: &Path, opts: Options) {
         let b = tx.create_bucket(b"big")?;
         for i in 0..2000u32 {
             let v = [b'A' + (i % 26) as u8; 100];
-            b.put(format!("key{i:05}").as_bytes(), &v)?;
+            b.put(format!("key{i:05}").as_bytes(), v)?;
         }
-        b.put(b"huge", &[b'x'; 10_000])
+        b.put(b"huge", [b'x'; 10_000])
     })
     .unwrap();
     db.update(|tx| {

@@ -18,10 +18,7 @@ fn big_file(fx: &Fx) -> std::path::PathBuf {
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0..520u32 {
-            b.put(
-                format!("{i:05}").as_bytes(),
-                &vec![(i % 251) as u8; 100_000],
-            )?;
+            b.put(format!("{i:05}").as_bytes(), vec![(i % 251) as u8; 100_000])?;
         }
         Ok(())
     })

@@ -506,7 +506,7 @@ fn damaged_bucket_file(spec: &Spec, dir: &Path) -> Vec<u8> {
         db.update(|tx| {
             let b = tx.create_bucket(b"junk")?;
             for i in 0..8u8 {
-                b.put(&[b'j', b'0' + i], &vec![i; ps / 12])?;
+                b.put([b'j', b'0' + i], vec![i; ps / 12])?;
             }
             Ok(())
         })

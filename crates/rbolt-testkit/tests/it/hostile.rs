@@ -144,7 +144,7 @@ fn read_write_criterion(path: &std::path::Path) -> Result<(), String> {
             1 => {
                 let b = w.bucket(name)?.ok_or(rbolt::Error::BucketNotFound)?;
                 for k in 0..12 {
-                    b.put(format!("{k:03}").as_bytes(), &[0xA5; 700])?;
+                    b.put(format!("{k:03}").as_bytes(), [0xA5; 700])?;
                 }
                 Ok(())
             }

@@ -119,7 +119,7 @@ fn shrink_reports_poisoned_instead_of_the_io_error() {
         db.update(|tx| {
             let b = tx.create_bucket(b"big")?;
             for i in 0u32..3000 {
-                b.put(format!("{i:06}").as_bytes(), &[1u8; 60])?;
+                b.put(format!("{i:06}").as_bytes(), [1u8; 60])?;
             }
             tx.create_bucket(b"small")?.put(b"k", b"v")
         })

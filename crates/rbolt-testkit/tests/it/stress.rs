@@ -74,9 +74,9 @@ fn readers_see_consistent_snapshots_while_the_writer_grows_and_shrinks() {
     db.update(|tx| {
         let a = tx.create_bucket(b"acct")?;
         for i in 0..ACCOUNTS {
-            a.put(&i.to_le_bytes(), &START.to_le_bytes())?;
+            a.put(i.to_le_bytes(), START.to_le_bytes())?;
         }
-        tx.create_bucket(b"meta")?.put(b"ver", &0u64.to_le_bytes())
+        tx.create_bucket(b"meta")?.put(b"ver", 0u64.to_le_bytes())
     })
     .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -114,11 +114,11 @@ fn readers_see_consistent_snapshots_while_the_writer_grows_and_shrinks() {
             let a = tx.bucket(b"acct")?.unwrap();
             for _ in 0..r.range(1, 8) {
                 let (x, y) = (r.below(ACCOUNTS), r.below(ACCOUNTS));
-                let vx = read_u64(a.get(&x.to_le_bytes())?.unwrap());
+                let vx = read_u64(a.get(x.to_le_bytes())?.unwrap());
                 let amt = r.below(vx + 1);
-                a.put(&x.to_le_bytes(), &(vx - amt).to_le_bytes())?;
-                let vy = read_u64(a.get(&y.to_le_bytes())?.unwrap());
-                a.put(&y.to_le_bytes(), &(vy + amt).to_le_bytes())?;
+                a.put(x.to_le_bytes(), (vx - amt).to_le_bytes())?;
+                let vy = read_u64(a.get(y.to_le_bytes())?.unwrap());
+                a.put(y.to_le_bytes(), (vy + amt).to_le_bytes())?;
             }
             let f = tx.create_bucket_if_not_exists(b"fill")?;
             if r.chance(0.15) {
@@ -135,12 +135,12 @@ fn readers_see_consistent_snapshots_while_the_writer_grows_and_shrinks() {
             } else {
                 for _ in 0..r.range(1, 20) {
                     let n = r.range(100, 6000) as usize;
-                    f.put(&r.next_u64().to_le_bytes(), &vec![0xab; n])?;
+                    f.put(r.next_u64().to_le_bytes(), vec![0xab; n])?;
                 }
             }
             tx.bucket(b"meta")?
                 .unwrap()
-                .put(b"ver", &tx.id().get().to_le_bytes())?;
+                .put(b"ver", tx.id().get().to_le_bytes())?;
             max_size = max_size.max(tx.size());
             Ok(())
         })
@@ -187,7 +187,7 @@ fn a_long_reader_keeps_its_snapshot_while_pages_are_freed_and_reused() {
         db.update(|tx| {
             let b = tx.create_bucket_if_not_exists(b"data")?;
             for i in 0..300u32 {
-                b.put(format!("{i:05}").as_bytes(), &[tag; 90])?;
+                b.put(format!("{i:05}").as_bytes(), [tag; 90])?;
             }
             Ok(())
         })

@@ -35,7 +35,8 @@ impl<'tx> Bucket<'tx> {
     /// })?;
     /// # Ok::<(), rbolt::Error>(())
     /// ```
-    pub fn move_bucket(&self, key: &[u8], dst: &Bucket<'_>) -> Result<()> {
+    pub fn move_bucket(&self, key: impl AsRef<[u8]>, dst: &Bucket<'_>) -> Result<()> {
+        let key = key.as_ref();
         let (Some(src_id), Some(dst_id)) = (self.id(), dst.id()) else {
             return Err(Error::TxNotWritable);
         };

@@ -7,15 +7,16 @@
 
 use crate::error::{Error, Result};
 use crate::limits::{DEFAULT_FILL_PERCENT, MAX_DEPTH};
+use crate::range::{KeyRange, prefix_bounds};
 use crate::read::{LeafEntry, PageStep};
 use crate::state::{BucketHandle, BucketId, BucketState, Loc};
-use crate::tx::{Cursor, Item, Iter, Tx};
+use crate::tx::{Buckets, Cursor, Entries, Item, Iter, Keys, Pairs, Tx};
 use rbolt_format::{
     BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, LEAF_PAGE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
     PageHeader, Pgid,
 };
 use std::fmt;
-use std::ops::RangeBounds;
+use std::ops::Bound;
 
 /// A bucket in a transaction. Get one from [`Tx::bucket`], [`Tx::create_bucket`] or a parent
 /// bucket's [`Bucket::bucket`].
@@ -133,15 +134,20 @@ impl<'tx> Bucket<'tx> {
     /// The value stored under `key`, or `None` if there is none or `key` names a sub-bucket.
     /// The slice borrows from the transaction and stays valid until it ends, even across
     /// later writes in the same transaction.
-    pub fn get(&self, key: &[u8]) -> Result<Option<&'tx [u8]>> {
+    #[inline]
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<&'tx [u8]>> {
         Ok(self
-            .lookup(key)?
+            .lookup(key.as_ref())?
             .filter(|e| e.flags & BUCKET_LEAF_FLAG == 0)
             .map(|e| e.value))
     }
 
     /// Stores `value` under `key`, replacing any value. Both are copied.
-    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        self.put_bytes(key.as_ref(), value.as_ref())
+    }
+
+    fn put_bytes(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let id = self.writable_id()?;
         if key.is_empty() {
             return Err(Error::KeyRequired);
@@ -163,7 +169,8 @@ impl<'tx> Bucket<'tx> {
 
     /// Removes `key`. Missing keys are not an error; a sub-bucket is
     /// [`Error::IncompatibleValue`] (use [`Bucket::delete_bucket`]).
-    pub fn delete(&self, key: &[u8]) -> Result<()> {
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        let key = key.as_ref();
         let id = self.writable_id()?;
         match self.lookup(key)? {
             None => Ok(()),
@@ -173,7 +180,18 @@ impl<'tx> Bucket<'tx> {
     }
 
     /// The sub-bucket `name`, or `None` if there is none (or `name` holds a plain value).
-    pub fn bucket(&self, name: &[u8]) -> Result<Option<Bucket<'tx>>> {
+    pub fn bucket(&self, name: impl AsRef<[u8]>) -> Result<Option<Bucket<'tx>>> {
+        self.bucket_bytes(name.as_ref())
+    }
+
+    /// The sub-bucket `name`; [`Error::BucketNotFound`] if there is none (or `name` holds a
+    /// plain value).
+    pub fn open_bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'tx>> {
+        self.bucket_bytes(name.as_ref())?
+            .ok_or(Error::BucketNotFound)
+    }
+
+    fn bucket_bytes(&self, name: &[u8]) -> Result<Option<Bucket<'tx>>> {
         if let Some(id) = self.id() {
             self.check_live()?;
             let cached = self.tx.view().bucket_state(id).children.get(name).copied();
@@ -223,7 +241,8 @@ impl<'tx> Bucket<'tx> {
     /// Creates the sub-bucket `name`. [`Error::BucketExists`] if it exists,
     /// [`Error::IncompatibleValue`] if `name` holds a value, [`Error::BucketNestingTooDeep`]
     /// if it would lie deeper than [`crate::MAX_NESTING`].
-    pub fn create_bucket(&self, name: &[u8]) -> Result<Bucket<'tx>> {
+    pub fn create_bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'tx>> {
+        let name = name.as_ref();
         let id = self.writable_id()?;
         Self::check_name(name)?;
         if self.tx.view().bucket_state(id).depth >= crate::MAX_NESTING {
@@ -247,7 +266,8 @@ impl<'tx> Bucket<'tx> {
     }
 
     /// Returns the sub-bucket `name`, creating it if needed.
-    pub fn create_bucket_if_not_exists(&self, name: &[u8]) -> Result<Bucket<'tx>> {
+    pub fn create_bucket_if_not_exists(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'tx>> {
+        let name = name.as_ref();
         self.writable_id()?;
         Self::check_name(name)?;
         match self.bucket(name)? {
@@ -257,7 +277,8 @@ impl<'tx> Bucket<'tx> {
     }
 
     /// Deletes the sub-bucket `name` with everything under it; its pages are freed at commit.
-    pub fn delete_bucket(&self, name: &[u8]) -> Result<()> {
+    pub fn delete_bucket(&self, name: impl AsRef<[u8]>) -> Result<()> {
+        let name = name.as_ref();
         let id = self.writable_id()?;
         Self::check_name(name)?;
         match self.lookup(name)? {
@@ -325,12 +346,109 @@ impl<'tx> Bucket<'tx> {
 
     /// All entries in key order; iterate backwards with `.rev()`.
     pub fn iter(&self) -> Iter<'tx> {
-        Iter::new::<[u8]>(*self, ..)
+        Iter::new(*self, ..)
     }
 
-    /// Entries whose keys fall in `range`, e.g. `b.range(&b"a"[..]..&b"m"[..])`.
-    pub fn range<K: AsRef<[u8]> + ?Sized>(&self, range: impl RangeBounds<K>) -> Iter<'tx> {
+    /// Entries whose keys fall in `range`: `b.range(b"a"..b"m")`, `b.range("a"..)`,
+    /// `b.range(&lo..=&hi)`, `b.range(..)` — any [`KeyRange`].
+    pub fn range(&self, range: impl KeyRange) -> Iter<'tx> {
         Iter::new(*self, range)
+    }
+
+    /// Entries whose keys start with `prefix`, in key order (double-ended, like
+    /// [`Bucket::range`]).
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter<'tx> {
+        let (start, end) = prefix_bounds(prefix.as_ref());
+        Iter::from_bounds(*self, start, end)
+    }
+
+    /// Every entry as an [`Entry`](crate::Entry): `Value(key, value)` or `Bucket(name)`.
+    pub fn entries(&self) -> Entries<'tx> {
+        self.iter().entries()
+    }
+
+    /// `(key, value)` of every plain value, skipping sub-buckets.
+    pub fn pairs(&self) -> Pairs<'tx> {
+        self.iter().pairs()
+    }
+
+    /// Keys of every plain value, skipping sub-buckets.
+    pub fn keys(&self) -> Keys<'tx> {
+        self.iter().keys()
+    }
+
+    /// Names of the sub-buckets, in order.
+    pub fn buckets(&self) -> Buckets<'tx> {
+        self.iter().buckets()
+    }
+
+    /// The first entry (smallest key), as [`Cursor::first`] returns it.
+    pub fn first(&self) -> Result<Option<Item<'tx>>> {
+        self.cursor().first()
+    }
+
+    /// The last entry (largest key), as [`Cursor::last`] returns it.
+    pub fn last(&self) -> Result<Option<Item<'tx>>> {
+        self.cursor().last()
+    }
+
+    /// True if `key` holds a plain value (what [`Bucket::get`] would return); a sub-bucket's
+    /// name is `false`, as with `get`.
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Deletes every plain value whose key falls in `range`, leaving sub-buckets alone, in one
+    /// pass; returns how many were deleted.
+    pub fn delete_range(&self, range: impl KeyRange) -> Result<u64> {
+        let (start, end) = range.key_bounds();
+        self.retain_in(start, end, |_, _| false)
+    }
+
+    /// Keeps the plain values for which `keep(key, value)` is true and deletes the rest, in one
+    /// pass in key order; sub-buckets are neither shown nor touched. Returns how many were
+    /// deleted.
+    pub fn retain(&self, keep: impl FnMut(&'tx [u8], &'tx [u8]) -> bool) -> Result<u64> {
+        self.retain_in(Bound::Unbounded, Bound::Unbounded, keep)
+    }
+
+    /// Walks `[start, end]` with one cursor, deleting through it: a write transaction's cursor
+    /// picks up after the deleted key, across page boundaries, without collecting keys first.
+    fn retain_in(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        mut keep: impl FnMut(&'tx [u8], &'tx [u8]) -> bool,
+    ) -> Result<u64> {
+        self.writable_id()?;
+        let mut c = self.cursor();
+        let mut item = match start {
+            Bound::Unbounded => c.first()?,
+            Bound::Included(k) => c.seek(k)?,
+            Bound::Excluded(k) => match c.seek(k)? {
+                Some((f, _)) if f == k => c.next()?,
+                other => other,
+            },
+        };
+        let mut deleted = 0;
+        while let Some((k, v)) = item {
+            let inside = match end {
+                Bound::Unbounded => true,
+                Bound::Included(e) => k <= e,
+                Bound::Excluded(e) => k < e,
+            };
+            if !inside {
+                break;
+            }
+            if let Some(v) = v
+                && !keep(k, v)
+            {
+                c.delete()?;
+                deleted += 1;
+            }
+            item = c.next()?;
+        }
+        Ok(deleted)
     }
 
     /// Calls `f` for every entry in key order (bbolt's `ForEach`).

@@ -12,10 +12,11 @@
 
 use crate::error::{Error, Result};
 use crate::limits::MAX_DEPTH;
+use crate::range::KeyRange;
 use crate::state::{BucketHandle, Loc};
 use crate::tx::{Bucket, Tx};
 use rbolt_format::{BUCKET_LEAF_FLAG, LeafPage};
-use std::ops::{Bound, RangeBounds};
+use std::ops::Bound;
 
 /// What cursors and iterators yield: a key and its value, or `None` for a sub-bucket's name.
 /// An empty value is `Some(&[])`, never `None`.
@@ -181,7 +182,12 @@ impl<'tx> Cursor<'tx> {
     }
 
     /// Moves to the first entry whose key is ≥ `key`.
-    pub fn seek(&mut self, key: &[u8]) -> Result<Option<Item<'tx>>> {
+    #[inline]
+    pub fn seek(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Item<'tx>>> {
+        self.seek_bytes(key.as_ref())
+    }
+
+    fn seek_bytes(&mut self, key: &[u8]) -> Result<Option<Item<'tx>>> {
         self.seek_stack(key)?;
         let item = match self.current()? {
             Some(i) => Some(i),
@@ -369,7 +375,10 @@ impl<'tx> Cursor<'tx> {
     }
 }
 
-/// A double-ended iterator over a bucket's entries in key order; see [`Bucket::range`].
+/// A double-ended iterator over a bucket's entries in key order, from [`Bucket::iter`],
+/// [`Bucket::range`] or [`Bucket::prefix`]. It yields `(key, Some(value))` for values and
+/// `(name, None)` for sub-buckets; [`Iter::entries`], [`Iter::pairs`], [`Iter::keys`] and
+/// [`Iter::buckets`] give the same walk without the `Option`.
 #[derive(Debug)]
 pub struct Iter<'tx> {
     front: Cursor<'tx>,
@@ -392,12 +401,16 @@ fn owned(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
 }
 
 impl<'tx> Iter<'tx> {
-    pub(crate) fn new<K: AsRef<[u8]> + ?Sized>(
+    pub(crate) fn new(bucket: Bucket<'tx>, range: impl KeyRange) -> Self {
+        let (start, end) = range.key_bounds();
+        Self::from_bounds(bucket, owned(start), owned(end))
+    }
+
+    pub(crate) fn from_bounds(
         bucket: Bucket<'tx>,
-        range: impl RangeBounds<K>,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
     ) -> Self {
-        let start = owned(range.start_bound().map(AsRef::as_ref));
-        let end = owned(range.end_bound().map(AsRef::as_ref));
         Self {
             front: bucket.cursor(),
             back: bucket.cursor(),

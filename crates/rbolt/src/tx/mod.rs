@@ -7,9 +7,11 @@
 
 mod bucket;
 mod cursor;
+mod entries;
 
 pub use bucket::Bucket;
 pub use cursor::{Cursor, Item, Iter};
+pub use entries::{Buckets, Entries, Entry, Keys, Pairs};
 
 use crate::counters::{TxCounters, TxStats};
 use crate::error::{Error, Result};
@@ -170,22 +172,42 @@ impl Tx {
     }
 
     /// The top-level bucket `name`, or `None` if there is none.
-    pub fn bucket(&self, name: &[u8]) -> Result<Option<Bucket<'_>>> {
+    pub fn bucket(&self, name: impl AsRef<[u8]>) -> Result<Option<Bucket<'_>>> {
         self.root().bucket(name)
     }
 
+    /// The top-level bucket `name`; [`Error::BucketNotFound`] if there is none.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = rbolt::Db::open(dir.path().join("o.db"))?;
+    /// db.update(|tx| tx.create_bucket("users")?.put("alice", "1"))?;
+    /// let v = db.view(|tx| Ok(tx.open_bucket("users")?.get("alice")?.map(<[u8]>::to_vec)))?;
+    /// assert_eq!(v.as_deref(), Some(&b"1"[..]));
+    /// assert!(matches!(db.view(|tx| tx.open_bucket("nope").map(|_| ())), Err(rbolt::Error::BucketNotFound)));
+    /// # Ok::<(), rbolt::Error>(())
+    /// ```
+    pub fn open_bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'_>> {
+        self.root().open_bucket(name)
+    }
+
+    /// The top-level bucket names, in order.
+    pub fn buckets(&self) -> Buckets<'_> {
+        self.root().buckets()
+    }
+
     /// Creates a top-level bucket. Fails with [`Error::BucketExists`] if it exists.
-    pub fn create_bucket(&self, name: &[u8]) -> Result<Bucket<'_>> {
+    pub fn create_bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'_>> {
         self.root().create_bucket(name)
     }
 
     /// Creates a top-level bucket unless it exists, and returns it.
-    pub fn create_bucket_if_not_exists(&self, name: &[u8]) -> Result<Bucket<'_>> {
+    pub fn create_bucket_if_not_exists(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'_>> {
         self.root().create_bucket_if_not_exists(name)
     }
 
     /// Deletes a top-level bucket and everything in it, freeing its pages.
-    pub fn delete_bucket(&self, name: &[u8]) -> Result<()> {
+    pub fn delete_bucket(&self, name: impl AsRef<[u8]>) -> Result<()> {
         self.root().delete_bucket(name)
     }
 

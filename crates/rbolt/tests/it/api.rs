@@ -34,14 +34,14 @@ fn key_and_bucket_errors_match_bbolt() {
         Err(Error::BucketNameRequired)
     ));
     assert!(matches!(
-        tx.create_bucket(&vec![1; 32769]),
+        tx.create_bucket(vec![1; 32769]),
         Err(Error::KeyTooLarge)
     ));
     let b = tx.create_bucket(b"b").unwrap();
     assert!(matches!(tx.create_bucket(b"b"), Err(Error::BucketExists)));
     assert!(matches!(b.put(b"", b"v"), Err(Error::KeyRequired)));
     assert!(matches!(
-        b.put(&vec![1; 32769], b"v"),
+        b.put(vec![1; 32769], b"v"),
         Err(Error::KeyTooLarge)
     ));
     let huge = vec![0u8; rbolt::MAX_VALUE_SIZE + 1];
@@ -118,7 +118,7 @@ fn values_stay_valid_across_later_writes_in_the_same_tx() {
     b.put(b"k", b"first").unwrap();
     let v1 = b.get(b"k").unwrap().unwrap();
     for i in 0..2000u32 {
-        b.put(&i.to_be_bytes(), &[1; 64]).unwrap();
+        b.put(i.to_be_bytes(), [1; 64]).unwrap();
     }
     b.put(b"k", b"second").unwrap();
     b.delete(b"k").unwrap();
@@ -133,9 +133,9 @@ fn nested_buckets_to_depth_ten_and_recursive_delete_frees_pages() {
         let mut b = tx.create_bucket(b"l0")?;
         for d in 1..10u8 {
             for i in 0..300u32 {
-                b.put(&i.to_be_bytes(), &[d; 50])?;
+                b.put(i.to_be_bytes(), [d; 50])?;
             }
-            b = b.create_bucket(&[b'l', b'0' + d])?;
+            b = b.create_bucket([b'l', b'0' + d])?;
         }
         b.put(b"deepest", b"yes")
     })
@@ -145,7 +145,7 @@ fn nested_buckets_to_depth_ten_and_recursive_delete_frees_pages() {
     db.view(|tx| {
         let mut b = tx.bucket(b"l0")?.unwrap();
         for d in 1..10u8 {
-            b = b.bucket(&[b'l', b'0' + d])?.unwrap();
+            b = b.bucket([b'l', b'0' + d])?.unwrap();
         }
         assert_eq!(b.get(b"deepest")?, Some(&b"yes"[..]));
         Ok(())
@@ -156,7 +156,7 @@ fn nested_buckets_to_depth_ten_and_recursive_delete_frees_pages() {
     db.update(|tx| {
         let b = tx.create_bucket(b"again")?;
         for i in 0..2000u32 {
-            b.put(&i.to_be_bytes(), &[9; 50])?;
+            b.put(i.to_be_bytes(), [9; 50])?;
         }
         Ok(())
     })
@@ -186,7 +186,7 @@ fn buckets_move_between_inline_and_paged_form() {
     db.update(|tx| {
         let b = tx.bucket(b"b")?.unwrap();
         for i in 0..40u32 {
-            b.put(&i.to_be_bytes(), &[1; 30])?; // 40 × 50 bytes > 1024
+            b.put(i.to_be_bytes(), [1; 30])?; // 40 × 50 bytes > 1024
         }
         Ok(())
     })
@@ -195,7 +195,7 @@ fn buckets_move_between_inline_and_paged_form() {
     db.update(|tx| {
         let b = tx.bucket(b"b")?.unwrap();
         for i in 0..40u32 {
-            b.delete(&i.to_be_bytes())?;
+            b.delete(i.to_be_bytes())?;
         }
         Ok(())
     })
@@ -273,7 +273,7 @@ fn deleting_while_iterating_skips_nothing() {
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0..3000u32 {
-            b.put(&i.to_be_bytes(), &[1; 20])?;
+            b.put(i.to_be_bytes(), [1; 20])?;
         }
         Ok(())
     })
@@ -288,7 +288,7 @@ fn deleting_while_iterating_skips_nothing() {
             if !seen.is_multiple_of(3) {
                 c.delete()?;
             } else {
-                b.put(&[k, b"x"].concat(), b"inserted behind the cursor")?;
+                b.put([k, b"x"].concat(), b"inserted behind the cursor")?;
                 // The inserted key sorts right after k: the cursor must return it next.
                 let (nk, _) = c.next()?.unwrap();
                 assert_eq!(nk, [k, b"x"].concat());
@@ -347,9 +347,9 @@ fn ranges_and_double_ended_iteration() {
         Bound::Excluded(&b"k0010"[..]),
         Bound::Excluded(&b"k0013"[..]),
     );
-    assert_eq!(keys(b.range::<[u8]>(excl)), want(11, 13));
+    assert_eq!(keys(b.range(excl)), want(11, 13));
     assert_eq!(
-        keys(b.range::<[u8]>(excl).rev()),
+        keys(b.range(excl).rev()),
         vec![want(12, 13)[0].clone(), want(11, 12)[0].clone()]
     );
 }
@@ -392,7 +392,7 @@ fn steady_overwrites_stop_growing_the_file() {
         db.update(|tx| {
             let b = tx.create_bucket_if_not_exists(b"b")?;
             for i in 0..200u32 {
-                b.put(&i.to_be_bytes(), &[round as u8; 200])?;
+                b.put(i.to_be_bytes(), [round as u8; 200])?;
             }
             Ok(())
         })
@@ -411,7 +411,7 @@ fn delete_most_keys_merges_pages_and_reuses_them() {
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0..20_000u32 {
-            b.put(&i.to_be_bytes(), &[3; 40])?;
+            b.put(i.to_be_bytes(), [3; 40])?;
         }
         Ok(())
     })
@@ -420,7 +420,7 @@ fn delete_most_keys_merges_pages_and_reuses_them() {
         let b = tx.bucket(b"b")?.unwrap();
         for i in 0..20_000u32 {
             if i % 1000 != 0 {
-                b.delete(&i.to_be_bytes())?;
+                b.delete(i.to_be_bytes())?;
             }
         }
         Ok(())
@@ -441,7 +441,7 @@ fn delete_most_keys_merges_pages_and_reuses_them() {
     db.update(|tx| {
         let b = tx.bucket(b"b")?.unwrap();
         for i in 0..20_000u32 {
-            b.put(&i.to_be_bytes(), &[4; 40])?;
+            b.put(i.to_be_bytes(), [4; 40])?;
         }
         Ok(())
     })
@@ -553,7 +553,7 @@ fn corrupt_page_is_an_error_not_a_panic() {
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0..2000u32 {
-            b.put(&i.to_be_bytes(), &[5; 40])?;
+            b.put(i.to_be_bytes(), [5; 40])?;
         }
         Ok(())
     })
@@ -577,7 +577,7 @@ fn corrupt_page_is_an_error_not_a_panic() {
     let tx = db.begin_read().unwrap();
     let b = tx.bucket(b"b").unwrap().unwrap();
     assert!(matches!(
-        b.get(&0u32.to_be_bytes()),
+        b.get(0u32.to_be_bytes()),
         Err(Error::Corrupted { .. })
     ));
     assert!(b.iter().any(|e| e.is_err()));
@@ -622,7 +622,7 @@ fn nesting_buckets_deeper_than_the_tree_depth_guard() {
     db.update(|tx| {
         let mut b = tx.create_bucket(b"n0")?;
         for d in 1..200u32 {
-            b.put(b"v", &d.to_be_bytes())?;
+            b.put(b"v", d.to_be_bytes())?;
             b = b.create_bucket(format!("n{d}").as_bytes())?;
         }
         Ok(())
@@ -658,7 +658,7 @@ fn set_no_sync_switches_commit_syncs_while_open() {
     let put = |db: &TempDb, i: u32| {
         db.update(|tx| {
             tx.create_bucket_if_not_exists(b"b")?
-                .put(&i.to_be_bytes(), b"v")
+                .put(i.to_be_bytes(), b"v")
         })
         .unwrap();
     };

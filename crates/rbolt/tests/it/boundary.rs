@@ -29,7 +29,7 @@ fn exercise(page_size: usize) {
         Box::new(|tx| {
             let b = tx.bucket(b"b")?.unwrap();
             for i in 0..3000u32 {
-                b.put(&i.to_be_bytes(), &vec![i as u8; (i % 300) as usize])?;
+                b.put(i.to_be_bytes(), vec![i as u8; (i % 300) as usize])?;
             }
             Ok(())
         }),
@@ -43,7 +43,7 @@ fn exercise(page_size: usize) {
         Box::new(|tx| {
             let b = tx.bucket(b"b")?.unwrap();
             for i in (0..3000u32).step_by(2) {
-                b.delete(&i.to_be_bytes())?;
+                b.delete(i.to_be_bytes())?;
             }
             Ok(())
         }),
@@ -138,7 +138,7 @@ fn huge_single_transaction_of_random_keys() {
         for _ in 0..n {
             let k: [u8; 24] = rng.random();
             let v: [u8; 150] = [rng.random(); 150];
-            b.put(&k, &v)?;
+            b.put(k, v)?;
             model.insert(k.to_vec(), v.to_vec());
         }
         Ok(())

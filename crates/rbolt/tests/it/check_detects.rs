@@ -43,7 +43,7 @@ fn base() -> &'static Image {
             db.update(|tx| {
                 let g = tx.create_bucket(b"gone")?;
                 for i in 0..40u32 {
-                    g.put(&i.to_be_bytes(), &[9; 100])?;
+                    g.put(i.to_be_bytes(), [9; 100])?;
                 }
                 Ok(())
             })
@@ -51,14 +51,14 @@ fn base() -> &'static Image {
             db.update(|tx| {
                 let a = tx.create_bucket(b"a")?;
                 for i in 0..200 {
-                    a.put(&a_key(i), &[1; 40])?;
+                    a.put(a_key(i), [1; 40])?;
                 }
                 let b = tx.create_bucket(b"b")?;
                 for i in 0..6u8 {
-                    b.put(&[b'k', i], &[2; 100])?;
+                    b.put([b'k', i], [2; 100])?;
                 }
                 b.create_bucket(b"inner")?.put(b"x", b"y")?;
-                tx.create_bucket(b"big")?.put(b"blob", &[3; 3000])
+                tx.create_bucket(b"big")?.put(b"blob", [3; 3000])
             })
             .unwrap();
             db.update(|tx| tx.delete_bucket(b"gone")).unwrap();

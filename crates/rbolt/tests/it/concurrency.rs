@@ -55,11 +55,11 @@ fn readers_see_consistent_snapshots_while_writer_commits() {
     db.update(|tx| {
         let acct = tx.create_bucket(b"acct")?;
         for i in 0..ACCOUNTS {
-            acct.put(&i.to_be_bytes(), &1000u64.to_le_bytes())?;
+            acct.put(i.to_be_bytes(), 1000u64.to_le_bytes())?;
         }
         tx.create_bucket(b"fill")?;
         tx.create_bucket(b"meta")?
-            .put(b"version", &0u64.to_le_bytes())
+            .put(b"version", 0u64.to_le_bytes())
     })
     .unwrap();
     let stop = AtomicBool::new(false);
@@ -85,20 +85,20 @@ fn readers_see_consistent_snapshots_while_writer_commits() {
             db.update(|tx| {
                 let acct = tx.bucket(b"acct")?.unwrap();
                 let (a, b) = ((round * 7) % ACCOUNTS, (round * 13 + 1) % ACCOUNTS);
-                let va = read_u64(acct.get(&a.to_be_bytes())?.unwrap());
-                let vb = read_u64(acct.get(&b.to_be_bytes())?.unwrap());
+                let va = read_u64(acct.get(a.to_be_bytes())?.unwrap());
+                let vb = read_u64(acct.get(b.to_be_bytes())?.unwrap());
                 let amt = va.min(round % 50);
                 if a != b {
-                    acct.put(&a.to_be_bytes(), &(va - amt).to_le_bytes())?;
-                    acct.put(&b.to_be_bytes(), &(vb + amt).to_le_bytes())?;
+                    acct.put(a.to_be_bytes(), (va - amt).to_le_bytes())?;
+                    acct.put(b.to_be_bytes(), (vb + amt).to_le_bytes())?;
                 }
                 // Grow the file and churn pages so freed pages get reused.
                 tx.bucket(b"fill")?
                     .unwrap()
-                    .put(&round.to_be_bytes(), &vec![round as u8; 3000])?;
+                    .put(round.to_be_bytes(), vec![round as u8; 3000])?;
                 tx.bucket(b"meta")?
                     .unwrap()
-                    .put(b"version", &round.to_le_bytes())
+                    .put(b"version", round.to_le_bytes())
             })
             .unwrap();
         }
@@ -122,7 +122,7 @@ fn long_reader_keeps_its_snapshot_while_file_grows_100x_and_writer_never_waits()
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0..50u32 {
-            b.put(&i.to_be_bytes(), &[7u8; 100])?;
+            b.put(i.to_be_bytes(), [7u8; 100])?;
         }
         Ok(())
     })
@@ -135,7 +135,7 @@ fn long_reader_keeps_its_snapshot_while_file_grows_100x_and_writer_never_waits()
         .bucket(b"b")
         .unwrap()
         .unwrap()
-        .get(&3u32.to_be_bytes())
+        .get(3u32.to_be_bytes())
         .unwrap()
         .unwrap();
 
@@ -147,10 +147,10 @@ fn long_reader_keeps_its_snapshot_while_file_grows_100x_and_writer_never_waits()
                 db.update(|tx| {
                     let b = tx.bucket(b"b")?.unwrap();
                     for i in 0..50u32 {
-                        b.put(&i.to_be_bytes(), &[round as u8; 100])?;
+                        b.put(i.to_be_bytes(), [round as u8; 100])?;
                     }
                     let big = tx.create_bucket_if_not_exists(b"big")?;
-                    big.put(&round.to_be_bytes(), &vec![1u8; 64 * 1024])
+                    big.put(round.to_be_bytes(), vec![1u8; 64 * 1024])
                 })
                 .unwrap();
             }

@@ -179,11 +179,11 @@ fn file_with_bucket(path: &Path) -> (Vec<u8>, usize, u64) {
     db.update(|tx| {
         let a = tx.create_bucket(b"a")?;
         for i in 0..200u32 {
-            a.put(&i.to_be_bytes(), &[7u8; 40])?;
+            a.put(i.to_be_bytes(), [7u8; 40])?;
         }
         let b = tx.create_bucket(b"b")?;
         for i in 0..200u32 {
-            b.put(&i.to_be_bytes(), &[9u8; 40])?;
+            b.put(i.to_be_bytes(), [9u8; 40])?;
         }
         Ok(())
     })
@@ -217,11 +217,11 @@ fn freelist_listing_a_live_page_is_refused_by_the_writer() {
             // What the refusal prevents: a value borrowed by a reader changes under it.
             let tx = db.begin_read().unwrap();
             let a = tx.bucket(b"a").unwrap().unwrap();
-            let v = a.get(&0u32.to_be_bytes()).unwrap().unwrap();
+            let v = a.get(0u32.to_be_bytes()).unwrap().unwrap();
             for i in 0..20u32 {
                 db.update(|tx| {
                     tx.create_bucket_if_not_exists(b"w")?
-                        .put(&i.to_be_bytes(), &[1; 3000])
+                        .put(i.to_be_bytes(), [1; 3000])
                 })
                 .unwrap();
             }
@@ -238,7 +238,7 @@ fn freelist_listing_a_live_page_is_refused_by_the_writer() {
             Ok(tx
                 .bucket(b"a")?
                 .unwrap()
-                .get(&5u32.to_be_bytes())?
+                .get(5u32.to_be_bytes())?
                 .map(<[u8]>::to_vec))
         })
         .unwrap();

@@ -22,7 +22,7 @@ fn fill(db: &TempDb, n: u32) {
     db.update(|tx| {
         let b = tx.create_bucket_if_not_exists(b"data")?;
         for i in 0..n {
-            b.put(&i.to_be_bytes(), format!("value-{i}").as_bytes())?;
+            b.put(i.to_be_bytes(), format!("value-{i}").as_bytes())?;
         }
         tx.create_bucket_if_not_exists(b"n")?
             .create_bucket_if_not_exists(b"ested")?
@@ -35,7 +35,7 @@ fn fill(db: &TempDb, n: u32) {
 fn write_to_produces_bbolts_image() {
     let db = TempDb::with_options(Options::new().page_size(4096));
     fill(&db, 3000);
-    db.update(|tx| tx.bucket(b"data")?.unwrap().delete(&5u32.to_be_bytes()))
+    db.update(|tx| tx.bucket(b"data")?.unwrap().delete(5u32.to_be_bytes()))
         .unwrap();
     let tx = db.begin_read().unwrap();
     let mut image = Vec::new();
@@ -112,13 +112,13 @@ fn backup_while_a_writer_keeps_committing() {
                 db.update(|tx| {
                     let b = tx.bucket(b"data")?.unwrap();
                     for i in (round % 7..20_000).step_by(7) {
-                        b.put(&i.to_be_bytes(), format!("r{round}-{i}").as_bytes())?;
+                        b.put(i.to_be_bytes(), format!("r{round}-{i}").as_bytes())?;
                     }
                     for i in 0..50 {
-                        b.delete(&(round * 50 + i).to_be_bytes())?;
+                        b.delete((round * 50 + i).to_be_bytes())?;
                     }
                     tx.create_bucket_if_not_exists(b"grow")?
-                        .put(&round.to_be_bytes(), &[1; 3000])
+                        .put(round.to_be_bytes(), [1; 3000])
                 })
                 .unwrap();
                 commits.fetch_add(1, Ordering::Relaxed);

@@ -65,7 +65,7 @@ fn sixteen_callers_with_injected_failures() {
                             // Read-modify-write: a closure whose earlier run was rolled back
                             // must not leave a trace, so the count ends at exactly 1.
                             let n = b.get(key.as_bytes())?.map_or(0, |v| v[0]);
-                            b.put(key.as_bytes(), &[n + 1])?;
+                            b.put(key.as_bytes(), [n + 1])?;
                             match k {
                                 Kind::AlwaysFails => Err(injected()),
                                 Kind::FailsOnce if runs == 1 => Err(injected()),
@@ -135,7 +135,7 @@ fn a_full_batch_runs_without_waiting_for_the_delay() {
         for i in 0..4u8 {
             let db = &db;
             s.spawn(move || {
-                db.batch(|tx| tx.create_bucket_if_not_exists(b"b")?.put(&[i], b"x"))
+                db.batch(|tx| tx.create_bucket_if_not_exists(b"b")?.put([i], b"x"))
                     .unwrap()
             });
         }
@@ -182,7 +182,7 @@ fn a_failed_commit_fails_every_caller_and_commits_nothing() {
             let (db, errors) = (&db, &errors);
             s.spawn(move || {
                 if db
-                    .batch(|tx| tx.bucket(b"b")?.unwrap().put(&[i], b"v"))
+                    .batch(|tx| tx.bucket(b"b")?.unwrap().put([i], b"v"))
                     .is_err()
                 {
                     errors.fetch_add(1, Ordering::Relaxed);

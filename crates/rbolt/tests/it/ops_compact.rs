@@ -15,14 +15,14 @@ fn churned_source(seed: u64) -> TempDb {
     for round in 0..12 {
         db.update(|tx| {
             for t in 0..6u8 {
-                let top = tx.create_bucket_if_not_exists(&[b'T', t])?;
+                let top = tx.create_bucket_if_not_exists([b'T', t])?;
                 top.set_sequence(rng.random_range(0..1000))?;
                 fill(&top, &mut rng, 2)?;
             }
             if round % 4 == 3 {
                 let victim = [b'T', rng.random_range(0..6u8)];
-                if tx.bucket(&victim)?.is_some() {
-                    tx.delete_bucket(&victim)?;
+                if tx.bucket(victim)?.is_some() {
+                    tx.delete_bucket(victim)?;
                 }
             }
             Ok(())
@@ -39,10 +39,10 @@ fn fill(b: &Bucket<'_>, rng: &mut Rng, depth: u32) -> rbolt::Result<()> {
             continue;
         }
         match rng.random_range(0..20) {
-            0 => b.put(&k, &[])?,
-            1 => b.put(&k, &vec![rng.random(); rng.random_range(2000..9000)])?,
+            0 => b.put(&k, [])?,
+            1 => b.put(&k, vec![rng.random(); rng.random_range(2000..9000)])?,
             2..=5 => b.delete(&k)?,
-            _ => b.put(&k, &vec![rng.random(); rng.random_range(1..200)])?,
+            _ => b.put(&k, vec![rng.random(); rng.random_range(1..200)])?,
         }
     }
     // Remove some existing keys too, so pages free up in the middle of the file.
@@ -95,7 +95,7 @@ fn compaction_shrinks_a_churned_file() {
     src.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0u32..60_000 {
-            b.put(&i.to_be_bytes(), &[1; 64])?;
+            b.put(i.to_be_bytes(), [1; 64])?;
         }
         Ok(())
     })
@@ -104,7 +104,7 @@ fn compaction_shrinks_a_churned_file() {
     src.update(|tx| {
         let b = tx.bucket(b"b")?.unwrap();
         for i in (0u32..60_000).filter(|i| i % 10 != 0) {
-            b.delete(&i.to_be_bytes())?;
+            b.delete(i.to_be_bytes())?;
         }
         Ok(())
     })
@@ -140,7 +140,7 @@ fn source(keys: u32) -> TempDb {
         for i in 0..keys {
             // 16 + 4 + 99 bytes: 34 a page, not quite filling it (bbolt's split rule cuts a
             // node of exactly one page in two).
-            b.put(&i.to_be_bytes(), &[3; 99])?;
+            b.put(i.to_be_bytes(), [3; 99])?;
         }
         Ok(())
     })

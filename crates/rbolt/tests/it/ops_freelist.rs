@@ -13,15 +13,15 @@ fn churn(db: &TempDb, rounds: u32) {
             let b = tx.create_bucket_if_not_exists(b"b")?;
             for i in 0u32..1500 {
                 if (i + r) % 3 == 0 {
-                    b.delete(&i.to_be_bytes())?;
+                    b.delete(i.to_be_bytes())?;
                 } else {
-                    b.put(&i.to_be_bytes(), &vec![r as u8; 20 + (i % 7) as usize * 30])?;
+                    b.put(i.to_be_bytes(), vec![r as u8; 20 + (i % 7) as usize * 30])?;
                 }
             }
-            let c = tx.create_bucket_if_not_exists(&[b'c', (r % 4) as u8])?;
-            c.put(&r.to_be_bytes(), &[1; 5000])?;
+            let c = tx.create_bucket_if_not_exists([b'c', (r % 4) as u8])?;
+            c.put(r.to_be_bytes(), [1; 5000])?;
             if r % 4 == 3 {
-                tx.delete_bucket(&[b'c', 1])?;
+                tx.delete_bucket([b'c', 1])?;
             }
             Ok(())
         })
@@ -96,7 +96,7 @@ fn max_size_hit_mid_transaction_changes_nothing() {
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0u32..200 {
-            b.put(&i.to_be_bytes(), &[3; 100])?;
+            b.put(i.to_be_bytes(), [3; 100])?;
         }
         Ok(())
     })
@@ -106,7 +106,7 @@ fn max_size_hit_mid_transaction_changes_nothing() {
     let tx = db.begin_write().unwrap();
     let b = tx.bucket(b"b").unwrap().unwrap();
     for i in 0u32..400 {
-        b.put(&(1000 + i).to_be_bytes(), &[4; 1000]).unwrap();
+        b.put((1000 + i).to_be_bytes(), [4; 1000]).unwrap();
     }
     assert!(matches!(tx.commit(), Err(Error::MaxSizeReached)));
     assert_eq!(dump(&db), before);
@@ -125,7 +125,7 @@ fn strict_mode_fails_the_commit_instead_of_writing_a_corrupt_meta() {
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0u32..500 {
-            b.put(&i.to_be_bytes(), &[5; 50])?;
+            b.put(i.to_be_bytes(), [5; 50])?;
         }
         tx.create_bucket(b"other")?;
         Ok(())
@@ -171,7 +171,7 @@ fn alloc_size_and_initial_mmap_size_shape_the_file() {
     // One 20 MiB value: the commit must grow a small file past 16 MiB in one step, to need
     // plus the allocation step.
     let big = |db: &TempDb| {
-        db.update(|tx| tx.create_bucket(b"b")?.put(b"k", &vec![1; 20 << 20]))
+        db.update(|tx| tx.create_bucket(b"b")?.put(b"k", vec![1; 20 << 20]))
             .unwrap();
         let need = db.info().hwm.get() * db.page_size() as u64;
         (file_len(db.path()), need)
@@ -245,7 +245,7 @@ fn bench_commits_with_a_million_free_pages() {
         let b = tx.create_bucket(b"b")?;
         b.set_fill_percent(0.1)?;
         for i in 0..LEAVES * 2 {
-            b.put(&i.to_be_bytes(), &[0; 8])?;
+            b.put(i.to_be_bytes(), [0; 8])?;
         }
         Ok(())
     })
@@ -253,8 +253,8 @@ fn bench_commits_with_a_million_free_pages() {
     db.update(|tx| {
         let b = tx.bucket(b"b")?.unwrap();
         for leaf in (0..LEAVES).step_by(2) {
-            b.delete(&(leaf * 2).to_be_bytes())?;
-            b.delete(&(leaf * 2 + 1).to_be_bytes())?;
+            b.delete((leaf * 2).to_be_bytes())?;
+            b.delete((leaf * 2 + 1).to_be_bytes())?;
         }
         Ok(())
     })
@@ -281,7 +281,7 @@ fn bench_commits_with_a_million_free_pages() {
             let o = Instant::now();
             for c in 0..commits {
                 // A bucket of its own: one leaf of exactly `n` pages.
-                db.update(|tx| tx.create_bucket(&c.to_be_bytes())?.put(b"v", &v))
+                db.update(|tx| tx.create_bucket(c.to_be_bytes())?.put(b"v", &v))
                     .unwrap();
             }
             row += &format!(
@@ -290,7 +290,7 @@ fn bench_commits_with_a_million_free_pages() {
             );
             db.update(|tx| {
                 for c in 0..commits {
-                    tx.delete_bucket(&c.to_be_bytes())?;
+                    tx.delete_bucket(c.to_be_bytes())?;
                 }
                 Ok(())
             })

@@ -63,7 +63,7 @@ fn len_matches_a_model_through_nested_inline_and_uncommitted_changes() {
                 match r.below(10) {
                     0..=5 => {
                         if m.top.get(&k).is_none_or(|v| v.is_none()) {
-                            top.put(&k, &vec![7; r.index(60)])?;
+                            top.put(&k, vec![7; r.index(60)])?;
                             m.top.insert(k, None);
                         }
                     }
@@ -87,8 +87,8 @@ fn len_matches_a_model_through_nested_inline_and_uncommitted_changes() {
                         };
                         for _ in 0..r.range(0, most) {
                             let k = r.below(1000).to_be_bytes();
-                            if b.get(&k)?.is_none() {
-                                b.put(&k, b"v")?;
+                            if b.get(k)?.is_none() {
+                                b.put(k, b"v")?;
                                 *n = n.map(|c| c + 1);
                             }
                         }
@@ -140,7 +140,7 @@ fn len_of_a_rolled_back_transaction_and_of_a_deleted_bucket() {
         let b = tx.create_bucket(b"b")?;
         assert!(b.is_empty()?);
         for i in 0u32..2000 {
-            b.put(&i.to_be_bytes(), &[1; 20])?;
+            b.put(i.to_be_bytes(), [1; 20])?;
         }
         Ok(())
     })
@@ -149,7 +149,7 @@ fn len_of_a_rolled_back_transaction_and_of_a_deleted_bucket() {
         let tx = db.begin_write().unwrap();
         let b = tx.bucket(b"b").unwrap().unwrap();
         for i in 0u32..1500 {
-            b.delete(&i.to_be_bytes()).unwrap();
+            b.delete(i.to_be_bytes()).unwrap();
         }
         assert_eq!(b.len().unwrap(), 500);
         tx.delete_bucket(b"b").unwrap();
@@ -177,7 +177,7 @@ fn len_rejects_shared_and_cyclic_pages() {
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0u32..3000 {
-            b.put(&i.to_be_bytes(), &[5; 40])?;
+            b.put(i.to_be_bytes(), [5; 40])?;
         }
         Ok(())
     })

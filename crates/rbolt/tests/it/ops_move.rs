@@ -14,7 +14,7 @@ fn setup(db: &TempDb) {
         // Paged child with a nested bucket.
         let big = src.create_bucket(b"big")?;
         for i in 0u32..2000 {
-            big.put(&i.to_be_bytes(), &[9; 40])?;
+            big.put(i.to_be_bytes(), [9; 40])?;
         }
         big.create_bucket(b"deep")?.put(b"x", b"y")?;
         src.put(b"plain", b"value")?;
@@ -38,7 +38,7 @@ fn moves_inline_and_paged_buckets_without_copying() {
         src.move_bucket(b"big", &dst)?;
         assert!(src.bucket(b"small")?.is_none() && src.bucket(b"big")?.is_none());
         let moved = dst.bucket(b"big")?.unwrap();
-        assert_eq!(moved.get(&7u32.to_be_bytes())?, Some(&[9u8; 40][..]));
+        assert_eq!(moved.get(7u32.to_be_bytes())?, Some(&[9u8; 40][..]));
         assert_eq!(dst.bucket(b"small")?.unwrap().sequence(), 5);
         Ok(())
     })
@@ -81,7 +81,7 @@ fn uncommitted_changes_move_with_the_bucket() {
         let src = tx.bucket(b"src")?.unwrap();
         let big = src.bucket(b"big")?.unwrap();
         big.put(b"new", b"fresh")?;
-        big.delete(&0u32.to_be_bytes())?;
+        big.delete(0u32.to_be_bytes())?;
         big.bucket(b"deep")?.unwrap().put(b"x2", b"y2")?;
         // Move to the top level.
         tx.move_bucket(b"big", Some(&src), None)?;
@@ -95,8 +95,8 @@ fn uncommitted_changes_move_with_the_bucket() {
     db.view(|tx| {
         let big = tx.bucket(b"big")?.unwrap();
         assert_eq!(big.get(b"new")?, Some(&b"fresh"[..]));
-        assert_eq!(big.get(&0u32.to_be_bytes())?, None);
-        assert_eq!(big.get(&1u32.to_be_bytes())?, Some(&[9u8; 40][..]));
+        assert_eq!(big.get(0u32.to_be_bytes())?, None);
+        assert_eq!(big.get(1u32.to_be_bytes())?, Some(&[9u8; 40][..]));
         let deep = big.bucket(b"deep")?.unwrap();
         assert_eq!(deep.get(b"x2")?, Some(&b"y2"[..]));
         assert!(tx.bucket(b"src")?.unwrap().bucket(b"big")?.is_none());

@@ -18,7 +18,7 @@ fn big_then_small(db: &TempDb) {
     db.update(|tx| {
         let b = tx.create_bucket(b"big")?;
         for i in 0u32..20_000 {
-            b.put(&i.to_be_bytes(), &[7; 100])?;
+            b.put(i.to_be_bytes(), [7; 100])?;
         }
         tx.create_bucket(b"keep")?.put(b"k", b"v")
     })
@@ -75,22 +75,22 @@ fn db_shrink_relocates_scattered_data() {
         let mut db = TempDb::with_options(Options::new().page_size(4096).freelist_type(t));
         db.update(|tx| {
             for n in 0..8u8 {
-                let b = tx.create_bucket(&[b'b', n])?;
+                let b = tx.create_bucket([b'b', n])?;
                 for i in 0u32..4000 {
-                    b.put(&i.to_be_bytes(), &[n; 60])?;
+                    b.put(i.to_be_bytes(), [n; 60])?;
                 }
-                b.create_bucket(b"sub")?.put(b"x", &[1; 3000])?;
+                b.create_bucket(b"sub")?.put(b"x", [1; 3000])?;
             }
             Ok(())
         })
         .unwrap();
         db.update(|tx| {
             for n in (0..8u8).step_by(2) {
-                tx.delete_bucket(&[b'b', n])?;
+                tx.delete_bucket([b'b', n])?;
             }
             let b = tx.bucket(b"b\x07")?.unwrap();
             for i in (0u32..4000).filter(|i| i % 4 != 0) {
-                b.delete(&i.to_be_bytes())?;
+                b.delete(i.to_be_bytes())?;
             }
             Ok(())
         })
@@ -170,7 +170,7 @@ fn shrink_under_concurrent_readers() {
             db.update(|tx| {
                 let b = tx.create_bucket(b"big")?;
                 for i in 0u32..(5000 + (round % 6) * 3000) {
-                    b.put(&i.to_be_bytes(), &[round as u8; 100])?;
+                    b.put(i.to_be_bytes(), [round as u8; 100])?;
                 }
                 Ok(())
             })
@@ -317,7 +317,7 @@ fn db_shrink_moves_a_large_tail_in_rounds() {
         let b = tx.create_bucket(b"b")?;
         b.set_fill_percent(1.0)?;
         for i in 0u32..180_000 {
-            b.put(&i.to_be_bytes(), &[9; 300])?; // 3 a page: 60k leaves
+            b.put(i.to_be_bytes(), [9; 300])?; // 3 a page: 60k leaves
         }
         Ok(())
     })
@@ -325,7 +325,7 @@ fn db_shrink_moves_a_large_tail_in_rounds() {
     db.update(|tx| {
         let b = tx.bucket(b"b")?.unwrap();
         for i in 0u32..90_000 {
-            b.delete(&i.to_be_bytes())?; // the first half: 30k leaves to move, two rounds' worth
+            b.delete(i.to_be_bytes())?; // the first half: 30k leaves to move, two rounds' worth
         }
         Ok(())
     })
@@ -347,9 +347,9 @@ fn db_shrink_with_a_reader_open_stops_cleanly() {
     let db = TempDb::with_options(Options::new().page_size(4096));
     db.update(|tx| {
         for n in 0..6u8 {
-            let b = tx.create_bucket(&[b'b', n])?;
+            let b = tx.create_bucket([b'b', n])?;
             for i in 0u32..3000 {
-                b.put(&i.to_be_bytes(), &[n; 80])?;
+                b.put(i.to_be_bytes(), [n; 80])?;
             }
         }
         Ok(())
@@ -357,7 +357,7 @@ fn db_shrink_with_a_reader_open_stops_cleanly() {
     .unwrap();
     db.update(|tx| {
         for n in [0u8, 2, 4] {
-            tx.delete_bucket(&[b'b', n])?;
+            tx.delete_bucket([b'b', n])?;
         }
         Ok(())
     })

@@ -23,12 +23,8 @@ fn bucket_stats_match_bbolt_golden_shape() {
         .unwrap();
     }
     let big_key = b"really-big-value";
-    db.update(|tx| {
-        tx.bucket(b"woojits")?
-            .unwrap()
-            .put(big_key, &[b'*'; 10_000])
-    })
-    .unwrap();
+    db.update(|tx| tx.bucket(b"woojits")?.unwrap().put(big_key, [b'*'; 10_000]))
+        .unwrap();
     let s = db
         .view(|tx| tx.bucket(b"woojits")?.unwrap().stats())
         .unwrap();
@@ -63,7 +59,7 @@ fn nested_and_inline_bucket_stats_by_hand() {
         // A paged sub-bucket: 40 entries of 16 + 2 + 100 bytes, far over the inline limit.
         let paged = top.create_bucket(b"pg")?;
         for i in 0..40u8 {
-            paged.put(&[b'k', i], &[i; 100])?;
+            paged.put([b'k', i], [i; 100])?;
         }
         Ok(())
     })
@@ -117,7 +113,7 @@ fn tx_and_db_stats_count_what_happened() {
     let tx = db.begin_write().unwrap();
     let b = tx.create_bucket(b"b").unwrap();
     for i in 0u32..3000 {
-        b.put(&i.to_be_bytes(), &[7; 60]).unwrap();
+        b.put(i.to_be_bytes(), [7; 60]).unwrap();
     }
     let _c1 = b.cursor();
     let _c2 = tx.cursor();
@@ -140,7 +136,7 @@ fn tx_and_db_stats_count_what_happened() {
     db.update(|tx| {
         let b = tx.bucket(b"b")?.unwrap();
         for i in 0u32..3000 {
-            b.delete(&i.to_be_bytes())?;
+            b.delete(i.to_be_bytes())?;
         }
         Ok(())
     })
@@ -188,7 +184,7 @@ fn pages_info_and_inspect() {
     db.update(|tx| {
         let a = tx.create_bucket(b"a")?;
         for i in 0u16..300 {
-            a.put(&i.to_be_bytes(), &[1; 40])?;
+            a.put(i.to_be_bytes(), [1; 40])?;
         }
         a.create_bucket(b"x")?
             .create_bucket(b"y")?
@@ -235,7 +231,7 @@ fn check_options_page_id_and_key_formatter() {
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0u32..500 {
-            b.put(format!("key{i:05}").as_bytes(), &[0; 50])?;
+            b.put(format!("key{i:05}").as_bytes(), [0; 50])?;
         }
         Ok(())
     })
@@ -348,7 +344,7 @@ fn bucket_stats_in_a_write_transaction_see_uncommitted_changes() {
     db.update(|tx| {
         let b = tx.create_bucket(b"b")?;
         for i in 0u16..3 {
-            b.put(&i.to_be_bytes(), b"v")?;
+            b.put(i.to_be_bytes(), b"v")?;
         }
         let s = b.stats()?;
         assert_eq!(
@@ -358,7 +354,7 @@ fn bucket_stats_in_a_write_transaction_see_uncommitted_changes() {
         );
         assert_eq!(s.inline_bucket_inuse, 16 + 3 * (16 + 2 + 1));
         for i in 3u16..400 {
-            b.put(&i.to_be_bytes(), &[1; 40])?;
+            b.put(i.to_be_bytes(), [1; 40])?;
         }
         assert_eq!(b.stats()?.key_n, 400);
         Ok(())

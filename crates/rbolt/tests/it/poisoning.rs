@@ -192,7 +192,7 @@ fn a_panic_in_a_batch_commit_left_the_other_callers_waiting() {
         let (d, tx) = (db.clone(), tx.clone());
         std::thread::spawn(move || {
             let r = catch_unwind(AssertUnwindSafe(|| {
-                d.batch(|t| t.bucket(b"b")?.unwrap().put(&[i], b"v"))
+                d.batch(|t| t.bucket(b"b")?.unwrap().put([i], b"v"))
             }));
             drop(d);
             let _ = tx.send(r.map(|r| r.map_err(|e| e.to_string())));
