@@ -13,7 +13,7 @@
 //! `Poisoned`. Either way no caller's result depends on another's closure — which is why a
 //! closure may run more than once.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::sync::lock;
 use crate::tx::Tx;
 use std::any::Any;
@@ -83,9 +83,14 @@ impl Batcher {
 
     /// Runs `f` in a batch; `begin` begins the write transaction a batch (or a caller running
     /// alone) uses.
-    pub(crate) fn run<F>(&self, mut f: F, begin: &dyn Fn() -> Result<Tx>) -> Result<()>
+    pub(crate) fn run<F, E>(
+        &self,
+        mut f: F,
+        begin: &dyn Fn() -> Result<Tx>,
+    ) -> std::result::Result<(), E>
     where
-        F: FnMut(&Tx) -> Result<()>,
+        F: FnMut(&Tx) -> std::result::Result<(), E>,
+        E: From<Error>,
     {
         if self.max_size <= 1 {
             return alone(begin, &mut f);
@@ -140,9 +145,9 @@ impl Batcher {
     }
 
     /// The leader's side: wait for members, run rounds until one commits, publish outcomes.
-    fn lead<F>(&self, batch: &Arc<Batch>, f: &mut F, begin: &dyn Fn() -> Result<Tx>) -> Outcome
+    fn lead<F, E>(&self, batch: &Arc<Batch>, f: &mut F, begin: &dyn Fn() -> Result<Tx>) -> Outcome
     where
-        F: FnMut(&Tx) -> Result<()>,
+        F: FnMut(&Tx) -> std::result::Result<(), E>,
     {
         let deadline = Instant::now() + self.max_delay;
         let mut st = lock(&batch.st);
@@ -269,20 +274,21 @@ impl Drop for Ending<'_> {
 }
 
 /// Runs `f` alone in a write transaction of its own, as [`Db::update`](crate::Db::update) does.
-fn alone<F>(begin: &dyn Fn() -> Result<Tx>, f: &mut F) -> Result<()>
+fn alone<F, E>(begin: &dyn Fn() -> Result<Tx>, f: &mut F) -> std::result::Result<(), E>
 where
-    F: FnMut(&Tx) -> Result<()>,
+    F: FnMut(&Tx) -> std::result::Result<(), E>,
+    E: From<Error>,
 {
     let tx = begin()?;
     f(&tx)?;
-    tx.commit()
+    Ok(tx.commit()?)
 }
 
 /// A member's side: run the closure whenever the leader hands over the transaction, until
 /// the batch is done.
-fn follow<F>(batch: &Arc<Batch>, me: usize, f: &mut F) -> Outcome
+fn follow<F, E>(batch: &Arc<Batch>, me: usize, f: &mut F) -> Outcome
 where
-    F: FnMut(&Tx) -> Result<()>,
+    F: FnMut(&Tx) -> std::result::Result<(), E>,
 {
     let mut st = lock(&batch.st);
     let cv = st.member_cv[me].clone();

@@ -34,14 +34,19 @@ use std::time::{Duration, Instant};
 const LOCK_RETRY: Duration = Duration::from_millis(50);
 
 impl Options {
-    /// Opens (or, unless read-only, creates) the database at `path`.
+    /// Opens the database at `path`, creating it unless read-only or
+    /// [`create(false)`](Options::create).
     pub fn open(self, path: impl AsRef<Path>) -> Result<Db> {
         Db::open_with(path.as_ref(), self)
     }
 }
 
-/// An open database. Share it between threads by reference or in an `Arc`; it is `Send` and
-/// `Sync`. Any number of read transactions may run at once, and one write transaction.
+/// An open database. It is `Send`, `Sync` and cheap to [`Clone`]: clones share the open file,
+/// its lock, its writer and its batches, so hand one to each thread or task instead of wrapping
+/// it in an `Arc`. Any number of read transactions may run at once, and one write transaction.
+///
+/// The file is closed (and its lock released) when the last clone *and* the last transaction
+/// begun from any of them are gone; [`Db::close`] just drops one handle.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -56,10 +61,10 @@ impl Options {
 /// assert_eq!(v.as_deref(), Some(&b"1"[..]));
 /// # Ok::<(), rbolt::Error>(())
 /// ```
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Db {
     pub(crate) shared: Arc<Shared>,
-    batcher: Batcher,
+    batcher: Arc<Batcher>,
 }
 
 impl Db {
@@ -72,9 +77,19 @@ impl Db {
         let file = OpenOptions::new()
             .read(true)
             .write(!opts.read_only)
-            .create(!opts.read_only)
+            .create(!opts.read_only && opts.create)
             .truncate(false)
-            .open(path)?;
+            .open(path)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound if !opts.create && !opts.read_only => {
+                    Error::InvalidArgument(format!(
+                        "{}: no database file there, and Options::create(false) forbids \
+                         creating one",
+                        path.display()
+                    ))
+                }
+                _ => Error::Io(e),
+            })?;
         // Before the lock: a second open from this process would wait on its own lock.
         let registration = Registration::new(&file, opts.read_only)?;
         lock_file(&file, opts.read_only, opts.timeout)?;
@@ -93,9 +108,8 @@ impl Db {
             }
             let ps = new_ps;
             if !ps.is_power_of_two() || !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&ps) {
-                return Err(Error::Io(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("page size {ps} is not a power of two from 1 KiB to 16 MiB"),
+                return Err(Error::InvalidArgument(format!(
+                    "page size {ps} is not a power of two from 1 KiB to 16 MiB"
                 )));
             }
             init_file(storage.as_ref(), ps)?;
@@ -163,7 +177,7 @@ impl Db {
         shared.register_map(&lock(&shared.state).map);
         let db = Db {
             shared: Arc::new(shared),
-            batcher: Batcher::new(opts.max_batch_size, opts.max_batch_delay),
+            batcher: Arc::new(Batcher::new(opts.max_batch_size, opts.max_batch_delay)),
         };
         if persist_freelist {
             // Like bbolt: write a freelist now so that readers unaware of the sentinel (and
@@ -247,15 +261,55 @@ impl Db {
         ))
     }
 
-    /// Runs `f` in a read transaction.
+    /// Runs `f` in a read transaction. For a closure with an error type of your own, see
+    /// [`Db::try_view`].
     pub fn view<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        self.try_view(f)
+    }
+
+    /// Runs `f` in a write transaction: commits if it returns `Ok`, rolls back on `Err` (or
+    /// on panic) and returns that error. For a closure with an error type of your own, see
+    /// [`Db::try_update`].
+    pub fn update<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        self.try_update(f)
+    }
+
+    /// [`Db::view`] for a closure that returns your own error type `E` (anything rbolt's
+    /// [`Error`] converts into, so `?` works on rbolt calls inside): Go's `View` returns
+    /// whatever error the function returned, and so does this.
+    pub fn try_view<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&Tx) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let tx = self.begin_read()?;
         f(&tx)
     }
 
-    /// Runs `f` in a write transaction: commits if it returns `Ok`, rolls back on `Err` (or
-    /// on panic) and returns that error.
-    pub fn update<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+    /// [`Db::update`] for a closure that returns your own error type `E`: an `Err` of yours
+    /// rolls the transaction back and comes back unchanged; rbolt's errors (from `?` inside,
+    /// from beginning or committing) arrive converted by `E::from`.
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// enum AppError { Db(rbolt::Error), Overdrawn }
+    /// impl From<rbolt::Error> for AppError {
+    ///     fn from(e: rbolt::Error) -> Self { AppError::Db(e) }
+    /// }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = rbolt::Db::open(dir.path().join("bank.db")).unwrap();
+    /// let r: Result<(), AppError> = db.try_update(|tx| {
+    ///     let acct = tx.create_bucket_if_not_exists("acct")?;
+    ///     acct.put("alice", "-5")?;
+    ///     Err(AppError::Overdrawn)
+    /// });
+    /// assert!(matches!(r, Err(AppError::Overdrawn)));
+    /// assert!(db.view(|tx| Ok(tx.bucket("acct")?.is_none()))?); // rolled back
+    /// # Ok::<(), rbolt::Error>(())
+    /// ```
+    pub fn try_update<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&Tx) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let tx = self.begin_write()?;
         let v = f(&tx)?;
         tx.commit()?;
@@ -296,6 +350,17 @@ impl Db {
     where
         F: FnMut(&Tx) -> Result<()>,
     {
+        self.try_batch(f)
+    }
+
+    /// [`Db::batch`] for a closure that returns your own error type `E`. The error a caller
+    /// gets is the one its own closure returned when it last ran (closures may be rerun), or an
+    /// rbolt error converted by `E::from`.
+    pub fn try_batch<F, E>(&self, f: F) -> std::result::Result<(), E>
+    where
+        F: FnMut(&Tx) -> std::result::Result<(), E>,
+        E: From<Error>,
+    {
         self.batcher.run(f, &|| self.begin_write())
     }
 
@@ -314,8 +379,8 @@ impl Db {
         self.shared.read_only
     }
 
-    /// Closes the database. Transactions still open keep the file (and its lock) until they
-    /// end.
+    /// Drops this handle. The file (and its lock) is closed once every clone of this `Db`
+    /// and every transaction begun from one have ended.
     pub fn close(self) {}
 }
 

@@ -59,6 +59,9 @@ pub enum Error {
     DifferentDb,
     /// Creating or moving a bucket would nest buckets deeper than [`crate::MAX_NESTING`].
     BucketNestingTooDeep,
+    /// An argument or option is out of its range (a page size, a fill percent), or
+    /// [`Options::create(false)`](crate::Options::create) found no file; the message says which.
+    InvalidArgument(String),
     /// An operating-system I/O error.
     Io(io::Error),
     /// Bytes read from the file break the format's rules. The file may have been damaged or
@@ -120,6 +123,7 @@ impl fmt::Display for Error {
             Self::BucketNestingTooDeep => {
                 "buckets cannot nest deeper than 1024 levels (rbolt::MAX_NESTING)"
             }
+            Self::InvalidArgument(what) => return write!(f, "invalid argument: {what}"),
             Self::Io(e) => return write!(f, "i/o error: {e}"),
             Self::Corrupted {
                 pgid: Some(p),

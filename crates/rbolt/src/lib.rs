@@ -87,7 +87,7 @@ pub use counters::{Stats, TxStats};
 pub use db::Db;
 pub use error::{Error, Result};
 pub use freelist::FreelistType;
-pub use limits::{DEFAULT_FILL_PERCENT, MAX_NESTING};
+pub use limits::{DEFAULT_FILL_PERCENT, MAX_FILL_PERCENT, MAX_NESTING, MIN_FILL_PERCENT};
 pub use ops::compact::compact;
 pub use ops::info::{BucketStructure, Info, PageInfo, PageType};
 pub use ops::stats::BucketStats;

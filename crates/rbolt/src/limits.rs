@@ -24,6 +24,12 @@ pub const MAX_NESTING: usize = 1024;
 /// Fill percent used for splits unless a bucket sets another (bbolt's `DefaultFillPercent`).
 pub const DEFAULT_FILL_PERCENT: f64 = 0.5;
 
+/// Smallest fill percent a bucket accepts (bbolt's `minFillPercent`).
+pub const MIN_FILL_PERCENT: f64 = 0.1;
+
+/// Largest fill percent a bucket accepts (bbolt's `maxFillPercent`).
+pub const MAX_FILL_PERCENT: f64 = 1.0;
+
 /// A node is split during the transaction once its page image would exceed this many pages.
 pub(crate) const EAGER_SPLIT_PAGES: usize = 1;
 /// ... or once it holds this many elements, whatever their size.

@@ -18,8 +18,10 @@ use std::time::Duration;
 /// # Ok::<(), rbolt::Error>(())
 /// ```
 #[derive(Clone)]
+#[must_use = "Options is a builder: chain its methods and end with .open(path)"]
 pub struct Options {
     pub(crate) page_size: Option<usize>,
+    pub(crate) create: bool,
     pub(crate) read_only: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) no_sync: bool,
@@ -42,6 +44,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             page_size: None,
+            create: true,
             read_only: false,
             timeout: None,
             no_sync: false,
@@ -66,6 +69,7 @@ impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
             .field("page_size", &self.page_size)
+            .field("create", &self.create)
             .field("read_only", &self.read_only)
             .field("timeout", &self.timeout)
             .field("no_sync", &self.no_sync)
@@ -96,6 +100,20 @@ impl Options {
     /// the page size it was created with.
     pub fn page_size(mut self, n: usize) -> Self {
         self.page_size = Some(n);
+        self
+    }
+
+    /// Create the file if it is missing (the default). With `false`, opening a missing file
+    /// fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the path
+    /// instead of starting an empty database — for tools that must only open existing data.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let err = rbolt::Options::new().create(false).open(dir.path().join("typo.db")).unwrap_err();
+    /// assert!(err.to_string().contains("typo.db"));
+    /// ```
+    pub fn create(mut self, yes: bool) -> Self {
+        self.create = yes;
         self
     }
 

@@ -6,7 +6,7 @@
 //! staged until commit.
 
 use crate::error::{Error, Result};
-use crate::limits::{DEFAULT_FILL_PERCENT, MAX_DEPTH};
+use crate::limits::{DEFAULT_FILL_PERCENT, MAX_DEPTH, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::range::{KeyRange, prefix_bounds};
 use crate::read::{LeafEntry, PageStep};
 use crate::state::{BucketHandle, BucketId, BucketState, Loc};
@@ -331,10 +331,16 @@ impl<'tx> Bucket<'tx> {
         }
     }
 
-    /// Sets the fill percent (0.1 to 1.0; values outside are clamped at split time) for the
-    /// rest of this transaction. Use 1.0 for append-only loads to pack pages full.
+    /// Sets the fill percent for the rest of this transaction: from 0.1 to 1.0 (bbolt's
+    /// range), anything else is [`Error::InvalidArgument`]. Use 1.0 for append-only loads to
+    /// pack pages full.
     pub fn set_fill_percent(&self, f: f64) -> Result<()> {
         let id = self.writable_id()?;
+        if !(MIN_FILL_PERCENT..=MAX_FILL_PERCENT).contains(&f) {
+            return Err(Error::InvalidArgument(format!(
+                "fill percent {f} is outside {MIN_FILL_PERCENT}..={MAX_FILL_PERCENT}"
+            )));
+        }
         self.tx.view().wstate_mut().buckets[id].fill_percent = f;
         Ok(())
     }

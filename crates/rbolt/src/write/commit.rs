@@ -11,6 +11,7 @@ use super::{ShrinkMode, WriteCtx, WriterData};
 use crate::counters::TxStats;
 use crate::defects;
 use crate::error::{Error, Result};
+use crate::limits::{MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::mmap::Mapping;
 use crate::read::walk::{CheckOptions, check_snapshot};
 use crate::state::{BucketId, Inode, MAP, NodeId, Slot, Val};
@@ -135,7 +136,7 @@ impl Spill<'_> {
 /// two elements per page; the tail is left alone once it fits a page or has ≤ 4 elements.
 /// "Fits" includes exactly one page; bbolt's strict `<` would cut such a node in two.
 fn split_runs(inodes: &[Inode], page_size: usize, fill: f64) -> Vec<Range<usize>> {
-    let threshold = (page_size as f64 * fill.clamp(0.1, 1.0)) as usize;
+    let threshold = (page_size as f64 * fill.clamp(MIN_FILL_PERCENT, MAX_FILL_PERCENT)) as usize;
     let mut runs = Vec::new();
     let mut start = 0;
     let mut rest_size = PAGE_HEADER_SIZE + inodes.iter().map(Inode::page_size).sum::<usize>();

@@ -7,7 +7,7 @@
 
 use super::WriteCtx;
 use crate::error::{Error, Result};
-use crate::limits::{EAGER_SPLIT_ELEMS, EAGER_SPLIT_PAGES};
+use crate::limits::{EAGER_SPLIT_ELEMS, EAGER_SPLIT_PAGES, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::limits::{MAX_DEPTH, check_nesting, too_deep};
 use crate::state::{BucketId, Finger, Inode, Loc, Node, NodeId, Slot, Val, WState};
 use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, PAGE_HEADER_SIZE, Pgid, key_prefix};
@@ -228,7 +228,9 @@ impl WriteCtx<'_> {
             // threshold, at least two entries a page). The left node is then exactly the page
             // commit would write, so fill 1.0 keeps full pages (as appends and compaction
             // expect) and the default 0.5 leaves two half pages that later inserts fill.
-            let fill = st.buckets[node.bucket].fill_percent.clamp(0.1, 1.0);
+            let fill = st.buckets[node.bucket]
+                .fill_percent
+                .clamp(MIN_FILL_PERCENT, MAX_FILL_PERCENT);
             let threshold = (self.snap.page_size as f64 * fill) as usize;
             let mut sz = PAGE_HEADER_SIZE;
             let mut mid = len / 2;

@@ -6,6 +6,7 @@
 )]
 
 mod api;
+mod api_errors;
 mod api_range;
 mod boundary;
 mod check_detects;
