@@ -32,6 +32,7 @@ cargo fmt --all --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p rbolt --features defects --all-targets -- -D warnings
+cargo clippy -p rbolt --features serde --all-targets -- -D warnings
 
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
@@ -40,6 +41,9 @@ for fl in array hashmap; do
   step "cargo test (freelist $fl)"
   RBOLT_TEST_FREELIST=$fl cargo test --workspace
 done
+
+step "typed buckets with the serde feature"
+cargo test -p rbolt --features serde --test it typed
 
 if [ -x scripts/ci-extra.sh ]; then
   step "extra CI checks"

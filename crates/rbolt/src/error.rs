@@ -62,6 +62,9 @@ pub enum Error {
     /// An argument or option is out of its range (a page size, a fill percent), or
     /// [`Options::create(false)`](crate::Options::create) found no file; the message says which.
     InvalidArgument(String),
+    /// A [typed bucket](crate::typed)'s codec could not encode an item or decode the bytes
+    /// stored (wrong length for an integer, not UTF-8, not the serialised type).
+    Codec(String),
     /// An operating-system I/O error.
     Io(io::Error),
     /// Bytes read from the file break the format's rules. The file may have been damaged or
@@ -124,6 +127,7 @@ impl fmt::Display for Error {
                 "buckets cannot nest deeper than 1024 levels (rbolt::MAX_NESTING)"
             }
             Self::InvalidArgument(what) => return write!(f, "invalid argument: {what}"),
+            Self::Codec(what) => return write!(f, "codec: {what}"),
             Self::Io(e) => return write!(f, "i/o error: {e}"),
             Self::Corrupted {
                 pgid: Some(p),

@@ -81,6 +81,7 @@ mod state;
 pub mod storage;
 mod sync;
 mod tx;
+pub mod typed;
 mod write;
 
 pub use counters::{Stats, TxStats};

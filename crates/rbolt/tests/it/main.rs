@@ -24,3 +24,4 @@ mod ops_move;
 mod ops_shrink;
 mod ops_stats;
 mod poisoning;
+mod typed;
