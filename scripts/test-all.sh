@@ -45,6 +45,11 @@ done
 step "typed buckets with the serde feature"
 cargo test -p rbolt --features serde --test it typed
 
+step "API examples (each asserts what it prints)"
+for ex in basic nested typed readers backup_compact tokio; do
+  cargo run -q -p rbolt --example "$ex"
+done
+
 if [ -x scripts/ci-extra.sh ]; then
   step "extra CI checks"
   scripts/ci-extra.sh
