@@ -7,16 +7,21 @@
 //!
 //! # Basics
 //!
-//! - [`Db`] is an open file. [`Db::open`] creates it if missing; [`Options`] sets page size,
-//!   read-only mode, lock timeout and durability knobs.
+//! - [`Db`] is an open file, cheap to clone. [`Db::open`] creates it if missing; [`Options`]
+//!   sets page size, read-only mode, lock timeout and durability knobs.
 //! - [`Tx`] is a transaction. [`Db::view`] runs a closure in a read transaction,
-//!   [`Db::update`] in a write transaction that commits when the closure returns `Ok`.
+//!   [`Db::update`] in a write transaction that commits when the closure returns `Ok`;
+//!   [`Db::try_view`] and [`Db::try_update`] let the closure return your own error type.
 //!   [`Db::begin_read`] / [`Db::begin_write`] give you the transaction to manage; dropping it
 //!   without [`Tx::commit`] rolls back.
 //! - [`Bucket`] is a named collection of key/value pairs and sub-buckets. Keys are byte
-//!   strings ordered bytewise.
-//! - [`Cursor`] moves over a bucket; [`Bucket::iter`] and [`Bucket::range`] are iterators,
-//!   double-ended, yielding `(key, Some(value))` for values and `(name, None)` for sub-buckets.
+//!   strings ordered bytewise; methods take anything `AsRef<[u8]>` (`b"k"`, `"k"`, a `Vec`).
+//! - [`Cursor`] moves over a bucket; [`Bucket::iter`], [`Bucket::range`] (any [`KeyRange`])
+//!   and [`Bucket::prefix`] are iterators, double-ended, yielding `(key, Some(value))` for
+//!   values and `(name, None)` for sub-buckets — or, through [`Iter::entries`],
+//!   [`Iter::pairs`], [`Iter::keys`] and [`Iter::buckets`], without the `Option`.
+//! - [`typed::TypedBucket`] reads and writes a bucket through codecs: integers in numeric
+//!   order, strings, and (feature `serde`) any serde type.
 //!
 //! # Caveats
 //!
@@ -45,18 +50,19 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let db = rbolt::Db::open(dir.path().join("app.db"))?;
 //! db.update(|tx| {
-//!     let users = tx.create_bucket_if_not_exists(b"users")?;
-//!     users.put(b"alice", b"1")?;
-//!     users.put(b"bob", b"2")?;
+//!     let users = tx.create_bucket_if_not_exists("users")?;
+//!     users.put("alice", "1")?;
+//!     users.put("bob", "2")?;
 //!     let id = users.next_sequence()?;
 //!     assert_eq!(id, 1);
 //!     Ok(())
 //! })?;
 //! db.view(|tx| {
-//!     let users = tx.bucket(b"users")?.ok_or(rbolt::Error::BucketNotFound)?;
-//!     assert_eq!(users.get(b"alice")?, Some(&b"1"[..]));
-//!     let names: Vec<&[u8]> = users.iter().rev().map(|e| e.map(|(k, _)| k)).collect::<rbolt::Result<_>>()?;
+//!     let users = tx.open_bucket("users")?;
+//!     assert_eq!(users.get("alice")?, Some(&b"1"[..]));
+//!     let names: Vec<&[u8]> = users.keys().rev().collect::<rbolt::Result<_>>()?;
 //!     assert_eq!(names, [&b"bob"[..], b"alice"]);
+//!     assert_eq!(users.range(b"a"..b"b").count(), 1);
 //!     Ok(())
 //! })?;
 //! # Ok(()) }
