@@ -12,7 +12,6 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
-use std::sync::Arc;
 
 const LOG: &[u8] = b"log";
 const META: &[u8] = b"meta";
@@ -22,7 +21,7 @@ const LAST_PURGED: &[u8] = b"last_purged";
 /// The log store. Clones share the same file; openraft uses clones as log readers.
 #[derive(Clone, Debug)]
 pub struct LogStore {
-    db: Arc<rbolt::Db>,
+    db: rbolt::Db,
 }
 
 #[expect(clippy::big_endian_bytes, reason = "log keys must sort by index")]
@@ -62,7 +61,7 @@ impl LogStore {
             Ok(())
         })
         .map_err(io_err)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self { db })
     }
 
     /// The underlying database, for inspection and checks.
@@ -73,13 +72,7 @@ impl LogStore {
     fn read_meta<T: for<'de> serde::Deserialize<'de>>(&self, name: &[u8]) -> io::Result<Option<T>> {
         let raw = self
             .db
-            .view(|tx| {
-                Ok(tx
-                    .bucket(META)?
-                    .ok_or(rbolt::Error::BucketNotFound)?
-                    .get(name)?
-                    .map(<[u8]>::to_vec))
-            })
+            .view(|tx| Ok(tx.open_bucket(META)?.get(name)?.map(<[u8]>::to_vec)))
             .map_err(io_err)?;
         raw.map(|b| decode(&b)).transpose()
     }
@@ -88,7 +81,7 @@ impl LogStore {
         let raw: Vec<(Vec<u8>, Vec<u8>)> = self
             .db
             .view(|tx| {
-                let log = tx.bucket(LOG)?.ok_or(rbolt::Error::BucketNotFound)?;
+                let log = tx.open_bucket(LOG)?;
                 let mut out = Vec::new();
                 let hi = match end {
                     Bound::Included(e) => Bound::Included(key(e)),
@@ -164,7 +157,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let raw = this
                 .db
                 .view(|tx| {
-                    let log = tx.bucket(LOG)?.ok_or(rbolt::Error::BucketNotFound)?;
+                    let log = tx.open_bucket(LOG)?;
                     let last = log.cursor().last()?;
                     Ok(last.and_then(|(_, v)| v.map(<[u8]>::to_vec)))
                 })
@@ -189,12 +182,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let bytes = encode(vote)?;
         let db = self.db.clone();
         blocking(move || {
-            db.update(|tx| {
-                tx.bucket(META)?
-                    .ok_or(rbolt::Error::BucketNotFound)?
-                    .put(VOTE, &bytes)
-            })
-            .map_err(io_err)
+            db.update(|tx| tx.open_bucket(META)?.put(VOTE, &bytes))
+                .map_err(io_err)
         })
         .await
     }
@@ -211,7 +200,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let db = self.db.clone();
         let res = blocking(move || {
             db.update(|tx| {
-                let log = tx.bucket(LOG)?.ok_or(rbolt::Error::BucketNotFound)?;
+                let log = tx.open_bucket(LOG)?;
                 for (k, v) in &rows {
                     log.put(k, v)?;
                 }
@@ -237,7 +226,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let db = self.db.clone();
         blocking(move || {
             db.update(|tx| {
-                let log = tx.bucket(LOG)?.ok_or(rbolt::Error::BucketNotFound)?;
+                let log = tx.open_bucket(LOG)?;
                 let keys: Vec<Vec<u8>> = log
                     .range(&key(from)[..]..)
                     .map(|r| r.map(|(k, _)| k.to_vec()))
@@ -258,10 +247,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let db = self.db.clone();
         blocking(move || {
             db.update(|tx| {
-                tx.bucket(META)?
-                    .ok_or(rbolt::Error::BucketNotFound)?
-                    .put(LAST_PURGED, &bytes)?;
-                let log = tx.bucket(LOG)?.ok_or(rbolt::Error::BucketNotFound)?;
+                tx.open_bucket(META)?.put(LAST_PURGED, &bytes)?;
+                let log = tx.open_bucket(LOG)?;
                 let keys: Vec<Vec<u8>> = log
                     .range(..=&key(end)[..])
                     .map(|r| r.map(|(k, _)| k.to_vec()))

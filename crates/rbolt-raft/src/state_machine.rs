@@ -67,7 +67,7 @@ pub type SnapshotData = Snapshot<
 #[derive(Debug)]
 struct Shared {
     dir: PathBuf,
-    db: RwLock<Arc<rbolt::Db>>,
+    db: RwLock<rbolt::Db>,
     /// Serializes the snapshot directory between builders and installs.
     snap_lock: Mutex<()>,
     seq: AtomicU64,
@@ -160,7 +160,7 @@ impl StateMachine {
         Ok(Self {
             shared: Arc::new(Shared {
                 dir,
-                db: RwLock::new(Arc::new(db)),
+                db: RwLock::new(db),
                 snap_lock: Mutex::new(()),
                 seq: AtomicU64::new(0),
             }),
@@ -181,7 +181,7 @@ impl StateMachine {
 
     /// The current database (replaced when a snapshot is installed). Read transactions on it
     /// see applied state only.
-    pub fn db(&self) -> Arc<rbolt::Db> {
+    pub fn db(&self) -> rbolt::Db {
         self.shared
             .db
             .read()
@@ -326,7 +326,7 @@ impl StateMachine {
             .unwrap_or_else(PoisonError::into_inner);
         fs::rename(&installing, self.shared.dir.join(SM_FILE))?;
         sync_dir(&self.shared.dir)?;
-        *slot = Arc::new(Self::open_db(&self.shared.dir)?);
+        *slot = Self::open_db(&self.shared.dir)?;
         drop(slot);
         self.remove_other_snapshots(&snap)
     }

@@ -142,7 +142,7 @@ fn read_write_criterion(path: &std::path::Path) -> Result<(), String> {
         match i {
             0 => w.create_bucket(name)?.put(b"k", b"v"),
             1 => {
-                let b = w.bucket(name)?.ok_or(rbolt::Error::BucketNotFound)?;
+                let b = w.open_bucket(name)?;
                 for k in 0..12 {
                     b.put(format!("{k:03}").as_bytes(), [0xA5; 700])?;
                 }

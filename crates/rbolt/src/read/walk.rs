@@ -96,6 +96,7 @@ type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 /// # Ok::<(), rbolt::Error>(())
 /// ```
 #[derive(Clone, Default)]
+#[must_use = "CheckOptions is a builder: chain its methods and pass it to Tx::check_with"]
 pub struct CheckOptions {
     page_id: Option<Pgid>,
     key_fmt: Option<KeyFormatter>,

@@ -344,7 +344,7 @@ fn locking_both_directions() {
         .expect("rbolt ro while Go ro holds the file");
     let v = ro
         .view(|tx| {
-            let b = tx.bucket(b"a")?.ok_or(rbolt::Error::BucketNotFound)?;
+            let b = tx.open_bucket(b"a")?;
             Ok(b.get(b"k")?.map(<[u8]>::to_vec))
         })
         .expect("read while shared");
