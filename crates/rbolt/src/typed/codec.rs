@@ -13,7 +13,7 @@ use std::borrow::Cow;
 /// Turns items into bytes and bytes back into items for a
 /// [`TypedBucket`](crate::typed::TypedBucket). The implementing type names the codec; it is
 /// often the item type itself (`u64`, `str`, `String`), or a wrapper such as
-/// [`Serde<T>`](crate::typed::Serde) that stores `T` in some format.
+/// `Serde<T>` (feature `serde`) that stores `T` in some format.
 pub trait Codec {
     /// What is stored: [`TypedBucket::put`](crate::typed::TypedBucket::put) takes `&Item`.
     type Item: ?Sized;
