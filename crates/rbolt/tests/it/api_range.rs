@@ -146,11 +146,12 @@ fn owned<'a>(it: impl Iterator<Item = rbolt::Result<rbolt::Item<'a>>>) -> rbolt:
 #[test]
 fn range_prefix_and_bulk_deletes_match_a_model() {
     let seed = fresh_seed();
-    let rounds = env_count("RBOLT_RANGE_ROUNDS", 12);
+    let rounds = env_count("RBOLT_RANGE_ROUNDS", 30);
     println!("range model: seed {seed} (RBOLT_SEED), {rounds} rounds");
     let mut rng = Rng::new(seed);
     let db = TempDb::new();
     let mut model: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    let mut most_leaves = 0;
     for round in 0..rounds {
         db.update(|tx| {
             let b = tx.create_bucket_if_not_exists("m")?;
@@ -191,40 +192,46 @@ fn range_prefix_and_bulk_deletes_match_a_model() {
                     .collect();
                 assert_eq!(owned(b.prefix(&p))?, want, "prefix {p:?}");
             }
-            match rng.below(3) {
-                0 => {
-                    let r = (bound(&mut rng), bound(&mut rng));
-                    let gone: Vec<_> = model_range(&model, &r)
-                        .into_iter()
-                        .filter(|(_, v)| v.is_some())
-                        .map(|(k, _)| k)
-                        .collect();
-                    assert_eq!(b.delete_range(r.clone())?, gone.len() as u64, "{r:?}");
-                    for k in gone {
-                        model.remove(&k);
+            // A bulk delete every round (which is what a wrong bound shows up in), and now
+            // and then a retain over the whole bucket.
+            for step in 0..2 {
+                if step == 1 && !rng.chance(0.3) {
+                    continue;
+                }
+                match step {
+                    0 => {
+                        let r = (bound(&mut rng), bound(&mut rng));
+                        let gone: Vec<_> = model_range(&model, &r)
+                            .into_iter()
+                            .filter(|(_, v)| v.is_some())
+                            .map(|(k, _)| k)
+                            .collect();
+                        assert_eq!(b.delete_range(r.clone())?, gone.len() as u64, "{r:?}");
+                        for k in gone {
+                            model.remove(&k);
+                        }
+                    }
+                    _ => {
+                        let cut = rng.below(256) as u8;
+                        let mut seen = Vec::new();
+                        let n = b.retain(|k, v| {
+                            seen.push(k.to_vec());
+                            v.first().is_none_or(|&x| x < cut)
+                        })?;
+                        let want: Vec<_> = model
+                            .iter()
+                            .filter(|(_, v)| v.is_some())
+                            .map(|(k, _)| k.clone())
+                            .collect();
+                        assert_eq!(seen, want, "retain visits each value once, in order");
+                        let before = model.len();
+                        model.retain(|_, v| {
+                            v.as_ref()
+                                .is_none_or(|v| v.first().is_none_or(|&x| x < cut))
+                        });
+                        assert_eq!(n, (before - model.len()) as u64);
                     }
                 }
-                1 => {
-                    let cut = rng.below(256) as u8;
-                    let mut seen = Vec::new();
-                    let n = b.retain(|k, v| {
-                        seen.push(k.to_vec());
-                        v.first().is_none_or(|&x| x < cut)
-                    })?;
-                    let want: Vec<_> = model
-                        .iter()
-                        .filter(|(_, v)| v.is_some())
-                        .map(|(k, _)| k.clone())
-                        .collect();
-                    assert_eq!(seen, want, "retain visits each value once, in order");
-                    let before = model.len();
-                    model.retain(|_, v| {
-                        v.as_ref()
-                            .is_none_or(|v| v.first().is_none_or(|&x| x < cut))
-                    });
-                    assert_eq!(n, (before - model.len()) as u64);
-                }
-                _ => {}
             }
             assert_eq!(
                 owned(b.iter())?,
@@ -239,5 +246,14 @@ fn range_prefix_and_bulk_deletes_match_a_model() {
         })
         .unwrap();
         db.must_check();
+        let leaves = db
+            .view(|tx| tx.open_bucket("m")?.stats())
+            .unwrap()
+            .leaf_page_n;
+        most_leaves = most_leaves.max(leaves);
     }
+    assert!(
+        most_leaves >= 8,
+        "walks crossed pages: at most {most_leaves} leaves"
+    );
 }
