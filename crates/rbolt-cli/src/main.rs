@@ -6,6 +6,7 @@
 //! outcome to an exit code (0, or 1 for every error; a closed pipe is not an error).
 #![forbid(unsafe_code)]
 
+mod browse;
 mod cli;
 mod cmd;
 mod compat;

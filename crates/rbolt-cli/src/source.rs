@@ -41,13 +41,31 @@ pub(crate) fn open_read_only(
     if let Some(t) = timeout {
         opts = opts.timeout(t);
     }
-    opts.open(path).map_err(|e| match e {
+    opts.open(path).map_err(|e| lock_error(path, e))
+}
+
+/// Opens `path` read-write (an exclusive lock) after [`check_source`], giving up after
+/// `timeout` like [`open_read_only`].
+pub(crate) fn open_read_write(
+    path: &Path,
+    timeout: Option<Duration>,
+) -> Result<rbolt::Db, CliError> {
+    check_source(path)?;
+    let mut opts = rbolt::Options::new();
+    if let Some(t) = timeout {
+        opts = opts.timeout(t);
+    }
+    opts.open(path).map_err(|e| lock_error(path, e))
+}
+
+fn lock_error(path: &Path, e: rbolt::Error) -> CliError {
+    match e {
         rbolt::Error::Timeout => CliError::msg(match lock_holder(path) {
             Some(who) => format!("timeout: {} is locked by {who}", quoted(path)),
             None => "timeout".to_string(),
         }),
         other => other.into(),
-    })
+    }
 }
 
 /// The process holding an exclusive `flock` on `path`, from `/proc/locks` ("pid 42

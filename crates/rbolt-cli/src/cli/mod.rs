@@ -3,6 +3,7 @@
 //! ("accepts 1 arg(s), received 0") rather than clap's.
 
 pub(crate) mod bench;
+pub(crate) mod browse;
 pub(crate) mod surgery;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -149,6 +150,10 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
     /// surgery related commands
     #[command(subcommand, override_usage = "rbolt surgery <subcommand> [flags]")]
     Surgery(surgery::SurgeryCmd),
+
+    /// browse a bbolt database in the terminal (read-only unless --write)
+    #[command(alias = "tui", override_usage = "rbolt browse <bbolt-file> [bucket...] [flags]", long_about = browse::LONG_ABOUT)]
+    Browse(browse::BrowseArgs),
 
     /// Generate the autocompletion script for the specified shell
     #[command(override_usage = "rbolt completion <bash|zsh|fish|powershell|elvish>")]

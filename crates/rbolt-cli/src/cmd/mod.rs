@@ -41,6 +41,7 @@ pub(crate) fn run(
         Cmd::Inspect(a) => inspect::run(&a, ctx, out),
         Cmd::Bench(a) => bench::run(&a, ctx, out),
         Cmd::Surgery(s) => surgery::run(s, name, out),
+        Cmd::Browse(a) => crate::browse::run(&a, ctx),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(a.shell, &mut c, name, out);

@@ -1,0 +1,85 @@
+//! The terminal while the browser runs: raw mode and the alternate screen, always given back —
+//! on return, on error (a drop guard), on panic (a hook that restores before the message
+//! prints) and around Ctrl-Z (restore, stop, take the screen back on resume).
+
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::cursor::Show;
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use std::io::{self, Stdout, Write};
+use std::sync::Once;
+
+/// The terminal in raw mode on the alternate screen; restored when dropped.
+pub(crate) struct Screen {
+    pub(crate) terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl std::fmt::Debug for Screen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Screen")
+    }
+}
+
+/// Gives the terminal back: cooked mode, the normal screen, a visible cursor. Safe to call
+/// more than once.
+pub(crate) fn restore() {
+    let _ = disable_raw_mode();
+    let mut out = io::stdout();
+    let _ = execute!(out, LeaveAlternateScreen, Show);
+    let _ = out.flush();
+}
+
+fn take_over() -> io::Result<()> {
+    enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen)
+}
+
+/// A panic restores the terminal first, so the message lands on the normal screen.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}
+
+impl Screen {
+    pub(crate) fn enter() -> io::Result<Self> {
+        install_panic_hook();
+        take_over()?;
+        // From here on the guard restores whatever happens.
+        let mut s = Self {
+            terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
+        };
+        s.terminal.clear()?;
+        Ok(s)
+    }
+
+    /// Ctrl-Z: hand the terminal back, stop like any job, and take it again on `fg`.
+    pub(crate) fn suspend(&mut self) -> io::Result<()> {
+        restore();
+        signal_hook::low_level::raise(signal_hook::consts::SIGTSTP)?;
+        // Running again (SIGCONT).
+        take_over()?;
+        self.terminal.clear()
+    }
+
+    /// Writes raw bytes to the terminal (an OSC 52 clipboard sequence).
+    pub(crate) fn write_raw(&mut self, b: &[u8]) -> io::Result<()> {
+        let w = self.terminal.backend_mut();
+        w.write_all(b)?;
+        Write::flush(w)
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        restore();
+    }
+}
