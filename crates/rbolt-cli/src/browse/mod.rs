@@ -9,6 +9,7 @@
 
 mod data;
 mod jobs;
+mod json;
 mod keylist;
 mod layout;
 mod pages;

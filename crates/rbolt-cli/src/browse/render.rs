@@ -247,16 +247,15 @@ fn kind_glyph(k: PageType) -> (char, Color) {
 /// The file as a grid: one cell per page, or per run of pages on big files.
 fn page_map(f: &mut Frame<'_>, r: Rect, app: &App, theme: Theme) {
     let w = inner_width(r);
-    let h = inner_height(r).saturating_sub(1).max(1);
+    let legend = "M meta F freelist B branch L leaf . free ~ overflow";
+    let legend_h = legend.len().div_ceil(w).min(3);
+    let h = inner_height(r).saturating_sub(legend_h).max(1);
     let rows = &app.pages.items;
     let last = rows.last().map_or(0, |p| p.id + 1 + u64::from(p.overflow));
     let cells = (w * h) as u64;
     let per = last.div_ceil(cells.max(1)).max(1);
     let sel = app.pages.selected().map(|p| p.id);
-    let mut lines = vec![Line::raw(format!(
-        "{} pages, {per} per cell: M meta F freelist B branch L leaf . free",
-        last
-    ))];
+    let mut lines = vec![];
     let mut spans = Vec::new();
     let mut i = 0usize;
     let mut cell = 0u64;
@@ -291,8 +290,22 @@ fn page_map(f: &mut Frame<'_>, r: Rect, app: &App, theme: Theme) {
     if !spans.is_empty() {
         lines.push(Line::from(spans));
     }
+    while lines.len() < h {
+        lines.push(Line::raw(""));
+    }
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    lines.extend(
+        legend
+            .as_bytes()
+            .chunks(w)
+            .map(|c| Line::styled(String::from_utf8_lossy(c).into_owned(), dim)),
+    );
     f.render_widget(
-        Paragraph::new(lines).block(pane(" page map ".into(), false, theme)),
+        Paragraph::new(lines).block(pane(
+            format!(" page map: {last} pages, {per} a cell "),
+            false,
+            theme,
+        )),
         r,
     );
 }
@@ -487,6 +500,9 @@ fn inspector(f: &mut Frame<'_>, r: Rect, app: &mut App, data: &Data, theme: Them
             Ok(raw) => super::pages::window(&raw, *id, w, app.inspector.scroll, h),
             Err(e) => text_window(vec![e.to_string()], "page"),
         },
+        Target::Value(b, _) if app.inspector.view == View::Bucket => {
+            text_window(bucket_lines(data, app, b), "bucket holding this key")
+        }
         Target::Value(b, k) => {
             if app.inspector.key {
                 let mut w0 = views::window(

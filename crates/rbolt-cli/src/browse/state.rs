@@ -157,6 +157,8 @@ pub(crate) struct App {
     pub(crate) hits: Found<Hit>,
     pub(crate) problems: Found<(Option<u64>, String)>,
     pub(crate) stats: Option<rbolt::BucketStats>,
+    /// The inspector shows `stats` (from `S` to the next key).
+    pub(crate) stats_open: bool,
     pub(crate) job: Option<Running>,
     /// The selected value pretty-printed as JSON (or not JSON), by snapshot, bucket and key.
     pub(crate) json_cache: Option<JsonCache>,
@@ -188,6 +190,7 @@ impl App {
             hits: Found::default(),
             problems: Found::default(),
             stats: None,
+            stats_open: false,
             job: None,
             json_cache: None,
         };
@@ -247,14 +250,7 @@ impl App {
                 Some(h) => Target::Value(h.bucket.clone(), h.key.clone()),
                 None => Target::Nothing,
             },
-            Mode::Browse
-                if self.stats.is_some()
-                    && self.inspector.view == View::Bucket
-                    && self.tree.selected().path.is_empty()
-                    && self.focus == Focus::Tree =>
-            {
-                Target::Stats
-            }
+            Mode::Browse if self.stats_open => Target::Stats,
             Mode::Browse => match (self.focus, self.keys.selected()) {
                 (Focus::Tree, _) | (_, None) => Target::Bucket(self.tree.bucket()),
                 (_, Some(r)) if r.bucket => {
@@ -307,6 +303,8 @@ impl App {
         if k.code != KeyCode::Esc {
             self.message = None;
         }
+        // The statistics stay up until the next key.
+        self.stats_open = false;
         let page = self.list_page() as isize;
         match (k.code, ctrl) {
             (KeyCode::Char('q'), false) => return Ok(Effect::Quit),
@@ -360,10 +358,8 @@ impl App {
             (KeyCode::Char('o'), false) => return self.jump_to_leaf(data),
             (KeyCode::Char('S'), _) => {
                 self.stats = None;
-                self.focus = Focus::Tree;
-                self.tree.cursor = 0;
-                self.load_keys(data)?;
-                self.inspector.view = View::Bucket;
+                self.mode = Mode::Browse;
+                self.stats_open = true;
                 return Ok(self.start(JobSpec::Stats));
             }
             (KeyCode::Char('C'), _) => {

@@ -153,13 +153,7 @@ pub(crate) fn pretty_json(b: &[u8]) -> Option<String> {
     if b.len() > JSON_LIMIT {
         return None;
     }
-    let first = b.iter().find(|c| !c.is_ascii_whitespace())?;
-    if !matches!(first, b'{' | b'[' | b'"') && !first.is_ascii_digit() && *first != b'-' {
-        // true/false/null alone are words, not documents worth pretty-printing.
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(b).ok()?;
-    serde_json::to_string_pretty(&v).ok()
+    super::json::parse(b).map(|j| super::json::pretty(&j))
 }
 
 /// The lines of `view` for `value` in the window `[top, top + height)` at `width` columns.
@@ -210,16 +204,16 @@ pub(crate) fn window(
         }
         View::Hex => hex(value, width, top, height, "hex"),
         View::JsonTree => {
-            match serde_json::from_slice::<serde_json::Value>(&value[..value.len().min(JSON_LIMIT)])
-            {
-                Ok(v) => {
-                    let mut l = Lines::new(usize::MAX, top, height);
-                    tree(&mut l, None, &v, 0, fold);
+            let mut l = Lines::new(usize::MAX, top, height);
+            match super::json::parse(&value[..value.len().min(JSON_LIMIT)]) {
+                Some(j) => {
+                    let mut out = String::new();
+                    super::json::tree(&mut out, None, &j, 0, fold);
+                    l.text(&out);
                     l.finish(format!("json tree ({fold} levels open; +/- to change)"))
                 }
-                Err(e) => {
-                    let mut l = Lines::new(width, top, height);
-                    l.text(&format!("not JSON: {e}"));
+                None => {
+                    l.text("not a JSON object, array, string or number");
                     l.finish("json tree")
                 }
             }
@@ -305,42 +299,6 @@ fn hex(b: &[u8], width: usize, top: usize, height: usize, label: &str) -> Window
         lines,
         total,
         label: format!("{label}, {} bytes", b.len()),
-    }
-}
-
-fn tree(l: &mut Lines, name: Option<&str>, v: &serde_json::Value, depth: usize, fold: usize) {
-    use serde_json::Value;
-    let pad = "  ".repeat(depth);
-    let label = name.map(|n| format!("{n}: ")).unwrap_or_default();
-    match v {
-        Value::Object(m) if depth >= fold && !m.is_empty() => {
-            l.text(&format!("{pad}▸ {label}{{…}} {} keys\n", m.len()));
-        }
-        Value::Array(a) if depth >= fold && !a.is_empty() => {
-            l.text(&format!("{pad}▸ {label}[…] {} items\n", a.len()));
-        }
-        Value::Object(m) => {
-            l.text(&format!("{pad}▾ {label}{{}} {} keys\n", m.len()));
-            for (k, c) in m {
-                tree(
-                    l,
-                    Some(&serde_json::to_string(k).unwrap_or_default()),
-                    c,
-                    depth + 1,
-                    fold,
-                );
-            }
-        }
-        Value::Array(a) => {
-            l.text(&format!("{pad}▾ {label}[] {} items\n", a.len()));
-            for (i, c) in a.iter().enumerate() {
-                tree(l, Some(&i.to_string()), c, depth + 1, fold);
-            }
-        }
-        other => {
-            let s = other.to_string();
-            l.text(&format!("{pad}  {label}{}\n", sanitize(&s)));
-        }
     }
 }
 
@@ -649,6 +607,7 @@ mod tests {
         );
         // An escape sequence inside a string never reaches the terminal.
         assert!(open.lines.iter().all(|l| !l.contains('\u{1b}')));
+        assert_eq!(open.lines[1], "  ▾ \"a\": {} 1 keys");
         let folded = window(View::JsonTree, v, None, 80, 0, 100, 1);
         assert_eq!(folded.lines[1], "  ▸ \"a\": {…} 1 keys");
     }
