@@ -782,11 +782,17 @@ impl App {
             }
             JobMsg::Stats(s) => self.stats = Some(s),
             JobMsg::Done(r) => {
-                if self.job.as_ref().is_some_and(|j| j.name == "page map") {
+                let map = self.job.as_ref().is_some_and(|j| j.name == "page map");
+                self.job = None;
+                if map {
                     self.pages_done = r.is_ok();
                     self.select_pending_page();
+                    // The pane's title has the count; keep what the user asked for on the
+                    // status line.
+                    if r.is_ok() {
+                        return;
+                    }
                 }
-                self.job = None;
                 match r {
                     Ok(s) => self.say(s),
                     Err(e) => self.fail(e),

@@ -7,6 +7,7 @@
 //! of stderr.
 
 mod bench;
+mod browse;
 mod buckets;
 mod check;
 mod compact;
