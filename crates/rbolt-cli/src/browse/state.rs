@@ -790,6 +790,13 @@ impl App {
                     // The pane's title has the count; keep what the user asked for on the
                     // status line.
                     if r.is_ok() {
+                        if self
+                            .message
+                            .as_ref()
+                            .is_some_and(|m| m.0.ends_with("(Esc cancels)"))
+                        {
+                            self.message = None;
+                        }
                         return;
                     }
                 }
