@@ -31,8 +31,9 @@ use ratatui::crossterm::event::{self, Event};
 use ratatui::layout::Rect;
 use state::Effect;
 use std::io::IsTerminal;
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Runs the browser until the user quits.
 pub(crate) fn run(a: &BrowseArgs, ctx: &Ctx) -> Result<(), CliError> {
@@ -61,10 +62,19 @@ pub(crate) fn run(a: &BrowseArgs, ctx: &Ctx) -> Result<(), CliError> {
     let mut job: Option<jobs::Job> = None;
     // A switch for the tests that prove a panic gives the terminal back; inert otherwise.
     let test_panic = std::env::var_os("RBOLT_BROWSE_TEST_PANIC").is_some_and(|v| v == "1");
+    // For measuring: one line per input and per frame with its time in microseconds.
+    let mut timings = std::env::var_os("RBOLT_BROWSE_TIMINGS")
+        .map(std::fs::File::create)
+        .transpose()?
+        .map(std::io::BufWriter::new);
     loop {
+        let t = Instant::now();
         screen
             .terminal
             .draw(|f| render::draw(f, &mut app, &data, theme))?;
+        if let Some(w) = &mut timings {
+            writeln!(w, "draw {}", t.elapsed().as_micros())?;
+        }
         if test_panic {
             panic!("RBOLT_BROWSE_TEST_PANIC is set");
         }
@@ -77,7 +87,9 @@ pub(crate) fn run(a: &BrowseArgs, ctx: &Ctx) -> Result<(), CliError> {
             // Everything already typed is handled before the next draw, so held-down keys
             // never queue up behind frames.
             loop {
-                let effect = match event::read()? {
+                let ev = event::read()?;
+                let t = Instant::now();
+                let effect = match ev {
                     Event::Key(k) => app.on_key(&mut data, k),
                     Event::Resize(w, h) => {
                         app.resize(Rect::new(0, 0, w, h));
@@ -85,6 +97,9 @@ pub(crate) fn run(a: &BrowseArgs, ctx: &Ctx) -> Result<(), CliError> {
                     }
                     _ => Effect::None,
                 };
+                if let Some(w) = &mut timings {
+                    writeln!(w, "input {}", t.elapsed().as_micros())?;
+                }
                 match effect {
                     Effect::None => {}
                     Effect::Quit => return Ok(()),
