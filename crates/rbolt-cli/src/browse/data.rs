@@ -32,6 +32,8 @@ pub(crate) struct Header {
     pub(crate) txid: u64,
     pub(crate) hwm: u64,
     pub(crate) file_size: u64,
+    /// Pages on the freelist, when the file has one.
+    pub(crate) free: Option<u64>,
     pub(crate) writable: bool,
 }
 
@@ -76,6 +78,7 @@ pub(crate) struct Data {
     db: Arc<Db>,
     tx: Tx,
     path: PathBuf,
+    free: Option<u64>,
 }
 
 impl std::fmt::Debug for Data {
@@ -110,6 +113,7 @@ impl Data {
         Ok(Self {
             db,
             tx,
+            free: free_pages(path),
             path: path.to_path_buf(),
         })
     }
@@ -130,6 +134,7 @@ impl Data {
     /// Moves to the latest committed snapshot.
     pub(crate) fn refresh(&mut self) -> Result<(), CliError> {
         self.tx = self.db.begin_read()?;
+        self.free = free_pages(&self.path);
         Ok(())
     }
 
@@ -145,6 +150,7 @@ impl Data {
             txid: self.tx.id(),
             hwm: self.tx.size() / self.tx.page_size() as u64,
             file_size: std::fs::metadata(&self.path).map_or(0, |m| m.len()),
+            free: self.free,
             writable: self.writable(),
         }
     }
@@ -360,6 +366,17 @@ impl Data {
         self.refresh()?;
         r.map_err(CliError::from)
     }
+}
+
+/// The active meta's freelist length, read from the file (the engine keeps it to itself).
+fn free_pages(path: &Path) -> Option<u64> {
+    let raw = RawFile::open(path).ok()?;
+    let (_, meta) = raw.active_meta().ok()??;
+    if meta.freelist == rbolt_format::PGID_NO_FREELIST {
+        return None;
+    }
+    let (_, page) = raw.read_page(meta.freelist).ok()?;
+    rbolt_format::freelist_id_count(&page).ok()
 }
 
 fn resolve<'tx>(tx: &'tx Tx, p: &[Vec<u8>]) -> rbolt::Result<Option<Bucket<'tx>>> {

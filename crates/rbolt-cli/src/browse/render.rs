@@ -120,8 +120,15 @@ fn header(f: &mut Frame<'_>, r: Rect, app: &App, data: &Data, theme: Theme) {
         Mode::Search => "  [search]",
         Mode::Check => "  [check]",
     };
+    let free = match h.free {
+        Some(n) => format!(
+            "  free {n} ({}%)",
+            (n * 100).checked_div(h.hwm).unwrap_or(0)
+        ),
+        None => String::new(),
+    };
     let text = format!(
-        " {}  page {}  txid {}  hwm {}  {}{mode} ",
+        " {}  page {}  txid {}  hwm {}{free}  {}{mode} ",
         views::sanitize(&h.file),
         h.page_size,
         h.txid,

@@ -332,7 +332,9 @@ impl App {
             (KeyCode::Char('G') | KeyCode::End, _) => self.ends(data, true)?,
             (KeyCode::Char('J'), _) => self.scroll_inspector(1),
             (KeyCode::Char('K'), _) => self.scroll_inspector(-1),
-            (KeyCode::Char('l') | KeyCode::Right | KeyCode::Enter, false) => self.enter(data)?,
+            (KeyCode::Char('l') | KeyCode::Right | KeyCode::Enter, false) => {
+                return self.enter(data);
+            }
             (KeyCode::Char('h') | KeyCode::Left, false) => self.back(data)?,
             (KeyCode::Char('v'), false) => self.set_view(self.inspector.view.next()),
             (KeyCode::Char('V'), _) => {
@@ -532,7 +534,7 @@ impl App {
     }
 
     /// `l`/Enter: open a bucket, or look at a value.
-    fn enter(&mut self, data: &Data) -> Result<(), CliError> {
+    fn enter(&mut self, data: &Data) -> Result<Effect, CliError> {
         match (self.mode, self.focus) {
             (_, Focus::Inspector) => {}
             (Mode::Browse, Focus::Tree) => {
@@ -564,12 +566,12 @@ impl App {
             (Mode::Check, _) => match self.problems.selected() {
                 Some((Some(id), _)) => {
                     let id = *id;
-                    let _ = self.pages_mode(Some(id));
+                    return Ok(self.pages_mode(Some(id)));
                 }
                 _ => self.fail("this problem names no page"),
             },
         }
-        Ok(())
+        Ok(Effect::None)
     }
 
     /// Shows bucket `path` in the tree and its keys in the list.

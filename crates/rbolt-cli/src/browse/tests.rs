@@ -392,3 +392,82 @@ fn write_demo_database() {
     let path = std::env::var("RBOLT_BROWSE_DEMO").unwrap();
     build(Path::new(&path), true);
 }
+
+#[test]
+fn copy_and_export() {
+    let mut t = setup(120, 40, false);
+    t.keys(&[Char(':')]);
+    t.typed("alpha/text");
+    t.keys(&[Enter]);
+    assert_eq!(t.keys(&[Char('y')]), Effect::Copy(b"hello world".to_vec()));
+    assert_eq!(t.keys(&[Char('Y')]), Effect::Copy(b"text".to_vec()));
+    t.keys(&[Char('X')]);
+    assert_eq!(t.app.prompt.as_ref().unwrap().text, "alpha.jsonl");
+    let file = t._dir.path().join("out.jsonl");
+    for _ in 0.."alpha.jsonl".len() {
+        t.keys(&[KeyCode::Backspace]);
+    }
+    t.typed(file.to_str().unwrap());
+    t.keys(&[Enter]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], r#"{"bucket":["alpha"],"seq":0}"#);
+    assert!(
+        lines.contains(&r#"{"key":"bin","value":{"b64":"AAAAAAAAAA4="}}"#),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&r#"{"bucket":["alpha","nested"],"seq":7}"#),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&r#"{"key":"multi","value":"line one\nline two\n\tindented\n"}"#));
+}
+
+#[test]
+fn check_problems_jump_to_their_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.db");
+    drop(build(&path, true));
+    // Turn the first leaf of `big` into a page of no known type.
+    let victim = {
+        let db = rbolt::Options::new().read_only(true).open(&path).unwrap();
+        let tx = db.begin_read().unwrap();
+        let b = tx.bucket(b"big").unwrap().unwrap();
+        let raw = crate::raw::RawFile::open(&path).unwrap();
+        let (_, page) = raw.read_page(b.root()).unwrap();
+        rbolt_format::BranchPage::new(&page)
+            .unwrap()
+            .child(0)
+            .unwrap()
+    };
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[victim as usize * 4096 + 8] = 0x20;
+    std::fs::write(&path, bytes).unwrap();
+    let data = Data::open(&path, false, None).unwrap();
+    let app = App::new(&data, Rect::new(0, 0, 120, 40), &[]).unwrap();
+    let term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut t = T {
+        _dir: dir,
+        data,
+        app,
+        term,
+    };
+    t.keys(&[Char('C')]);
+    assert_eq!(t.app.mode, Mode::Check);
+    let first = t.app.problems.items.first().cloned().unwrap();
+    assert_eq!(first.0, Some(victim), "{:?}", t.app.problems.items);
+    snap("check_problems", &mut t);
+    t.keys(&[Enter]);
+    assert_eq!(t.app.mode, Mode::Pages);
+    assert_eq!(t.app.target(), Target::Page(victim));
+    // Browsing the damaged bucket reports the damage instead of failing.
+    t.keys(&[Esc, Char(':')]);
+    t.typed("big/key00000");
+    t.keys(&[Enter]);
+    assert!(
+        t.app.message.as_ref().is_some_and(|m| m.1),
+        "{:?}",
+        t.app.message
+    );
+    t.screen();
+}
