@@ -106,6 +106,9 @@ pub(crate) fn spawn(db: Arc<Db>, spec: JobSpec) -> Job {
             Ok(t) => w.run(&t, spec),
             Err(e) => Err(e.to_string()),
         };
+        // Let go of the file before saying so: whoever waits for `Done` may close or
+        // reopen it.
+        drop(db);
         let _ = w.out.send(JobMsg::Done(r));
     });
     Job { rx, cancel }

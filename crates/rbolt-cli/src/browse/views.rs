@@ -262,7 +262,12 @@ fn utf8(b: &[u8], width: usize, top: usize, height: usize, label: String) -> Win
 
 /// Bytes per hex line at `width` columns.
 pub(crate) fn hex_per_line(width: usize) -> usize {
-    if width >= 78 { 16 } else { 8 }
+    // Offset, a gap, "xx " per byte (plus a gap after 8 of 16), "|ascii|".
+    match width {
+        77.. => 16,
+        43.. => 8,
+        _ => 4,
+    }
 }
 
 fn hex(b: &[u8], width: usize, top: usize, height: usize, label: &str) -> Window {
@@ -272,7 +277,11 @@ fn hex(b: &[u8], width: usize, top: usize, height: usize, label: &str) -> Window
     for i in top..(top + height).min(total) {
         let off = i * per;
         let row = &b[off..(off + per).min(b.len())];
-        let mut s = format!("{off:08x}  ");
+        let mut s = if per == 16 {
+            format!("{off:08x}  ")
+        } else {
+            format!("{off:08x} ")
+        };
         for j in 0..per {
             match row.get(j) {
                 Some(x) => {
