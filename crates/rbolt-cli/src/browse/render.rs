@@ -526,21 +526,27 @@ fn inspector(f: &mut Frame<'_>, r: Rect, app: &mut App, data: &Data, theme: Them
             } else {
                 let view = app.inspector.view;
                 let (scroll, fold) = (app.inspector.scroll, app.inspector.fold);
-                let cache = &mut app.json_cache;
                 let txid = data.header().txid;
+                let json_cache = &mut app.json_cache;
+                let view_cache = &mut app.view_cache;
                 data.with_value(b, k, |v| match v {
                     None => text_window(vec!["(gone: press Ctrl-R)".into()], "value"),
                     Some(v) => {
-                        let json = if view == View::Auto {
-                            let ident = (txid, b.clone(), k.clone());
-                            if cache.as_ref().is_none_or(|c| c.0 != ident) {
-                                *cache = Some((ident, views::pretty_json(v)));
-                            }
-                            cache.as_ref().and_then(|c| c.1.clone())
-                        } else {
-                            None
+                        let ident = (txid, b.clone(), k.clone());
+                        if view == View::Auto && json_cache.as_ref().is_none_or(|c| c.0 != ident) {
+                            *json_cache = Some((ident.clone(), views::pretty_json(v)));
+                        }
+                        let json = match json_cache {
+                            Some((_, j)) if view == View::Auto => j.as_deref(),
+                            _ => None,
                         };
-                        views::window(view, v, json.as_deref(), w, scroll, h, fold)
+                        // A full pass the first time; later frames stop after the window.
+                        let vident = (ident, view, w, fold);
+                        let known = view_cache.as_ref().filter(|c| c.0 == vident).map(|c| c.1);
+                        let (win, learnt) =
+                            views::window_known(view, v, json, (w, scroll, h), fold, known);
+                        *view_cache = Some((vident, learnt));
+                        win
                     }
                 })
                 .unwrap_or_else(|e| text_window(vec![e.to_string()], "value"))

@@ -137,6 +137,12 @@ pub(crate) struct Running {
 /// A value's JSON rendering, by snapshot, bucket and key.
 pub(crate) type JsonCache = ((u64, BucketPath, Vec<u8>), Option<String>);
 
+/// See [`App::view_cache`].
+pub(crate) type ViewCache = (
+    ((u64, BucketPath, Vec<u8>), View, usize, usize),
+    super::views::Known,
+);
+
 /// Everything on screen.
 #[derive(Debug)]
 pub(crate) struct App {
@@ -162,6 +168,9 @@ pub(crate) struct App {
     pub(crate) job: Option<Running>,
     /// The selected value pretty-printed as JSON (or not JSON), by snapshot, bucket and key.
     pub(crate) json_cache: Option<JsonCache>,
+    /// What the first full pass over the selected value learnt (its length in lines…), by
+    /// snapshot, bucket, key, view, width and fold.
+    pub(crate) view_cache: Option<ViewCache>,
 }
 
 pub(crate) const READ_ONLY: &str = "read-only: restart with --write to edit";
@@ -193,6 +202,7 @@ impl App {
             stats_open: false,
             job: None,
             json_cache: None,
+            view_cache: None,
         };
         app.resize(size);
         if !start.is_empty() {

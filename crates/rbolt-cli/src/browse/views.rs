@@ -78,6 +78,8 @@ struct Lines {
     cur_w: usize,
     done: usize,
     out: Vec<String>,
+    /// The view's length from an earlier pass: scanning may stop after the window.
+    known: Option<usize>,
 }
 
 impl Lines {
@@ -90,7 +92,13 @@ impl Lines {
             cur_w: 0,
             done: 0,
             out: Vec::new(),
+            known: None,
         }
+    }
+
+    /// Nothing more to collect: the window is filled and the total is already known.
+    fn full(&self) -> bool {
+        self.known.is_some() && self.done >= self.top + self.height
     }
 
     fn visible(&self) -> bool {
@@ -119,6 +127,9 @@ impl Lines {
 
     fn text(&mut self, s: &str) {
         for c in s.chars() {
+            if self.full() {
+                return;
+            }
             if c == '\n' {
                 self.newline();
             } else {
@@ -128,6 +139,13 @@ impl Lines {
     }
 
     fn finish(mut self, label: impl Into<String>) -> Window {
+        if let Some(total) = self.known.filter(|_| self.full()) {
+            return Window {
+                lines: self.out,
+                total,
+                label: label.into(),
+            };
+        }
         if self.cur_w > 0 || self.done == 0 {
             self.newline();
         }
@@ -168,6 +186,60 @@ pub(crate) fn window(
     height: usize,
     fold: usize,
 ) -> Window {
+    window_known(view, value, json, (width, top, height), fold, None).0
+}
+
+/// What one full pass over a value learnt, so later frames can stop after the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Known {
+    /// Lines in the view.
+    pub(crate) total: usize,
+    /// The auto view's verdict: text rather than hex.
+    pub(crate) text: bool,
+}
+
+/// [`window`] with what an earlier pass over the same value and width learnt (`None` the
+/// first time), and what this pass learnt.
+pub(crate) fn window_known(
+    view: View,
+    value: &[u8],
+    json: Option<&str>,
+    (width, top, height): (usize, usize, usize),
+    fold: usize,
+    known: Option<Known>,
+) -> (Window, Known) {
+    let mk = |w: usize| {
+        let mut l = Lines::new(w, top, height);
+        l.known = known.map(|k| k.total);
+        l
+    };
+    let text = known.map_or_else(
+        || view == View::Auto && json.is_none() && is_text(&value[..value.len().min(TEXT_LIMIT)]),
+        |k| k.text,
+    );
+    let w = window_inner(view, value, json, width, top, height, fold, text, mk);
+    let k = Known {
+        total: w.total,
+        text,
+    };
+    (w, k)
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the one place the window is assembled"
+)]
+fn window_inner(
+    view: View,
+    value: &[u8],
+    json: Option<&str>,
+    width: usize,
+    top: usize,
+    height: usize,
+    fold: usize,
+    text: bool,
+    mk: impl Fn(usize) -> Lines,
+) -> Window {
     let clipped = &value[..value.len().min(TEXT_LIMIT)];
     let note = if clipped.len() < value.len() {
         format!(" (first {} MiB)", TEXT_LIMIT >> 20)
@@ -177,23 +249,30 @@ pub(crate) fn window(
     match view {
         View::Auto => {
             if let Some(j) = json {
-                let mut l = Lines::new(width, top, height);
+                let mut l = mk(width);
                 l.text(j);
                 l.finish("auto: json")
-            } else if is_text(clipped) {
-                utf8(clipped, width, top, height, format!("auto: text{note}"))
+            } else if text {
+                utf8(mk(width), clipped, format!("auto: text{note}"))
             } else {
                 hex(value, width, top, height, "auto: hex")
             }
         }
-        View::Utf8 => utf8(clipped, width, top, height, format!("utf-8{note}")),
+        View::Utf8 => utf8(mk(width), clipped, format!("utf-8{note}")),
         View::Quoted => {
-            let mut l = Lines::new(width, top, height);
+            let mut l = mk(width);
             l.ch('"');
-            for chunk in clipped.utf8_chunks() {
+            'outer: for chunk in clipped.utf8_chunks() {
                 for c in chunk.valid().chars() {
-                    let q = go_quote(c.encode_utf8(&mut [0; 4]).as_bytes());
-                    l.text(&q[1..q.len() - 1]);
+                    if l.full() {
+                        break 'outer;
+                    }
+                    if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                        l.ch(c);
+                    } else {
+                        let q = go_quote(c.encode_utf8(&mut [0; 4]).as_bytes());
+                        l.text(&q[1..q.len() - 1]);
+                    }
                 }
                 for x in chunk.invalid() {
                     l.text(&format!("\\x{x:02x}"));
@@ -204,7 +283,7 @@ pub(crate) fn window(
         }
         View::Hex => hex(value, width, top, height, "hex"),
         View::JsonTree => {
-            let mut l = Lines::new(usize::MAX, top, height);
+            let mut l = mk(usize::MAX);
             match super::json::parse(&value[..value.len().min(JSON_LIMIT)]) {
                 Some(j) => {
                     let mut out = String::new();
@@ -219,32 +298,40 @@ pub(crate) fn window(
             }
         }
         View::Ints => {
-            let mut l = Lines::new(width, top, height);
+            let mut l = mk(width);
             l.text(&ints(value));
             l.finish("integers")
         }
         View::Time => {
-            let mut l = Lines::new(width, top, height);
+            let mut l = mk(width);
             l.text(&times(value));
             l.finish("time guesses")
         }
         View::Base64 => {
-            let mut l = Lines::new(width, top, height);
-            l.text(&base64(clipped));
+            let mut l = mk(width);
+            // Whole groups of 3 bytes encode the same alone as in the whole.
+            for part in clipped.chunks(3 * 1024) {
+                if l.full() {
+                    break;
+                }
+                l.text(&base64(part));
+            }
             l.finish(format!("base64{note}"))
         }
         View::Bucket => {
-            let mut l = Lines::new(width, top, height);
+            let mut l = mk(width);
             l.text("a value, not a bucket");
             l.finish("bucket")
         }
     }
 }
 
-fn utf8(b: &[u8], width: usize, top: usize, height: usize, label: String) -> Window {
-    let mut l = Lines::new(width, top, height);
+fn utf8(mut l: Lines, b: &[u8], label: String) -> Window {
     for chunk in b.utf8_chunks() {
         for c in chunk.valid().chars() {
+            if l.full() {
+                return l.finish(label);
+            }
             match c {
                 '\n' => l.newline(),
                 '\t' => l.text("    "),
@@ -619,5 +706,21 @@ mod tests {
         assert_eq!(open.lines[1], "  ▾ \"a\": {} 1 keys");
         let folded = window(View::JsonTree, v, None, 80, 0, 100, 1);
         assert_eq!(folded.lines[1], "  ▸ \"a\": {…} 1 keys");
+    }
+
+    #[test]
+    fn a_known_length_gives_the_same_window() {
+        let mut v: Vec<u8> = (0..5000u32)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        v.extend_from_slice(&[0xff, 0, b'"', 0xe2, 0x82]);
+        for view in ALL_VIEWS {
+            for (w, top, h) in [(40, 0, 10), (13, 777, 7), (80, 100_000, 5)] {
+                let (full, k) = window_known(view, &v, None, (w, top, h), 2, None);
+                let (again, k2) = window_known(view, &v, None, (w, top, h), 2, Some(k));
+                assert_eq!(full, again, "{view:?} {w} {top}");
+                assert_eq!(k, k2);
+            }
+        }
     }
 }
