@@ -472,3 +472,91 @@ fn check_problems_jump_to_their_page() {
     );
     t.screen();
 }
+
+/// Damaged files (the testkit's hostile mutations of the demo file) give messages on the
+/// status line, never a panic, whatever the user presses. The seed is printed;
+/// `RBOLT_BROWSE_HOSTILE_SEED` replays it, `RBOLT_BROWSE_HOSTILE_ROUNDS` runs longer.
+#[test]
+fn hostile_files_never_panic() {
+    use rbolt_testkit::hostile::mutate;
+    use rbolt_testkit::rng::Rng;
+    let dir = tempfile::tempdir().unwrap();
+    let good_path = dir.path().join("good.db");
+    drop(build(&good_path, true));
+    let good = std::fs::read(&good_path).unwrap();
+    let env = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<u64>().ok());
+    let seed = env("RBOLT_BROWSE_HOSTILE_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    });
+    eprintln!("hostile seed: RBOLT_BROWSE_HOSTILE_SEED={seed}");
+    let mut rng = Rng::new(seed);
+    let rounds = env("RBOLT_BROWSE_HOSTILE_ROUNDS").unwrap_or(16);
+    let script: &[KeyCode] = &[
+        Down,
+        Down,
+        Enter,
+        Enter,
+        End,
+        Char('g'),
+        Char('4'),
+        Tab,
+        Char('J'),
+        End,
+        Char('1'),
+        Char('h'),
+        Char('h'),
+        Char('j'),
+        Enter,
+        Char('G'),
+        Char('o'),
+        Esc,
+        Char('P'),
+        Down,
+        Tab,
+        End,
+        Esc,
+        Char('C'),
+        Enter,
+        Esc,
+        Char('S'),
+        Char('f'),
+        Char('A'),
+        Enter,
+        Enter,
+        Esc,
+        Char(':'),
+        Char('b'),
+        Char('i'),
+        Char('g'),
+        Enter,
+        Char('9'),
+        Char('v'),
+    ];
+    for round in 0..rounds {
+        let mut img = good.clone();
+        let what = mutate(&mut img, 4096, &mut rng);
+        let path = dir.path().join(format!("h{round}.db"));
+        std::fs::write(&path, &img).unwrap();
+        let Ok(data) = Data::open(&path, false, Some(Duration::from_secs(1))) else {
+            continue;
+        };
+        let Ok(app) = App::new(&data, Rect::new(0, 0, 100, 30), &[]) else {
+            continue;
+        };
+        let term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        let mut t = T {
+            _dir: tempfile::tempdir().unwrap(),
+            data,
+            app,
+            term,
+        };
+        for k in script {
+            t.keys(&[*k]);
+            let _ = t.screen();
+        }
+        eprintln!("round {round}: {what}: ok");
+    }
+}
