@@ -49,10 +49,11 @@ pub(crate) fn run(a: &BrowseArgs, ctx: &Ctx) -> Result<(), CliError> {
             BucketFormat::Hex => crate::values::unhex(s.as_bytes()),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // The file first: a missing, locked or damaged file is reported the same way everywhere.
+    let mut data = data::Data::open(path, a.write, ctx.timeout)?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(CliError::msg("browse needs a terminal"));
     }
-    let mut data = data::Data::open(path, a.write, ctx.timeout)?;
     let (w, h) = ratatui::crossterm::terminal::size()?;
     let mut app = state::App::new(&data, Rect::new(0, 0, w, h), &start)?;
     let theme = render::Theme {

@@ -4,8 +4,10 @@
 //! the terminal restored. Skipped when tmux is missing. Without a terminal, browse refuses.
 
 use crate::fixtures::{Fx, go_check, go_helper, rbolt};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A tmux server of its own, with one 120×40 pane running `sh`; killed on drop.
@@ -123,7 +125,7 @@ impl Drop for Pane {
 }
 
 #[test]
-fn browse_needs_a_terminal() {
+fn browse_needs_a_terminal_and_a_file() {
     let fx = Fx::new();
     fx.nested();
     let o = rbolt(fx.dir.path())
@@ -135,8 +137,53 @@ fn browse_needs_a_terminal() {
         String::from_utf8_lossy(&o.stderr).lines().next(),
         Some("Error: browse needs a terminal")
     );
-    let o = rbolt(fx.dir.path()).args(["tui"]).output().unwrap();
+    let o = rbolt(fx.dir.path())
+        .args(["tui", "missing.db"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).lines().next(),
+        Some("Error: source database file \"missing.db\" doesn't exist")
+    );
+    let o = rbolt(fx.dir.path()).args(["browse"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{o:?}");
+}
+
+/// With Go bbolt holding the file's lock, browse gives up after `--timeout`, read-only or not.
+#[test]
+fn browse_times_out_on_a_locked_file() {
+    let Some(go) = go_helper() else {
+        assert!(!go_required(), "the Go helper is required here");
+        return;
+    };
+    let fx = Fx::new();
+    fx.nested();
+    let mut holder = Command::new(&go)
+        .arg("lockhold")
+        .arg(fx.path("fx.db"))
+        .arg("5")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+    for args in [
+        &["browse", "--timeout", "200ms", "fx.db"][..],
+        &["browse", "--write", "--timeout", "200ms", "fx.db"],
+    ] {
+        let t = Instant::now();
+        let o = rbolt(fx.dir.path()).args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with("Error: timeout"), "{args:?}: {err}");
+        assert!(t.elapsed() < Duration::from_secs(3), "{args:?}");
+    }
+    let _ = holder.kill();
+    let _ = holder.wait();
 }
 
 #[test]
