@@ -3,7 +3,7 @@
 
 use super::data::{BucketPath, Data, Edit};
 use super::jobs::JobSpec;
-use super::state::{App, Ask, Effect, Focus, Mode};
+use super::state::{App, Ask, Effect, Focus, Mode, Target};
 use super::views::show_bytes;
 use crate::error::CliError;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
@@ -194,6 +194,59 @@ impl App {
             Ask::Confirm(_) => {}
         }
         Ok(Effect::None)
+    }
+
+    /// `e`: asks for a value's new bytes, prefilled with the old ones when short.
+    pub(crate) fn edit_value(&mut self, data: &Data) -> Result<(), CliError> {
+        let Target::Value(b, k) = self.target() else {
+            self.message = Some(("e edits a value: select a key that holds one".into(), true));
+            return Ok(());
+        };
+        let text = data.with_value(&b, &k, |v| {
+            let v = v.unwrap_or_default();
+            if super::views::is_text(v)
+                && v.len() <= 4096
+                && !v.starts_with(b"0x")
+                && !v.contains(&b'\n')
+            {
+                Ok(String::from_utf8_lossy(v).into_owned())
+            } else if v.len() <= 2048 {
+                Ok(format!("0x{}", crate::values::hex(v)))
+            } else {
+                Err(format!("{} bytes is too large to edit here", v.len()))
+            }
+        })?;
+        match text {
+            Ok(t) => self.ask(Ask::EditValue(b, k), &t),
+            Err(e) => self.message = Some((e, true)),
+        }
+        Ok(())
+    }
+
+    /// `D`: asks before deleting the selected key or bucket.
+    pub(crate) fn confirm_delete(&mut self) {
+        use super::data::Edit;
+        if self.mode != Mode::Browse || self.focus == Focus::Tree {
+            self.message = Some((
+                "D deletes the selected key or bucket of the key list".into(),
+                true,
+            ));
+            return;
+        }
+        let Some(r) = self.keys.selected() else {
+            self.message = Some(("nothing to delete".into(), true));
+            return;
+        };
+        let (bucket, key) = (self.keys.bucket.clone(), r.key.clone());
+        let edit = if r.bucket {
+            Edit::DeleteBucket {
+                parent: bucket,
+                name: key,
+            }
+        } else {
+            Edit::Delete { bucket, key }
+        };
+        self.ask(Ask::Confirm(edit), "");
     }
 
     /// Runs an edit in one write transaction and shows the result.

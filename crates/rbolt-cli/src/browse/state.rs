@@ -717,54 +717,6 @@ impl App {
         }
     }
 
-    fn edit_value(&mut self, data: &Data) -> Result<(), CliError> {
-        let Target::Value(b, k) = self.target() else {
-            self.fail("e edits a value: select a key that holds one");
-            return Ok(());
-        };
-        let text = data.with_value(&b, &k, |v| {
-            let v = v.unwrap_or_default();
-            if super::views::is_text(v)
-                && v.len() <= 4096
-                && !v.starts_with(b"0x")
-                && !v.contains(&b'\n')
-            {
-                Ok(String::from_utf8_lossy(v).into_owned())
-            } else if v.len() <= 2048 {
-                Ok(format!("0x{}", crate::values::hex(v)))
-            } else {
-                Err(format!("{} bytes is too large to edit here", v.len()))
-            }
-        })?;
-        match text {
-            Ok(t) => self.ask(Ask::EditValue(b, k), &t),
-            Err(e) => self.fail(e),
-        }
-        Ok(())
-    }
-
-    fn confirm_delete(&mut self) {
-        use super::data::Edit;
-        if self.mode != Mode::Browse || self.focus == Focus::Tree {
-            self.fail("D deletes the selected key or bucket of the key list");
-            return;
-        }
-        let Some(r) = self.keys.selected() else {
-            self.fail("nothing to delete");
-            return;
-        };
-        let (bucket, key) = (self.keys.bucket.clone(), r.key.clone());
-        let edit = if r.bucket {
-            Edit::DeleteBucket {
-                parent: bucket,
-                name: key,
-            }
-        } else {
-            Edit::Delete { bucket, key }
-        };
-        self.ask(Ask::Confirm(edit), "");
-    }
-
     /// Re-reads the tree and the key list after the snapshot changed.
     pub(crate) fn after_change(&mut self, data: &Data) -> Result<(), CliError> {
         self.tree.rebuild(data)?;
