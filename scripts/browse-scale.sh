@@ -50,6 +50,21 @@ wait_for "go to"
 tm send-keys Escape
 sleep 0.2
 screen_at_end=$(tm capture-pane -p)
+# A prefix seek, a goto to a hex key, and a search cancelled with Esc.
+tm send-keys /
+tm send-keys -l 0x0007a1
+tm send-keys Enter
+tm send-keys :
+tm send-keys -l bench/0x0000000100000000
+tm send-keys Enter
+wait_for "Tab pane"
+tm send-keys f
+tm send-keys -l zzz
+tm send-keys Enter
+sleep 0.3
+tm send-keys Escape
+wait_for "cancelled"
+screen_cancelled=$(tm capture-pane -p | grep cancelled)
 tm send-keys q
 wait_for "READY>"
 wait "$sampler" 2>/dev/null || true
@@ -57,6 +72,7 @@ tm kill-server
 echo "$screen_after_scroll" | sed -n 2,12p
 echo ...
 echo "$screen_at_end" | sed -n 2,6p
+echo "search: $screen_cancelled"
 inputs=$(grep -c '^input' "$dir/timings")
 echo "inputs handled: $inputs"
 echo "slowest input (us): $(grep '^input' "$dir/timings" | cut -d' ' -f2 | sort -n | tail -1)"
