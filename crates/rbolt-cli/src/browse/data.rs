@@ -147,7 +147,7 @@ impl Data {
         Header {
             file,
             page_size: self.tx.page_size(),
-            txid: self.tx.id(),
+            txid: self.tx.id().get(),
             hwm: self.tx.size() / self.tx.page_size() as u64,
             file_size: std::fs::metadata(&self.path).map_or(0, |m| m.len()),
             free: self.free,
@@ -292,14 +292,14 @@ impl Data {
         stats: bool,
     ) -> Result<BucketInfo, CliError> {
         let b = self.bucket(path)?.ok_or_else(not_found)?;
-        let small = b.root() == 0
+        let small = b.root().get() == 0
             || self
                 .tx
                 .page(b.root())?
                 .is_some_and(|p| p.page_type == rbolt::PageType::Leaf);
         Ok(BucketInfo {
             sequence: b.sequence(),
-            root: b.root(),
+            root: b.root().get(),
             stats: if stats || small {
                 Some(b.stats()?)
             } else {
@@ -316,8 +316,8 @@ impl Data {
         key: &[u8],
     ) -> Result<Option<u64>, CliError> {
         let root = match self.bucket(path)? {
-            Some(b) => b.root(),
-            None => self.tx.cursor().bucket().root(),
+            Some(b) => b.root().get(),
+            None => self.tx.cursor().bucket().root().get(),
         };
         if root == 0 {
             // Inline: the bucket's value lives in its parent's leaf.
@@ -339,7 +339,7 @@ impl Data {
                 .child_index(key)
                 .map_err(|e| CliError::msg(e.to_string()))?
                 .ok_or_else(|| CliError::msg(format!("page {id}: empty branch")))?;
-            id = br.child(i).map_err(|e| CliError::msg(e.to_string()))?;
+            id = br.child(i).map_err(|e| CliError::msg(e.to_string()))?.get();
         }
         Err(CliError::msg("tree deeper than 64 levels"))
     }
@@ -375,7 +375,7 @@ fn free_pages(path: &Path) -> Option<u64> {
     if meta.freelist == rbolt_format::PGID_NO_FREELIST {
         return None;
     }
-    let (_, page) = raw.read_page(meta.freelist).ok()?;
+    let (_, page) = raw.read_page(meta.freelist.get()).ok()?;
     rbolt_format::freelist_id_count(&page).ok()
 }
 

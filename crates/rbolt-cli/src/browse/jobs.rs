@@ -204,8 +204,11 @@ impl Worker {
                 let problems = tx.check_with(&opts);
                 let n = problems.len();
                 for p in problems {
-                    self.send(JobMsg::Problem(p.pgid(), p.message().to_string()))
-                        .map_err(|_| "cancelled".to_string())?;
+                    self.send(JobMsg::Problem(
+                        p.pgid().map(u64::from),
+                        p.message().to_string(),
+                    ))
+                    .map_err(|_| "cancelled".to_string())?;
                 }
                 Ok(if n == 0 {
                     "check: OK".into()
@@ -355,7 +358,7 @@ impl Worker {
         let mut batch = Vec::with_capacity(4096);
         let mut id = 0u64;
         while id < hwm {
-            let row = match tx.page(id) {
+            let row = match tx.page(rbolt::Pgid(id)) {
                 Ok(Some(p)) => PageRow {
                     id,
                     kind: p.page_type,

@@ -36,7 +36,7 @@ pub(crate) fn describe(raw: &RawFile, id: u64) -> (Vec<String>, Vec<u64>, Vec<u8
                         "  root      page {} (sequence {})",
                         m.root.root, m.root.sequence
                     ),
-                    format!("  freelist  page {}", m.freelist as i64),
+                    format!("  freelist  page {}", m.freelist.get() as i64),
                     format!("  hwm       {}", m.pgid),
                     format!("  txid      {}", m.txid),
                     format!("  checksum  {:016x} ({valid})", m.checksum),
@@ -69,7 +69,7 @@ pub(crate) fn describe(raw: &RawFile, id: u64) -> (Vec<String>, Vec<u64>, Vec<u8
                 for i in 0..b.len() {
                     match (b.key(i), b.child(i)) {
                         (Ok(k), Ok(c)) => {
-                            children.push(c);
+                            children.push(c.get());
                             lines.push(format!("  {i:>4} {} → page {c}", show_bytes(k, 40)));
                         }
                         (Err(e), _) | (_, Err(e)) => lines.push(err(e)),

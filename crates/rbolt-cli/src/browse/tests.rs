@@ -435,11 +435,12 @@ fn check_problems_jump_to_their_page() {
         let tx = db.begin_read().unwrap();
         let b = tx.bucket(b"big").unwrap().unwrap();
         let raw = crate::raw::RawFile::open(&path).unwrap();
-        let (_, page) = raw.read_page(b.root()).unwrap();
+        let (_, page) = raw.read_page(b.root().get()).unwrap();
         rbolt_format::BranchPage::new(&page)
             .unwrap()
             .child(0)
             .unwrap()
+            .get()
     };
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[victim as usize * 4096 + 8] = 0x20;
