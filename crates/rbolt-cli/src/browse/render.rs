@@ -645,7 +645,10 @@ pub(crate) const HELP: &[(&str, &str)] = &[
     ("v 1-9", "next inspector view / view by number"),
     ("V", "inspect the key instead of the value"),
     ("J K + -", "scroll inspector / open or fold JSON levels"),
-    ("f", "search keys and values below this bucket"),
+    (
+        "f n N",
+        "search keys and values below this bucket / next, previous match",
+    ),
     ("P o", "pages mode / the leaf page of this key"),
     ("C S", "check the file / statistics"),
     ("x X", "save value to a file / export bucket as JSON lines"),

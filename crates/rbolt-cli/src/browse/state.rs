@@ -325,9 +325,25 @@ impl App {
                 if self.mode != Mode::Browse {
                     self.mode = Mode::Browse;
                     self.inspector.scroll = 0;
-                    return Ok(Effect::None);
                 }
-                return Ok(Effect::Quit);
+                // Never quits: Esc is pressed to dismiss things; q quits.
+                self.message = None;
+            }
+            (KeyCode::Char('n' | 'N'), false) if self.mode == Mode::Browse => {
+                if self.hits.items.is_empty() {
+                    self.fail("no search results: f searches");
+                } else {
+                    let page = self.list_page();
+                    self.hits
+                        .step(if k.code == KeyCode::Char('n') { 1 } else { -1 }, page);
+                    let h = self.hits.items[self.hits.cursor].clone();
+                    self.go(data, &h.bucket, Some(&h.key))?;
+                    self.say(format!(
+                        "match {} of {}",
+                        self.hits.cursor + 1,
+                        self.hits.items.len()
+                    ));
+                }
             }
             (KeyCode::Char('?'), _) => self.help = true,
             (KeyCode::Tab, _) => self.cycle_focus(true),

@@ -288,6 +288,19 @@ fn search_check_and_pages_jobs() {
     t.keys(&[Enter]);
     assert_eq!(t.app.mode, Mode::Browse);
     assert_eq!(selected_key(&t), "json");
+    // n and N walk the matches without going back to the list (searching from the top).
+    t.keys(&[Char(':'), Char('/'), Enter, Char('f')]);
+    t.typed("key0000");
+    t.keys(&[Enter, Enter]);
+    assert_eq!(selected_key(&t), "key00000");
+    t.keys(&[Char('n'), Char('n')]);
+    assert_eq!(selected_key(&t), "key00002");
+    t.keys(&[Char('N')]);
+    assert_eq!(selected_key(&t), "key00001");
+    assert_eq!(t.keys(&[Esc]), Effect::None);
+    t.keys(&[Char(':')]);
+    t.typed("alpha/json");
+    t.keys(&[Enter]);
     // From a key to its leaf page.
     t.keys(&[Char('o')]);
     assert_eq!(t.app.mode, Mode::Pages);
