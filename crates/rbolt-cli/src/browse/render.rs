@@ -647,7 +647,7 @@ pub(crate) const HELP: &[(&str, &str)] = &[
     ("J K + -", "scroll inspector / open or fold JSON levels"),
     (
         "f n N",
-        "search keys and values below this bucket / next, previous match",
+        "search keys and values here / next, previous match",
     ),
     ("P o", "pages mode / the leaf page of this key"),
     ("C S", "check the file / statistics"),
