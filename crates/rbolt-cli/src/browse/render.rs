@@ -627,8 +627,23 @@ fn hints(f: &mut Frame<'_>, r: Rect, app: &App) {
         Mode::Search => "Esc cancel/back  jk move  Enter go to  q quit",
         Mode::Check => "Esc back  jk move  Enter page  q quit",
     };
+    // Whole hints only: drop those that do not fit rather than cut one in half.
+    let mut shown = String::new();
+    for h in text.split("  ") {
+        let extra = if shown.is_empty() { 0 } else { 2 };
+        if shown.chars().count() + extra + h.chars().count() > usize::from(r.width) {
+            break;
+        }
+        if extra > 0 {
+            shown.push_str("  ");
+        }
+        shown.push_str(h);
+    }
     f.render_widget(
-        Paragraph::new(Line::styled(text, Style::new().add_modifier(Modifier::DIM))),
+        Paragraph::new(Line::styled(
+            shown,
+            Style::new().add_modifier(Modifier::DIM),
+        )),
         r,
     );
 }
