@@ -274,6 +274,35 @@ fn edits_run_one_transaction_each() {
     assert_eq!(t.app.keys.bucket, vec![b"alpha".to_vec(), b"box".to_vec()]);
     assert_eq!(selected_key(&t), "nested");
     assert_eq!(t.data.header().txid, tx0 + 5);
+    // Delete the moved bucket (with what is in it), from its new parent.
+    t.keys(&[Char('D')]);
+    assert!(
+        t.app
+            .prompt
+            .as_ref()
+            .is_some_and(|p| super::prompt::question(&p.ask).contains("delete bucket nested"))
+    );
+    t.keys(&[Char('y')]);
+    assert_eq!(t.app.message.as_ref().unwrap().0, "deleted bucket nested");
+    assert!(
+        !t.data
+            .is_bucket(&[b"alpha".to_vec(), b"box".to_vec(), b"nested".to_vec()])
+    );
+    // Save a value to a file.
+    let out = t._dir.path().join("v.bin");
+    t.keys(&[Char(':')]);
+    t.typed("alpha/multi");
+    t.keys(&[Enter, Char('x')]);
+    for _ in 0.."value.bin".len() {
+        t.keys(&[KeyCode::Backspace]);
+    }
+    t.typed(out.to_str().unwrap());
+    t.keys(&[Enter]);
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        b"line one\nline two\n\tindented\n"
+    );
+    assert_eq!(t.data.header().txid, tx0 + 6);
     assert!(t.data.db().begin_read().unwrap().check().is_empty());
 }
 
