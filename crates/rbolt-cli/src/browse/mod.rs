@@ -59,6 +59,7 @@ pub(crate) fn run(a: &BrowseArgs, ctx: &Ctx) -> Result<(), CliError> {
     let theme = render::Theme {
         color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
+    let signals = terminal::Signals::watch()?;
     let mut screen = terminal::Screen::enter()?;
     let mut job: Option<jobs::Job> = None;
     // A switch for the tests that prove a panic gives the terminal back; inert otherwise.
@@ -68,23 +69,34 @@ pub(crate) fn run(a: &BrowseArgs, ctx: &Ctx) -> Result<(), CliError> {
         .map(std::fs::File::create)
         .transpose()?
         .map(std::io::BufWriter::new);
+    // Drawn again only after something happened.
+    let mut dirty = true;
     loop {
-        let t = Instant::now();
-        screen
-            .terminal
-            .draw(|f| render::draw(f, &mut app, &data, theme))?;
-        if let Some(w) = &mut timings {
-            writeln!(w, "draw {}", t.elapsed().as_micros())?;
+        if dirty {
+            let t = Instant::now();
+            screen
+                .terminal
+                .draw(|f| render::draw(f, &mut app, &data, theme))?;
+            if let Some(w) = &mut timings {
+                writeln!(w, "draw {}", t.elapsed().as_micros())?;
+            }
+            dirty = false;
         }
         if test_panic {
             panic!("RBOLT_BROWSE_TEST_PANIC is set");
         }
-        let wait = if job.is_some() {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(3600)
-        };
+        // Short waits while a job reports, and often enough to notice signals otherwise.
+        let wait = Duration::from_millis(if job.is_some() { 100 } else { 250 });
+        if signals.quit() {
+            return Err(CliError::msg("interrupted"));
+        }
+        if signals.stop() {
+            screen.suspend()?;
+            dirty = true;
+            continue;
+        }
         if event::poll(wait)? {
+            dirty = true;
             // Everything already typed is handled before the next draw, so held-down keys
             // never queue up behind frames.
             loop {
@@ -125,6 +137,7 @@ pub(crate) fn run(a: &BrowseArgs, ctx: &Ctx) -> Result<(), CliError> {
             loop {
                 match j.rx.try_recv() {
                     Ok(m) => {
+                        dirty = true;
                         let done = matches!(m, jobs::JobMsg::Done(_));
                         app.on_job(m);
                         if done {
@@ -134,6 +147,7 @@ pub(crate) fn run(a: &BrowseArgs, ctx: &Ctx) -> Result<(), CliError> {
                     }
                     Err(std::sync::mpsc::TryRecvError::Empty) => break,
                     Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                        dirty = true;
                         app.on_job(jobs::JobMsg::Done(Err("the job stopped".into())));
                         job = None;
                         break;

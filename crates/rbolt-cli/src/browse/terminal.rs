@@ -10,7 +10,8 @@ use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use std::io::{self, Stdout, Write};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
 
 /// The terminal in raw mode on the alternate screen; restored when dropped.
 pub(crate) struct Screen {
@@ -64,7 +65,8 @@ impl Screen {
     /// Ctrl-Z: hand the terminal back, stop like any job, and take it again on `fg`.
     pub(crate) fn suspend(&mut self) -> io::Result<()> {
         restore();
-        signal_hook::low_level::raise(signal_hook::consts::SIGTSTP)?;
+        // The default action (stop), even though a handler watches for SIGTSTP from outside.
+        signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGTSTP)?;
         // Running again (SIGCONT).
         take_over()?;
         self.terminal.clear()
@@ -75,6 +77,39 @@ impl Screen {
         let w = self.terminal.backend_mut();
         w.write_all(b)?;
         Write::flush(w)
+    }
+}
+
+/// Signals from outside the terminal: a stop (`kill -TSTP`) suspends cleanly, and a hang-up,
+/// interrupt or termination ends the browser through the normal exit, which restores the
+/// terminal.
+#[derive(Debug)]
+pub(crate) struct Signals {
+    stop: Arc<AtomicBool>,
+    quit: Arc<AtomicBool>,
+}
+
+impl Signals {
+    pub(crate) fn watch() -> io::Result<Self> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGTSTP};
+        let s = Self {
+            stop: Arc::new(AtomicBool::new(false)),
+            quit: Arc::new(AtomicBool::new(false)),
+        };
+        signal_hook::flag::register(SIGTSTP, s.stop.clone())?;
+        for sig in [SIGHUP, SIGINT, SIGTERM] {
+            signal_hook::flag::register(sig, s.quit.clone())?;
+        }
+        Ok(s)
+    }
+
+    /// A stop was asked for since the last call.
+    pub(crate) fn stop(&self) -> bool {
+        self.stop.swap(false, Ordering::Relaxed)
+    }
+
+    pub(crate) fn quit(&self) -> bool {
+        self.quit.load(Ordering::Relaxed)
     }
 }
 

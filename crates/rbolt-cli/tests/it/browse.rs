@@ -105,6 +105,23 @@ impl Pane {
         s
     }
 
+    /// Sends `sig` to the browser (the pane's shell's child).
+    fn signal(&self, sig: &str) {
+        let shell = self.display("#{pane_pid}");
+        let o = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+        let pid = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .trim()
+            .to_string();
+        let st = Command::new("kill")
+            .args([&format!("-{sig}"), &pid])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
     fn run_bare(&self, args: &str) {
         let bin = assert_cmd::cargo::cargo_bin("rbolt");
         self.type_text(&format!("'{}' {args}", bin.display()));
@@ -228,6 +245,17 @@ fn journey_open_expand_seek_views_pages_suspend_quit() {
     p.send(&["fg", "Enter"]);
     p.wait("the browser again", |s| s.contains("keys /alpha"));
     assert_eq!(p.display("#{alternate_on}"), "1");
+    // A stop from outside (kill -TSTP) is as clean as Ctrl-Z.
+    p.signal("TSTP");
+    p.wait("the shell after kill -TSTP", |s| {
+        s.lines()
+            .rfind(|l| !l.trim().is_empty())
+            .is_some_and(|l| l.starts_with("READY>"))
+    });
+    assert_eq!(p.display("#{alternate_on}"), "0");
+    p.send(&["clear", "Enter", "fg", "Enter"]);
+    p.wait("the browser again", |s| s.contains("keys /alpha"));
+    assert_eq!(p.display("#{alternate_on}"), "1");
     p.send(&["q"]);
     p.wait("the prompt after q", |s| {
         s.lines()
@@ -333,4 +361,17 @@ fn journey_panic_restores_the_terminal() {
         s.contains("RBOLT_BROWSE_TEST_PANIC is set"),
         "the panic message is on the normal screen: {s}"
     );
+}
+
+#[test]
+fn journey_terminated_restores_the_terminal() {
+    let fx = Fx::new();
+    fx.nested();
+    let Some(p) = Pane::start(&fx) else { return };
+    p.run("browse fx.db");
+    p.wait_text("keys /");
+    p.signal("TERM");
+    let s = p.assert_restored();
+    assert!(s.contains("Error: interrupted"), "{s}");
+    assert!(s.contains("EXIT-1"), "{s}");
 }
