@@ -344,6 +344,38 @@ impl Data {
         Err(CliError::msg("tree deeper than 64 levels"))
     }
 
+    /// The children of page `id` when it is a branch page (empty otherwise), read from the
+    /// file.
+    pub(crate) fn children_of(&self, id: u64) -> Result<Vec<u64>, CliError> {
+        let raw = RawFile::open(&self.path)?;
+        let (h, page) = raw.read_page(id)?;
+        if h.flags & rbolt_format::BRANCH_PAGE == 0 {
+            return Ok(Vec::new());
+        }
+        let br = rbolt_format::BranchPage::new(&page).map_err(|e| CliError::msg(e.to_string()))?;
+        (0..br.len())
+            .map(|i| {
+                br.child(i)
+                    .map(|c| c.get())
+                    .map_err(|e| CliError::msg(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// The branch page among `branches` that points to page `id`.
+    pub(crate) fn parent_of(
+        &self,
+        id: u64,
+        branches: impl Iterator<Item = u64>,
+    ) -> Result<Option<u64>, CliError> {
+        for b in branches {
+            if self.children_of(b)?.contains(&id) {
+                return Ok(Some(b));
+            }
+        }
+        Ok(None)
+    }
+
     /// Runs `edit` in one write transaction and moves to the snapshot it committed.
     pub(crate) fn apply(&mut self, edit: &Edit) -> Result<(), CliError> {
         let r = self.db.update(|tx| match edit {

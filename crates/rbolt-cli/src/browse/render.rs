@@ -93,7 +93,7 @@ pub(crate) fn draw(f: &mut Frame<'_>, app: &mut App, data: &Data, theme: Theme) 
     status(f, a.status, app, theme);
     hints(f, a.hints, app);
     if app.help {
-        help(f, f.area());
+        help(f, f.area(), app);
     }
 }
 
@@ -623,7 +623,9 @@ fn hints(f: &mut Frame<'_>, r: Rect, app: &App) {
         Mode::Browse => {
             "q quit  ? help  jk move  l open  h back  / seek  : goto  v view  f search  P pages  C check  S stats  Tab pane"
         }
-        Mode::Pages => "Esc back  jk move  Enter decode  J/K scroll  : #page  q quit",
+        Mode::Pages => {
+            "Esc back  jk move  u parent  c child  n/N sibling  Enter inspect  J/K scroll  : #page  q quit"
+        }
         Mode::Search => "Esc cancel/back  jk move  Enter go to  q quit",
         Mode::Check => "Esc back  jk move  Enter page  q quit",
     };
@@ -665,6 +667,10 @@ pub(crate) const HELP: &[(&str, &str)] = &[
         "search keys and values here / next, previous match",
     ),
     ("P o", "pages mode / the leaf page of this key"),
+    (
+        "u c n N",
+        "pages mode: parent, first child, next, previous sibling",
+    ),
     ("C S", "check the file / statistics"),
     ("x X", "save value to a file / export bucket as JSON lines"),
     ("y Y", "copy value / key to the clipboard (OSC 52)"),
@@ -674,9 +680,36 @@ pub(crate) const HELP: &[(&str, &str)] = &[
     ("Ctrl-Z q", "suspend / quit"),
 ];
 
-fn help(f: &mut Frame<'_>, area: Rect) {
+fn help(f: &mut Frame<'_>, area: Rect, app: &mut App) {
     let w = area.width.min(72);
-    let h = (HELP.len() as u16 + 4).min(area.height);
+    let inner = usize::from(w.saturating_sub(2)).max(1);
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    for (k, d) in HELP {
+        // Descriptions wrap under themselves, never cut.
+        let room = inner.saturating_sub(13).max(8);
+        let mut rest: &str = d;
+        let mut first = true;
+        while !rest.is_empty() {
+            let cut = if rest.chars().count() <= room {
+                rest.len()
+            } else {
+                let limit = rest.char_indices().nth(room).map_or(rest.len(), |(i, _)| i);
+                rest[..limit].rfind(' ').filter(|i| *i > 0).unwrap_or(limit)
+            };
+            let key = if first { *k } else { "" };
+            lines.push(Line::raw(format!(" {key:<11} {}", rest[..cut].trim())));
+            rest = rest[cut..].trim_start();
+            first = false;
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        " any key closes this help",
+        Style::new().add_modifier(Modifier::DIM),
+    ));
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let overflow = (lines.len() as u16 + 2).saturating_sub(h);
+    app.help_scroll = app.help_scroll.min(overflow);
     let [_, mid, _] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(h),
@@ -689,18 +722,16 @@ fn help(f: &mut Frame<'_>, area: Rect) {
         Constraint::Fill(1),
     ])
     .areas(mid);
-    let mut lines: Vec<Line<'_>> = HELP
-        .iter()
-        .map(|(k, d)| Line::raw(format!(" {k:<11} {d}")))
-        .collect();
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        " any key closes this help",
-        Style::new().add_modifier(Modifier::DIM),
-    ));
+    let title = if overflow > 0 {
+        " help (j/k scroll) "
+    } else {
+        " help "
+    };
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" help ")),
+        Paragraph::new(lines)
+            .scroll((app.help_scroll, 0))
+            .block(Block::default().borders(Borders::ALL).title(title)),
         r,
     );
 }

@@ -156,6 +156,8 @@ pub(crate) struct App {
     /// The status line: a message and whether it is an error.
     pub(crate) message: Option<(String, bool)>,
     pub(crate) help: bool,
+    /// Lines the help screen is scrolled by (it may not fit a small terminal).
+    pub(crate) help_scroll: u16,
     pub(crate) pages: Found<PageRow>,
     /// A page to select once the page map reaches it.
     pub(crate) pending_page: Option<u64>,
@@ -193,6 +195,7 @@ impl App {
             prompt: None,
             message: None,
             help: false,
+            help_scroll: 0,
             pages: Found::default(),
             pending_page: None,
             pages_done: false,
@@ -307,7 +310,13 @@ impl App {
             return self.prompt_key(data, k);
         }
         if self.help {
-            self.help = false;
+            match k.code {
+                KeyCode::Char('j') | KeyCode::Down => self.help_scroll += 1,
+                KeyCode::Char('k') | KeyCode::Up => {
+                    self.help_scroll = self.help_scroll.saturating_sub(1);
+                }
+                _ => self.help = false,
+            }
             return Ok(Effect::None);
         }
         if k.code != KeyCode::Esc {
@@ -329,6 +338,9 @@ impl App {
                 // Never quits: Esc is pressed to dismiss things; q quits.
                 self.message = None;
             }
+            (KeyCode::Char('u' | 'c' | 'n' | 'N'), false) if self.mode == Mode::Pages => {
+                self.page_link(data, k.code)?;
+            }
             (KeyCode::Char('n' | 'N'), false) if self.mode == Mode::Browse => {
                 if self.hits.items.is_empty() {
                     self.fail("no search results: f searches");
@@ -345,7 +357,10 @@ impl App {
                     ));
                 }
             }
-            (KeyCode::Char('?'), _) => self.help = true,
+            (KeyCode::Char('?'), _) => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
             (KeyCode::Tab, _) => self.cycle_focus(true),
             (KeyCode::BackTab, _) => self.cycle_focus(false),
             (KeyCode::Char('j') | KeyCode::Down, false) => self.step(data, 1)?,
@@ -691,6 +706,64 @@ impl App {
         }
         self.pages = Found::default();
         self.start(JobSpec::PageMap)
+    }
+
+    /// Pages mode's tree walk: `u` the parent branch, `c` the first child, `n`/`N` the next
+    /// and previous sibling.
+    fn page_link(&mut self, data: &Data, code: KeyCode) -> Result<(), CliError> {
+        let Some(id) = self.pages.selected().map(|p| p.id) else {
+            return Ok(());
+        };
+        let branches = || {
+            self.pages
+                .items
+                .iter()
+                .filter(|p| p.kind == rbolt::PageType::Branch)
+                .map(|p| p.id)
+        };
+        let to = match code {
+            KeyCode::Char('c') => match data.children_of(id)?.first() {
+                Some(c) => *c,
+                None => {
+                    self.fail(format!("page {id} has no children: not a branch page"));
+                    return Ok(());
+                }
+            },
+            _ => {
+                let Some(parent) = data.parent_of(id, branches())? else {
+                    self.fail(format!(
+                        "no branch page points to page {id} (a bucket's root, a meta, freelist or free page)"
+                    ));
+                    return Ok(());
+                };
+                if code == KeyCode::Char('u') {
+                    parent
+                } else {
+                    let kids = data.children_of(parent)?;
+                    let i = kids.iter().position(|c| *c == id).unwrap_or(0);
+                    let j = if code == KeyCode::Char('n') {
+                        i + 1
+                    } else {
+                        i.wrapping_sub(1)
+                    };
+                    match kids.get(j) {
+                        Some(c) => *c,
+                        None => {
+                            self.fail(format!(
+                                "page {id} is the {} child of page {parent}",
+                                if j > i { "last" } else { "first" }
+                            ));
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        };
+        self.pending_page = Some(to);
+        self.select_pending_page();
+        self.inspector.scroll = 0;
+        self.say(format!("page {to}"));
+        Ok(())
     }
 
     fn select_pending_page(&mut self) {

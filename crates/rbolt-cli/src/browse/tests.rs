@@ -340,6 +340,42 @@ fn search_check_and_pages_jobs() {
     let (lines, _, _) = super::pages::describe(&raw, id);
     assert!(lines[0].contains("leaf"), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("json = {")), "{lines:?}");
+    // alpha fits one leaf: no branch above it.
+    t.keys(&[Char('u')]);
+    assert!(
+        t.app
+            .message
+            .as_ref()
+            .unwrap()
+            .0
+            .starts_with("no branch page points to")
+    );
+    // In big: up to the branch above a leaf, down again, across to its siblings.
+    t.keys(&[Esc, Char(':')]);
+    t.typed("big/key01000");
+    t.keys(&[Enter, Char('o')]);
+    let Target::Page(id) = t.app.target() else {
+        panic!()
+    };
+    t.keys(&[Char('u')]);
+    let Target::Page(parent) = t.app.target() else {
+        panic!()
+    };
+    let (lines, kids, _) = super::pages::describe(&raw, parent);
+    assert!(lines[0].contains("branch"), "{lines:?}");
+    let i = kids.iter().position(|k| *k == id).unwrap();
+    t.keys(&[Char(':')]);
+    t.typed(&format!("#{id}"));
+    t.keys(&[Enter]);
+    assert_eq!(t.app.target(), Target::Page(id));
+    t.keys(&[Char('n')]);
+    assert_eq!(t.app.target(), Target::Page(kids[i + 1]));
+    t.keys(&[Char('N'), Char('N')]);
+    assert_eq!(t.app.target(), Target::Page(kids[i - 1]));
+    t.keys(&[Char('u'), Char('c')]);
+    assert_eq!(t.app.target(), Target::Page(kids[0]));
+    t.keys(&[Char('c')]);
+    assert!(t.app.message.as_ref().unwrap().1, "a leaf has no children");
     t.keys(&[Esc, Char('C')]);
     assert_eq!(t.app.mode, Mode::Check);
     assert_eq!(t.app.message.as_ref().unwrap().0, "check: OK");
@@ -365,6 +401,10 @@ fn screens_at_three_sizes() {
         snap(&format!("json_{w}x{h}"), &mut t);
         t.keys(&[Char('?')]);
         snap(&format!("help_{w}x{h}"), &mut t);
+        if h < 24 {
+            t.keys(&[Char('j'); 10]);
+            snap(&format!("help_scrolled_{w}x{h}"), &mut t);
+        }
     }
 }
 
