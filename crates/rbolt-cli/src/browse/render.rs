@@ -214,7 +214,7 @@ fn keys(f: &mut Frame<'_>, r: Rect, app: &mut App, theme: Theme) {
                     name.push('/');
                 }
                 let gap = w
-                    .saturating_sub(name.chars().count() + size.len() + 1)
+                    .saturating_sub(Span::raw(name.as_str()).width() + size.len() + 1)
                     .max(1);
                 let style = if i == k.cursor {
                     theme.selected(focused)

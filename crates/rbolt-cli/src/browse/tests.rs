@@ -40,6 +40,8 @@ pub(crate) fn build(path: &Path, write: bool) -> Data {
         n.create_bucket(b"deeper")?.put(b"x", b"y")?;
         let bin = tx.create_bucket(&[0, 0, 0, 1])?;
         bin.put(&[0xde, 0xad, 0xbe, 0xef], b"\x1b[31mred\x07")?;
+        bin.put("日本語のキー".as_bytes(), "値".as_bytes())?;
+        bin.put("\u{202e}reversed".as_bytes(), b"bidi")?;
         let big = tx.create_bucket(b"big")?;
         for i in 0..2000u32 {
             big.put(
@@ -63,11 +65,13 @@ pub(crate) fn build(path: &Path, write: bool) -> Data {
     }
 }
 
+/// Fields drop in order: the database closes before its directory is deleted (the engine
+/// refuses a second open of a file it still has open, and a new file may reuse the inode).
 struct T {
-    _dir: tempfile::TempDir,
     data: Data,
     app: App,
     term: Terminal<TestBackend>,
+    _dir: tempfile::TempDir,
 }
 
 fn setup(w: u16, h: u16, write: bool) -> T {
