@@ -159,7 +159,7 @@ fn tree(f: &mut Frame<'_>, r: Rect, app: &mut App, theme: Theme) {
             let text = if n.path.is_empty() {
                 format!("{} / (root)", if n.expanded { "▾" } else { "▸" })
             } else if n.more {
-                format!("{pad}  … more (use :)")
+                format!("{pad}  … listing stopped (use :)")
             } else {
                 let name = show_bytes(
                     n.path.last().map_or(&[][..], |v| v),

@@ -581,7 +581,7 @@ impl App {
             (Mode::Browse, Focus::Tree) => {
                 let i = self.tree.cursor;
                 if self.tree.nodes[i].more {
-                    self.fail("more buckets than listed: use : to go to one by name");
+                    self.fail("the tree lists 1,000 sub-buckets and reads 100,000 keys at most: use : to go to a bucket by name");
                 } else if self.tree.nodes[i].expanded {
                     self.focus = Focus::Keys;
                 } else {
