@@ -575,12 +575,25 @@ fn inspector(f: &mut Frame<'_>, r: Rect, app: &mut App, data: &Data, theme: Them
         String::new()
     };
     let title = format!(" {}{pos} ", win.label);
+    // Facts about a bucket wrap; a value's views are already cut to the width.
+    let wrap =
+        matches!(target, Target::Bucket(_) | Target::Stats) || app.inspector.view == View::Bucket;
     let lines: Vec<Line<'_>> = win
         .lines
         .into_iter()
-        .map(|l| Line::raw(l.chars().take(w).collect::<String>()))
+        .map(|l| {
+            Line::raw(if wrap {
+                l
+            } else {
+                l.chars().take(w).collect::<String>()
+            })
+        })
         .collect();
-    f.render_widget(Paragraph::new(lines).block(pane(title, focused, theme)), r);
+    let mut p = Paragraph::new(lines).block(pane(title, focused, theme));
+    if wrap {
+        p = p.wrap(ratatui::widgets::Wrap { trim: false });
+    }
+    f.render_widget(p, r);
 }
 
 fn text_window(lines: Vec<String>, label: &str) -> views::Window {
