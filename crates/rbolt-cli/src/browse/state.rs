@@ -450,6 +450,9 @@ impl App {
                 self.fail(READ_ONLY)
             }
             (KeyCode::Char('e'), false) => self.edit_value(data)?,
+            (KeyCode::Char('p'), false) if self.current_bucket().is_empty() => {
+                self.fail("the top level holds only buckets: b creates one");
+            }
             (KeyCode::Char('p'), false) => self.ask(Ask::NewKey(self.current_bucket()), ""),
             (KeyCode::Char('b'), false) => self.ask(Ask::NewBucket(self.current_bucket()), ""),
             (KeyCode::Char('D'), _) => self.confirm_delete(),

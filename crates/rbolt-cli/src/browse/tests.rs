@@ -234,6 +234,11 @@ fn read_only_refuses_edits_with_a_hint() {
 fn edits_run_one_transaction_each() {
     let mut t = setup(120, 40, true);
     let tx0 = t.data.header().txid;
+    t.keys(&[Char('p')]);
+    assert_eq!(
+        t.app.message.as_ref().unwrap().0,
+        "the top level holds only buckets: b creates one"
+    );
     t.keys(&[Char(':')]);
     t.typed("alpha/text");
     t.keys(&[Enter, Char('e')]);
