@@ -12,6 +12,7 @@ use ratatui::crossterm::terminal::{
 use std::io::{self, Stdout, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
+use std::time::Duration;
 
 /// The terminal in raw mode on the alternate screen; restored when dropped.
 pub(crate) struct Screen {
@@ -100,6 +101,26 @@ impl Signals {
         for sig in [SIGHUP, SIGINT, SIGTERM] {
             signal_hook::flag::register(sig, s.quit.clone())?;
         }
+        // The event loop notices the flag within a quarter second, unless the terminal hung
+        // up: then reading it never returns (crossterm retries the end of file, and no
+        // SIGHUP need come), so this watchman ends the process when the terminal is gone or
+        // the loop did not answer a signal. No transaction is open while the loop waits.
+        let quit = s.quit.clone();
+        std::thread::spawn(move || {
+            use std::io::IsTerminal;
+            loop {
+                std::thread::sleep(Duration::from_millis(200));
+                if !io::stdin().is_terminal() {
+                    std::process::exit(1);
+                }
+                if quit.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_secs(1));
+                    restore();
+                    eprintln!("Error: interrupted");
+                    std::process::exit(1);
+                }
+            }
+        });
         Ok(s)
     }
 

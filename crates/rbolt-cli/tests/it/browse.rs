@@ -375,3 +375,34 @@ fn journey_terminated_restores_the_terminal() {
     assert!(s.contains("Error: interrupted"), "{s}");
     assert!(s.contains("EXIT-1"), "{s}");
 }
+
+/// The terminal goes away under the browser (tmux killed, ssh dropped): it ends on the hang-up
+/// instead of spinning on a dead terminal.
+#[test]
+fn a_hang_up_ends_the_browser() {
+    let fx = Fx::new();
+    fx.nested();
+    let Some(p) = Pane::start(&fx) else { return };
+    let bin = assert_cmd::cargo::cargo_bin("rbolt");
+    p.type_text(&format!("exec '{}' browse fx.db", bin.display()));
+    p.send(&["Enter"]);
+    p.wait_text("keys /");
+    let pid = p.display("#{pane_pid}");
+    p.tmux(&["kill-server"]);
+    let t = Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let state = status
+            .lines()
+            .find(|l| l.starts_with("State:"))
+            .unwrap_or("State: gone");
+        if state.contains("Z") || state.contains("gone") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "still running after the hang-up: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
