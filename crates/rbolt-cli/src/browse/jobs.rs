@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
+/// Pages the page map lists at most (16 bytes each in memory).
+pub(crate) const MAX_MAP_ROWS: usize = 2_000_000;
+
 /// Search results kept at most.
 pub(crate) const MAX_HITS: usize = 10_000;
 
@@ -357,7 +360,15 @@ impl Worker {
         let hwm = tx.size() / tx.page_size() as u64;
         let mut batch = Vec::with_capacity(4096);
         let mut id = 0u64;
+        let mut rows = 0usize;
         while id < hwm {
+            if rows == MAX_MAP_ROWS {
+                self.send(JobMsg::Pages(batch))?;
+                return Ok(format!(
+                    "the page map stops after {MAX_MAP_ROWS} pages (page {id} of {hwm}); : #ID decodes any page"
+                ));
+            }
+            rows += 1;
             let row = match tx.page(rbolt::Pgid(id)) {
                 Ok(Some(p)) => PageRow {
                     id,

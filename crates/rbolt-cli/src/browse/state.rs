@@ -246,10 +246,13 @@ impl App {
     /// What the inspector shows now.
     pub(crate) fn target(&self) -> Target {
         match self.mode {
-            Mode::Pages => self
-                .pages
-                .selected()
-                .map_or(Target::Nothing, |p| Target::Page(p.id)),
+            Mode::Pages => match self.pending_page {
+                Some(id) => Target::Page(id),
+                None => self
+                    .pages
+                    .selected()
+                    .map_or(Target::Nothing, |p| Target::Page(p.id)),
+            },
             Mode::Check => match self.problems.selected() {
                 Some((Some(id), _)) => Target::Page(*id),
                 _ => Target::Nothing,
@@ -551,7 +554,10 @@ impl App {
                 self.keys.move_by(data, d)?;
                 self.inspector.scroll = 0;
             }
-            (Mode::Pages, _) => self.pages.step(d, page),
+            (Mode::Pages, _) => {
+                self.pending_page = None;
+                self.pages.step(d, page);
+            }
             (Mode::Search, _) => self.hits.step(d, page),
             (Mode::Check, _) => self.problems.step(d, page),
         }
@@ -776,12 +782,16 @@ impl App {
         if i == 0 {
             return;
         }
-        if i < self.pages.items.len() || self.pages_done {
+        let row = self.pages.items[i - 1];
+        let covered = id <= row.id + u64::from(row.overflow);
+        if covered || i < self.pages.items.len() {
             let page = self.list_page();
             self.pages.cursor = i - 1;
             self.pages.top = (i - 1).saturating_sub(page / 3);
             self.pending_page = None;
         }
+        // Otherwise the map has not got there (or stops before it): the inspector shows the
+        // page meanwhile.
     }
 
     fn jump_to_leaf(&mut self, data: &Data) -> Result<Effect, CliError> {
