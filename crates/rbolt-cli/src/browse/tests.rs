@@ -434,6 +434,10 @@ fn every_view_of_a_value() {
     snap("view_time_of_a_timestamp", &mut t);
     t.keys(&[Char('6')]);
     snap("view_ints_of_a_timestamp", &mut t);
+    // V: the same views of the key's bytes.
+    t.keys(&[Char('V'), Char('4')]);
+    assert!(t.app.inspector.key);
+    snap("key_in_hex", &mut t);
 }
 
 #[test]
