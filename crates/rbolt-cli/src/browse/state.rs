@@ -331,7 +331,13 @@ impl App {
         match (k.code, ctrl) {
             (KeyCode::Char('q'), false) => return Ok(Effect::Quit),
             (KeyCode::Esc, _) => {
-                if self.job.is_some() {
+                // Search and export stop; the page map, check and statistics finish on their
+                // own (Esc still leaves their screen).
+                if self
+                    .job
+                    .as_ref()
+                    .is_some_and(|j| matches!(j.name, "search" | "export"))
+                {
                     return Ok(Effect::Cancel);
                 }
                 if self.mode != Mode::Browse {

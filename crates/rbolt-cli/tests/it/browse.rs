@@ -39,6 +39,11 @@ impl Pane {
         p.wait("the shell prompt", |s| s.contains("READY>"));
         p.send(&[&format!("cd '{}'", fx.dir.path().display()), "Enter"]);
         p.send(&["clear", "Enter"]);
+        // Type nothing until `clear` is done, or it wipes the echo of what was typed.
+        p.wait("a clear screen", |s| {
+            let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
+            lines == ["READY>"]
+        });
         Some(p)
     }
 
@@ -94,7 +99,8 @@ impl Pane {
     /// The program ended: the shell prompt is back, on the normal screen, cursor visible.
     fn assert_restored(&self) -> String {
         let s = self.wait("the prompt after the browser", |s| {
-            s.lines().any(|l| l.starts_with("EXIT-"))
+            s.lines()
+                .any(|l| l.trim_start_matches("READY> ").starts_with("EXIT-"))
         });
         assert_eq!(
             self.display("#{alternate_on}"),
