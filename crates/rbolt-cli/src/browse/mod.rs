@@ -3,7 +3,8 @@
 //! and an inspector with views for binary, text, JSON, integers and times; seeks, searches,
 //! checks, exports and decodes pages without ever loading a whole bucket.
 //!
-//! The pieces: [`data`] reads the file, [`state`] (with [`prompt`], [`keylist`], [`tree`]) is
+//! The pieces: [`data`] reads the file, [`state`] (with [`prompt`], [`pagenav`], [`keylist`],
+//! [`tree`]) is
 //! the state machine, [`render`] draws it, [`jobs`] runs long work on threads, [`terminal`]
 //! owns the terminal. This file is the event loop that ties them together.
 
@@ -12,6 +13,7 @@ mod jobs;
 mod json;
 mod keylist;
 mod layout;
+mod pagenav;
 mod pages;
 mod prompt;
 mod render;
