@@ -3,10 +3,10 @@
 //! and an inspector with views for binary, text, JSON, integers and times; seeks, searches,
 //! checks, exports and decodes pages without ever loading a whole bucket.
 //!
-//! The pieces: [`data`] reads the file, [`state`] (with [`prompt`], [`pagenav`], [`keylist`],
-//! [`tree`]) is
-//! the state machine, [`render`] draws it, [`jobs`] runs long work on threads, [`terminal`]
-//! owns the terminal. This file is the event loop that ties them together.
+//! The pieces: [`data`] reads the file; [`state`] (with [`prompt`], [`pagenav`], [`keylist`]
+//! and [`tree`]) is the state machine; [`render`] draws it; [`jobs`] runs long work on
+//! threads; [`terminal`] owns the terminal. This file is the event loop that ties them
+//! together.
 
 mod data;
 mod jobs;
