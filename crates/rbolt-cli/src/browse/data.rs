@@ -285,18 +285,15 @@ impl Data {
 
     /// Sequence, root page and statistics of the bucket at `path` (not the root). The
     /// statistics walk the whole bucket, so they come only with `stats` unless the bucket
-    /// fits one page.
+    /// is inline.
     pub(crate) fn bucket_info(
         &self,
         path: &[Vec<u8>],
         stats: bool,
     ) -> Result<BucketInfo, CliError> {
         let b = self.bucket(path)?.ok_or_else(not_found)?;
-        let small = b.root().get() == 0
-            || self
-                .tx
-                .page(b.root())?
-                .is_some_and(|p| p.page_type == rbolt::PageType::Leaf);
+        // Only an inline bucket is surely small: it can hold no sub-bucket.
+        let small = b.root().get() == 0;
         Ok(BucketInfo {
             sequence: b.sequence(),
             root: b.root().get(),

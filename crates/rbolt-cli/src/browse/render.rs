@@ -405,7 +405,7 @@ fn clamp_top(top: &mut usize, cursor: usize, h: usize) {
     }
 }
 
-fn bucket_lines(data: &Data, app: &App, path: &[Vec<u8>]) -> Vec<String> {
+fn bucket_lines(data: &Data, app: &mut App, path: &[Vec<u8>]) -> Vec<String> {
     let mut out = vec![format!("bucket {}", path_text(path))];
     if path.is_empty() {
         let h = data.header();
@@ -433,7 +433,15 @@ fn bucket_lines(data: &Data, app: &App, path: &[Vec<u8>]) -> Vec<String> {
         return out;
     }
     let big = app.inspector.stats || app.inspector.view == View::Bucket;
-    match data.bucket_info(path, big) {
+    // Statistics walk the bucket: once per snapshot, not once per frame.
+    let ident = (data.header().txid, path.to_vec(), big);
+    let info = match &app.bucket_cache {
+        Some((i, info)) if *i == ident => Ok(info.clone()),
+        _ => data.bucket_info(path, big).inspect(|info| {
+            app.bucket_cache = Some((ident, info.clone()));
+        }),
+    };
+    match info {
         Ok(BucketInfo {
             sequence,
             root,

@@ -173,6 +173,8 @@ pub(crate) struct App {
     /// What the first full pass over the selected value learnt (its length in lines…), by
     /// snapshot, bucket, key, view, width and fold.
     pub(crate) view_cache: Option<ViewCache>,
+    /// The last bucket's facts, by snapshot, path and whether statistics were asked for.
+    pub(crate) bucket_cache: Option<((u64, BucketPath, bool), super::data::BucketInfo)>,
 }
 
 pub(crate) const READ_ONLY: &str = "read-only: restart with --write to edit";
@@ -206,6 +208,7 @@ impl App {
             job: None,
             json_cache: None,
             view_cache: None,
+            bucket_cache: None,
         };
         app.resize(size);
         if !start.is_empty() {
