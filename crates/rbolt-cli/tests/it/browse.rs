@@ -412,3 +412,40 @@ fn a_hang_up_ends_the_browser() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Colours only without `NO_COLOR`; with it, nothing but bold, underline and reverse video.
+#[test]
+fn no_color_means_no_colour_codes() {
+    let fx = Fx::new();
+    fx.nested();
+    let Some(p) = Pane::start(&fx) else { return };
+    let bin = assert_cmd::cargo::cargo_bin("rbolt");
+    let colour_codes = |s: &str| {
+        [
+            "\u{1b}[31m",
+            "\u{1b}[32m",
+            "\u{1b}[34m",
+            "\u{1b}[36m",
+            "\u{1b}[41m",
+            "\u{1b}[90m",
+            "38;",
+            "48;",
+        ]
+        .iter()
+        .filter(|c| s.contains(*c))
+        .count()
+    };
+    for (env, coloured) in [("env -u NO_COLOR", true), ("env NO_COLOR=1", false)] {
+        p.type_text(&format!("{env} '{}' browse --write fx.db", bin.display()));
+        p.send(&["Enter"]);
+        p.wait_text(" RW ");
+        let raw = p.tmux(&["capture-pane", "-p", "-e"]);
+        assert_eq!(colour_codes(&raw) > 0, coloured, "{env}: {raw:?}");
+        p.send(&["q"]);
+        p.wait("the prompt", |s| {
+            s.lines()
+                .rfind(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.starts_with("READY>"))
+        });
+    }
+}
