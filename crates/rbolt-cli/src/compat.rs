@@ -164,6 +164,11 @@ pub(crate) fn report_clap_error(
                 .unwrap_or('?');
             format!("unknown shorthand flag: '{c}' in {invalid}")
         }
+        ErrorKind::MissingRequiredArgument if !invalid.starts_with('-') => {
+            // A positional argument (bbolt's commands count theirs; newer ones let clap).
+            let names = invalid.replace(['<', '>'], "");
+            format!("missing argument(s): {names}")
+        }
         ErrorKind::MissingRequiredArgument => {
             let flags: Vec<String> = match e.get(ContextKind::InvalidArg) {
                 Some(ContextValue::Strings(v)) => v.iter().map(|s| flag_name(s)).collect(),

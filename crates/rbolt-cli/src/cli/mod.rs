@@ -3,6 +3,7 @@
 //! ("accepts 1 arg(s), received 0") rather than clap's.
 
 pub(crate) mod bench;
+pub(crate) mod data;
 pub(crate) mod surgery;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -153,6 +154,14 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
     /// Generate the autocompletion script for the specified shell
     #[command(override_usage = "rbolt completion <bash|zsh|fish|powershell|elvish>")]
     Completion(CompletionArgs),
+
+    /// list a bucket's keys (sub-buckets end in /), from a prefix or start key, up to a limit
+    #[command(after_help = "Example:\n  rbolt ls app.db users --prefix user: --limit 20 --values")]
+    Ls(data::LsArgs),
+
+    /// print the bucket hierarchy, with key counts and sizes
+    #[command(after_help = "Example:\n  rbolt tree app.db --counts --sizes --depth 2")]
+    Tree(data::TreeArgs),
 }
 
 /// Positional arguments, counted by the command.

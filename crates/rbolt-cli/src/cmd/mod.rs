@@ -4,6 +4,7 @@
 pub(crate) mod bench;
 mod check;
 mod compact;
+mod data;
 mod inspect;
 mod page;
 mod pages;
@@ -41,6 +42,8 @@ pub(crate) fn run(
         Cmd::Inspect(a) => inspect::run(&a, ctx, out),
         Cmd::Bench(a) => bench::run(&a, ctx, out),
         Cmd::Surgery(s) => surgery::run(s, name, out),
+        Cmd::Ls(a) => data::ls::ls(&a, ctx, out),
+        Cmd::Tree(a) => data::ls::tree(&a, ctx, out),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(a.shell, &mut c, name, out);

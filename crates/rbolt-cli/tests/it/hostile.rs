@@ -18,6 +18,8 @@ const COMMANDS: &[&[&str]] = &[
     &["inspect", "h.db"],
     &["info", "--json", "h.db"],
     &["buckets", "h.db"],
+    &["ls", "-r", "--values", "h.db"],
+    &["tree", "--counts", "--sizes", "h.db"],
     &["dump", "h.db", "0", "4"],
     &["page-item", "h.db", "4", "1"],
     &["surgery", "meta", "validate", "h.db"],
