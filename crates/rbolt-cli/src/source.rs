@@ -42,7 +42,6 @@ pub(crate) fn open_read_only(
 
 /// Opens `path` for writing (an exclusive lock), giving up after `timeout` as
 /// [`open_read_only`] does. The file must exist unless `create`.
-#[allow(dead_code, reason = "the write commands use it")]
 pub(crate) fn open_read_write(
     path: &Path,
     timeout: Option<Duration>,

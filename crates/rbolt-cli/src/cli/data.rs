@@ -80,7 +80,7 @@ pub(crate) struct WriteOpts {
 #[derive(Debug, Args)]
 pub(crate) struct PutArgs {
     /// FILE BUCKET... KEY [VALUE | -]: a VALUE of `-` is read from stdin.
-    #[arg(value_name = "ARGS", num_args = 3.., required = true)]
+    #[arg(value_name = "ARGS", required = true)]
     pub(crate) args: Vec<OsString>,
     /// Read the value from this file (then the last argument is the key).
     #[arg(long, value_name = "F")]
@@ -107,7 +107,7 @@ pub(crate) struct PutArgs {
 #[derive(Debug, Args)]
 pub(crate) struct DeleteArgs {
     /// FILE BUCKET... KEY
-    #[arg(value_name = "ARGS", num_args = 3.., required = true)]
+    #[arg(value_name = "ARGS", required = true)]
     pub(crate) args: Vec<OsString>,
     /// A missing key is not an error.
     #[arg(long)]
@@ -171,7 +171,7 @@ pub(crate) enum SeqCmd {
 #[derive(Debug, Args)]
 pub(crate) struct SeqSetArgs {
     /// FILE BUCKET... N
-    #[arg(value_name = "ARGS", num_args = 3.., required = true)]
+    #[arg(value_name = "ARGS", required = true)]
     pub(crate) args: Vec<OsString>,
     /// How bucket arguments are read: raw bytes, or hex.
     #[arg(long, value_enum, default_value_t)]

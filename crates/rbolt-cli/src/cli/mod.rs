@@ -162,6 +162,42 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
     /// print the bucket hierarchy, with key counts and sizes
     #[command(after_help = "Example:\n  rbolt tree app.db --counts --sizes --depth 2")]
     Tree(data::TreeArgs),
+
+    /// set a key's value, in one write transaction
+    #[command(
+        override_usage = "rbolt put FILE BUCKET... KEY [VALUE | - | --value-file F]",
+        after_help = "Examples:\n  rbolt put app.db users alice '{\"age\":30}'\n  rbolt put --key-format hex app.db ids 0001 - < value.bin"
+    )]
+    Put(data::PutArgs),
+
+    /// delete a key, in one write transaction
+    #[command(
+        override_usage = "rbolt delete FILE BUCKET... KEY",
+        after_help = "Example:\n  rbolt delete app.db users alice"
+    )]
+    Delete(data::DeleteArgs),
+
+    /// create a bucket (with -p, its missing parents too)
+    #[command(after_help = "Example:\n  rbolt mkbucket -p app.db tenants acme users")]
+    Mkbucket(data::MkbucketArgs),
+
+    /// delete a bucket (a non-empty one only with -r)
+    #[command(after_help = "Example:\n  rbolt rmbucket -r app.db sessions")]
+    Rmbucket(data::RmbucketArgs),
+
+    /// move a bucket, with everything in it, under another parent bucket
+    #[command(
+        override_usage = "rbolt mvbucket FILE SRC... --to [DST...]",
+        after_help = "Examples:\n  rbolt mvbucket app.db staging users --to prod     (staging/users -> prod/users)\n  rbolt mvbucket app.db prod users --to             (prod/users -> users)"
+    )]
+    Mvbucket(data::MvbucketArgs),
+
+    /// read or change a bucket's sequence number
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  rbolt seq get app.db users\n  rbolt seq set app.db users 1000\n  rbolt seq next app.db users"
+    )]
+    Seq(data::SeqCmd),
 }
 
 /// Positional arguments, counted by the command.

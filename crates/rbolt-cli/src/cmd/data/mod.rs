@@ -4,6 +4,7 @@
 //! one write transaction that commits or, with `--dry-run`, rolls back.
 
 pub(super) mod ls;
+pub(super) mod write;
 
 use crate::Ctx;
 use crate::cli::BucketFormat;
@@ -87,7 +88,6 @@ fn at(e: rbolt::Error, path: &str) -> CliError {
 /// Runs `f` in one write transaction on `file`, then commits and prints `committed txid N`;
 /// with `dry_run`, rolls back and says so. `f` prints what it does and returns whether it
 /// changed anything; when it did not, nothing is committed.
-#[allow(dead_code, reason = "the write commands use it")]
 fn write_tx(
     file: &OsStr,
     ctx: &Ctx,
