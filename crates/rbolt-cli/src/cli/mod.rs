@@ -198,6 +198,20 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
         after_help = "Examples:\n  rbolt seq get app.db users\n  rbolt seq set app.db users 1000\n  rbolt seq next app.db users"
     )]
     Seq(data::SeqCmd),
+
+    /// copy a database while others keep reading it, then check the copy
+    #[command(after_help = "Example:\n  rbolt backup app.db -o /backups/app-$(date +%F).db")]
+    Backup(data::BackupArgs),
+
+    /// compare two databases key by key (exit 0 if equal, 1 if different, 2 on error)
+    #[command(
+        long_about = "Compare two databases key by key, walking both in key order. Each \
+difference is one line: `+ PATH KEY` (only in B), `- PATH KEY` (only in A) or `~ PATH KEY` \
+(changed); a whole bucket present on one side only is one line `+ PATH/`. Exit status is 0 \
+when the files hold the same data, 1 when they differ and 2 on error, like diff(1).",
+        after_help = "Example:\n  rbolt diff before.db after.db users"
+    )]
+    Diff(data::DiffArgs),
 }
 
 /// Positional arguments, counted by the command.

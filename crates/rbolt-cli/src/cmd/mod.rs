@@ -50,6 +50,8 @@ pub(crate) fn run(
         Cmd::Rmbucket(a) => data::write::rmbucket(&a, ctx, out),
         Cmd::Mvbucket(a) => data::write::mvbucket(&a, ctx, out),
         Cmd::Seq(c) => data::write::seq(&c, ctx, out),
+        Cmd::Backup(a) => data::backup::run(&a, ctx, out),
+        Cmd::Diff(a) => data::diff::run(&a, ctx, out),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(a.shell, &mut c, name, out);

@@ -6,11 +6,13 @@
 //! output and reviewed by eye. Every snapshot holds the exit code, stdout and the first line
 //! of stderr.
 
+mod backup;
 mod bench;
 mod buckets;
 mod check;
 mod compact;
 mod delete;
+mod diff;
 mod dump;
 mod errors;
 mod fixtures;

@@ -3,6 +3,8 @@
 //! share: reading names from arguments, walking a bucket path with clear errors, and running
 //! one write transaction that commits or, with `--dry-run`, rolls back.
 
+pub(super) mod backup;
+pub(super) mod diff;
 pub(super) mod ls;
 pub(super) mod write;
 
