@@ -212,6 +212,18 @@ when the files hold the same data, 1 when they differ and 2 on error, like diff(
         after_help = "Example:\n  rbolt diff before.db after.db users"
     )]
     Diff(data::DiffArgs),
+
+    /// write every bucket, key and value as JSON lines or in LMDB's mdb_dump format
+    #[command(
+        after_help = "Examples:\n  rbolt export app.db > app.jsonl\n  rbolt export --format mdb app.db | mdb_load -n -f /dev/stdin app.mdb"
+    )]
+    Export(data::ExportArgs),
+
+    /// load JSON lines or an mdb_dump into a database, in batched transactions
+    #[command(
+        after_help = "Examples:\n  rbolt import new.db < app.jsonl\n  mdb_dump -n -a app.mdb | rbolt import --format mdb new.db"
+    )]
+    Import(data::ImportArgs),
 }
 
 /// Positional arguments, counted by the command.

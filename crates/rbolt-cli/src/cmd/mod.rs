@@ -52,6 +52,8 @@ pub(crate) fn run(
         Cmd::Seq(c) => data::write::seq(&c, ctx, out),
         Cmd::Backup(a) => data::backup::run(&a, ctx, out),
         Cmd::Diff(a) => data::diff::run(&a, ctx, out),
+        Cmd::Export(a) => data::export::run(&a, ctx, out),
+        Cmd::Import(a) => data::import::run(&a, ctx, out),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(a.shell, &mut c, name, out);

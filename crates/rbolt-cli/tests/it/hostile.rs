@@ -20,6 +20,8 @@ const COMMANDS: &[&[&str]] = &[
     &["buckets", "h.db"],
     &["ls", "-r", "--values", "h.db"],
     &["tree", "--counts", "--sizes", "h.db"],
+    &["export", "h.db"],
+    &["export", "--format", "mdb", "h.db"],
     &["dump", "h.db", "0", "4"],
     &["page-item", "h.db", "4", "1"],
     &["surgery", "meta", "validate", "h.db"],

@@ -5,7 +5,10 @@
 
 pub(super) mod backup;
 pub(super) mod diff;
+pub(super) mod export;
+pub(super) mod import;
 pub(super) mod ls;
+mod mdb;
 pub(super) mod write;
 
 use crate::Ctx;

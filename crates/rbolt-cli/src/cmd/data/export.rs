@@ -1,0 +1,171 @@
+//! `rbolt export FILE [BUCKET...]`: every bucket, sequence, key and value, losslessly, as JSON
+//! lines or in `mdb_dump`'s format. One read transaction; memory is one iterator per nesting
+//! level.
+
+use super::mdb::{self, Mode};
+use super::{names, walk_path};
+use crate::Ctx;
+use crate::cli::data::{DumpFormat, ExportArgs};
+use crate::error::CliError;
+use crate::json;
+use crate::source::{open_read_only, path_arg, quoted};
+use indicatif::ProgressBar;
+use rbolt::{Bucket, Iter};
+use serde_json::{Value, json};
+use std::io::{BufWriter, Write};
+
+/// Counts exported keys on the spinner, now and then.
+struct Count {
+    bar: ProgressBar,
+    keys: u64,
+}
+
+impl Count {
+    fn key(&mut self) {
+        self.keys += 1;
+        if self.keys.is_multiple_of(4096) {
+            self.bar
+                .set_prefix(format!("exporting: {} keys", self.keys));
+        }
+    }
+}
+
+pub(crate) fn run(a: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
+    let t = &a.target;
+    let path = names(&t.buckets, t.bucket_format)?;
+    let db = open_read_only(path_arg(&t.file), ctx.timeout)?;
+    let tx = db.begin_read()?;
+    let top = walk_path(&tx, &path, false)?;
+    let mut count = Count {
+        bar: ctx.progress.spinner("exporting"),
+        keys: 0,
+    };
+    let mut file;
+    let w: &mut dyn Write = match &a.output {
+        Some(o) => {
+            let f = std::fs::File::create(path_arg(o)).map_err(|e| {
+                CliError::msg(format!("{}: {}", quoted(path_arg(o)), CliError::from(e)))
+            })?;
+            file = BufWriter::with_capacity(1 << 16, f);
+            &mut file
+        }
+        None => out,
+    };
+    let res = match a.format {
+        DumpFormat::Jsonl => jsonl(w, top, path, &mut count),
+        DumpFormat::Mdb | DumpFormat::MdbPrint => {
+            let mode = if a.format == DumpFormat::Mdb {
+                Mode::Hex
+            } else {
+                Mode::Print
+            };
+            // mdb_load sizes the new environment from the first header: leave room.
+            let mapsize = (tx.size() * 2).max(1 << 20).next_multiple_of(1 << 20);
+            mdb(w, top, path, mode, mapsize, &mut count)
+        }
+    };
+    count.bar.finish_and_clear();
+    res?;
+    w.flush()?;
+    Ok(())
+}
+
+fn path_json(path: &[Vec<u8>]) -> Value {
+    Value::Array(path.iter().map(|n| json::bytes(n)).collect())
+}
+
+/// `{"bucket":[…],"seq":N}` when a bucket opens, `{"bucket":[…],"key":…,"value":…}` per pair,
+/// in cursor order (a sub-bucket's records come at its name's place in its parent).
+fn jsonl(
+    out: &mut dyn Write,
+    top: Bucket<'_>,
+    path: Vec<Vec<u8>>,
+    count: &mut Count,
+) -> Result<(), CliError> {
+    if !path.is_empty() {
+        json::line(
+            out,
+            &json!({ "bucket": path_json(&path), "seq": top.sequence() }),
+        )?;
+    }
+    let mut stack: Vec<(Bucket<'_>, Iter<'_>, Vec<Vec<u8>>, Value)> =
+        vec![(top, top.iter(), path.clone(), path_json(&path))];
+    while let Some((b, it, p, pj)) = stack.last_mut() {
+        let Some(item) = it.next() else {
+            stack.pop();
+            continue;
+        };
+        match item? {
+            (k, Some(v)) => {
+                count.key();
+                let rec = json!({ "bucket": pj, "key": json::bytes(k), "value": json::bytes(v) });
+                json::line(out, &rec)?;
+            }
+            (k, None) => {
+                let sub = b
+                    .bucket(k)?
+                    .ok_or_else(|| CliError::msg("sub-bucket vanished"))?;
+                let mut sp = p.clone();
+                sp.push(k.to_vec());
+                let spj = path_json(&sp);
+                json::line(out, &json!({ "bucket": spj, "seq": sub.sequence() }))?;
+                stack.push((sub, sub.iter(), sp, spj));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One section per bucket, parents before children; a section holds the bucket's own pairs.
+fn mdb(
+    out: &mut dyn Write,
+    top: Bucket<'_>,
+    path: Vec<Vec<u8>>,
+    mode: Mode,
+    mapsize: u64,
+    count: &mut Count,
+) -> Result<(), CliError> {
+    let mut buf = Vec::new();
+    let mut section = |out: &mut dyn Write, b: Bucket<'_>, p: &[Vec<u8>]| -> Result<(), CliError> {
+        let mut pairs = b.iter().filter(|i| !matches!(i, Ok((_, None)))).peekable();
+        // Keys outside any bucket exist only in damaged or hand-made files; the top level
+        // gets a section only if it has some.
+        if p.is_empty() && pairs.peek().is_none() {
+            return Ok(());
+        }
+        mdb::header(
+            out,
+            mode,
+            (!p.is_empty()).then_some(p),
+            mapsize,
+            b.sequence(),
+        )?;
+        for item in pairs {
+            if let (k, Some(v)) = item? {
+                count.key();
+                mdb::data_line(out, mode, k, &mut buf)?;
+                mdb::data_line(out, mode, v, &mut buf)?;
+            }
+        }
+        out.write_all(b"DATA=END\n")?;
+        Ok(())
+    };
+    section(out, top, &path)?;
+    let mut stack: Vec<(Bucket<'_>, Iter<'_>, Vec<Vec<u8>>)> = vec![(top, top.iter(), path)];
+    while let Some((b, it, p)) = stack.last_mut() {
+        let Some(item) = it.next() else {
+            stack.pop();
+            continue;
+        };
+        if let (k, None) = item? {
+            let sub = b
+                .bucket(k)?
+                .ok_or_else(|| CliError::msg("sub-bucket vanished"))?;
+            let mut sp = p.clone();
+            sp.push(k.to_vec());
+            section(out, sub, &sp)?;
+            stack.push((sub, sub.iter(), sp));
+        }
+    }
+    Ok(())
+}
