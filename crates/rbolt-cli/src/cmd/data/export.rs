@@ -9,6 +9,7 @@ use crate::cli::data::{DumpFormat, ExportArgs};
 use crate::error::CliError;
 use crate::json;
 use crate::source::{open_read_only, path_arg, quoted};
+use crate::values::{hex, is_print};
 use indicatif::ProgressBar;
 use rbolt::{Bucket, Iter};
 use serde_json::{Value, json};
@@ -70,8 +71,23 @@ pub(crate) fn run(a: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), 
     Ok(())
 }
 
+/// Bytes as a JSON string when they are text a person can read (valid UTF-8, printable
+/// characters, tabs and line breaks), else `{"hex": "…"}`: lossless either way, and binary data
+/// does not turn into strings of `\u0000` escapes.
+fn bytes(b: &[u8]) -> Value {
+    let text = std::str::from_utf8(b).is_ok_and(|s| {
+        s.chars()
+            .all(|c| matches!(c, '\t' | '\n' | '\r') || is_print(u32::from(c)))
+    });
+    if text {
+        json::bytes(b)
+    } else {
+        json!({ "hex": hex(b) })
+    }
+}
+
 fn path_json(path: &[Vec<u8>]) -> Value {
-    Value::Array(path.iter().map(|n| json::bytes(n)).collect())
+    Value::Array(path.iter().map(|n| bytes(n)).collect())
 }
 
 /// `{"bucket":[…],"seq":N}` when a bucket opens, `{"bucket":[…],"key":…,"value":…}` per pair,
@@ -98,7 +114,7 @@ fn jsonl(
         match item? {
             (k, Some(v)) => {
                 count.key();
-                let rec = json!({ "bucket": pj, "key": json::bytes(k), "value": json::bytes(v) });
+                let rec = json!({ "bucket": pj, "key": bytes(k), "value": bytes(v) });
                 json::line(out, &rec)?;
             }
             (k, None) => {
