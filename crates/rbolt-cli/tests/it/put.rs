@@ -95,3 +95,35 @@ fn put_errors() {
         "a failed put wrote"
     );
 }
+
+#[test]
+fn writes_give_up_on_a_locked_file() {
+    use std::io::{BufRead, BufReader};
+    let Some(go) = crate::fixtures::go_helper() else {
+        return;
+    };
+    let fx = Fx::new();
+    fx.nested();
+    let mut holder = std::process::Command::new(go)
+        .arg("lockhold")
+        .arg(fx.path("fx.db"))
+        .arg("5")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(holder.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let start = std::time::Instant::now();
+    let out = run(
+        &fx,
+        &["put", "--timeout", "200ms", "fx.db", "alpha", "k", "v"],
+    );
+    let waited = start.elapsed();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(out.starts_with("exit: 1\nstderr: Error: timeout"), "{out}");
+    assert!(waited < std::time::Duration::from_secs(2), "{waited:?}");
+    assert_consistent(&fx.path("fx.db"));
+}
