@@ -213,6 +213,10 @@ pub(crate) fn report_clap_error(
         }
     }
     report_error(&CliError::usage(msg), root, &known, name, compat);
+    // `diff` keeps exit 1 for "the files differ", as diff(1) does.
+    if known.first().is_some_and(|c| c == "diff") {
+        return ExitCode::from(2);
+    }
     ExitCode::FAILURE
 }
 

@@ -6,6 +6,25 @@ use super::BucketFormat;
 use clap::{Args, Subcommand, ValueEnum};
 use std::ffi::OsString;
 
+/// How a key or value given on the command line is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ArgFormat {
+    /// The argument's bytes as they are.
+    #[default]
+    Raw,
+    /// Lower-case or upper-case hex, for binary data.
+    Hex,
+}
+
+impl From<ArgFormat> for BucketFormat {
+    fn from(f: ArgFormat) -> Self {
+        match f {
+            ArgFormat::Raw => BucketFormat::Raw,
+            ArgFormat::Hex => BucketFormat::Hex,
+        }
+    }
+}
+
 /// A file and a bucket path inside it, with the way the names are spelled.
 #[derive(Debug, Args)]
 pub(crate) struct Target {
@@ -47,7 +66,7 @@ pub(crate) struct LsArgs {
     pub(crate) format: String,
     /// How --prefix and --start are read: raw bytes, or hex.
     #[arg(long, value_enum, default_value_t)]
-    pub(crate) key_format: BucketFormat,
+    pub(crate) key_format: ArgFormat,
 }
 
 #[derive(Debug, Args)]
@@ -96,10 +115,10 @@ pub(crate) struct PutArgs {
     pub(crate) bucket_format: BucketFormat,
     /// How the key argument is read: raw bytes, or hex.
     #[arg(long, value_enum, default_value_t)]
-    pub(crate) key_format: BucketFormat,
+    pub(crate) key_format: ArgFormat,
     /// How the value argument is read (not --value-file or stdin): raw bytes, or hex.
     #[arg(long, value_enum, default_value_t)]
-    pub(crate) value_format: BucketFormat,
+    pub(crate) value_format: ArgFormat,
     #[command(flatten)]
     pub(crate) write: WriteOpts,
 }
@@ -117,7 +136,7 @@ pub(crate) struct DeleteArgs {
     pub(crate) bucket_format: BucketFormat,
     /// How the key argument is read: raw bytes, or hex.
     #[arg(long, value_enum, default_value_t)]
-    pub(crate) key_format: BucketFormat,
+    pub(crate) key_format: ArgFormat,
     #[command(flatten)]
     pub(crate) write: WriteOpts,
 }

@@ -48,6 +48,9 @@ fn diff_exit_codes() {
     assert_snapshot!(run(&fx, &["diff", "fx.db", "fx.db"]));
     assert_snapshot!(run(&fx, &["diff", "fx.db", "missing.db"]));
     assert_snapshot!(run(&fx, &["diff", "fx.db", "b.db", "nope"]));
+    // Usage errors too: 1 would read as "different".
+    assert_snapshot!(run(&fx, &["diff", "fx.db"]));
+    assert_snapshot!(run(&fx, &["diff", "--bogus", "fx.db", "b.db"]));
     fx.damaged();
     assert_snapshot!(run(&fx, &["diff", "fx.db", "damaged.db"]));
 }

@@ -80,12 +80,12 @@ pub(crate) fn ls(a: &LsArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliEr
     let prefix = a
         .prefix
         .as_deref()
-        .map(|p| arg_bytes(p, a.key_format))
+        .map(|p| arg_bytes(p, a.key_format.into()))
         .transpose()?;
     let start = a
         .start
         .as_deref()
-        .map(|s| arg_bytes(s, a.key_format))
+        .map(|s| arg_bytes(s, a.key_format.into()))
         .transpose()?;
     let fmt = Format::parse(&a.format);
     let db = open_read_only(path_arg(&t.file), ctx.timeout)?;

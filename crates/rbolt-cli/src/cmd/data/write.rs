@@ -68,14 +68,14 @@ pub(crate) fn put(a: &PutArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), Cli
                 std::io::stdin().lock().read_to_end(&mut v)?;
                 v
             } else {
-                arg_bytes(value, a.value_format)?
+                arg_bytes(value, a.value_format.into())?
             };
             (rest, v)
         }
     };
     let (file, buckets, key) = split_last(args, "KEY VALUE")?;
     let path = names(&buckets, a.bucket_format)?;
-    let key = arg_bytes(&key, a.key_format)?;
+    let key = arg_bytes(&key, a.key_format.into())?;
     if key.is_empty() {
         return Err(CliError::msg("a key cannot be empty"));
     }
@@ -106,7 +106,7 @@ pub(crate) fn put(a: &PutArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), Cli
 pub(crate) fn delete(a: &DeleteArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     let (file, buckets, key) = split_last(&a.args, "KEY")?;
     let path = names(&buckets, a.bucket_format)?;
-    let key = arg_bytes(&key, a.key_format)?;
+    let key = arg_bytes(&key, a.key_format.into())?;
     write_tx(&file, ctx, a.write.dry_run, out, |tx, out| {
         let b = walk_path(tx, &path, false)?;
         let shown = show_key(&path, &key);
