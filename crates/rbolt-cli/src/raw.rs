@@ -64,7 +64,7 @@ impl RawFile {
             hwm_guard: hwm0,
         };
         if let Ok(Some((_, m))) = raw.active_meta() {
-            raw.hwm_guard = raw.hwm0.max(m.pgid);
+            raw.hwm_guard = raw.hwm0.max(m.pgid.get());
         }
         Ok(raw)
     }
@@ -105,7 +105,7 @@ impl RawFile {
     pub(crate) fn read_page(&self, id: u64) -> Result<(PageHeader, Vec<u8>), CliError> {
         let first = self.read_block(id)?;
         let h = PageHeader::decode(&first).map_err(|e| CliError::msg(e.to_string()))?;
-        if h.id != id {
+        if h.id.get() != id {
             return Err(CliError::msg(format!(
                 "error: invalid value due to unexpected Page id: {} != {id}",
                 h.id

@@ -20,9 +20,9 @@ pub(crate) fn run(a: &CheckArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), C
     let mut opts = rbolt::CheckOptions::new()
         .key_formatter(|k| String::from_utf8_lossy(&auto(k)).into_owned());
     if a.from_page != 0 {
-        opts = opts.page_id(a.from_page);
+        opts = opts.page_id(rbolt::Pgid(a.from_page));
     }
-    let bar = ctx.progress.bar(db.info().hwm, "pages");
+    let bar = ctx.progress.bar(db.info().hwm.get(), "pages");
     bar.set_prefix("check");
     let b = bar.clone();
     opts = opts.progress(move |n| b.set_position(n));

@@ -18,7 +18,7 @@ pub(crate) fn run(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliErr
         writeln!(out, "======== ========== ====== ======")?;
     }
     let tx = db.begin_read()?;
-    let mut id = 0u64;
+    let mut id = rbolt::Pgid(0);
     loop {
         let p = match tx.page(id) {
             Ok(Some(p)) => p,

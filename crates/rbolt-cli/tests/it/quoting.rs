@@ -55,7 +55,7 @@ fn rbolt_answers(inputs: &[Vec<u8>]) -> Vec<(String, bool)> {
     .unwrap();
     let tx = db.begin_read().unwrap();
     let mut leaves = Vec::new();
-    let mut id = 0;
+    let mut id = rbolt::Pgid(0);
     while let Some(p) = tx.page(id).unwrap() {
         if p.page_type == rbolt::PageType::Leaf {
             leaves.push(id.to_string());
