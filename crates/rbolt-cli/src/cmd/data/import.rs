@@ -51,7 +51,7 @@ struct Loader<'db> {
     keys: u64,
     skipped: u64,
     commits: u64,
-    last_txid: Option<u64>,
+    last_txid: Option<rbolt_format::Txid>,
     /// Keys written by the transactions committed so far.
     committed_keys: u64,
 }
