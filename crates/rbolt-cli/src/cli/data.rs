@@ -237,6 +237,9 @@ pub(crate) struct DiffArgs {
     /// Print only whether the files differ.
     #[arg(short = 's', long)]
     pub(crate) brief: bool,
+    /// Print values too: after a tab, and `OLD -> NEW` for a changed key.
+    #[arg(long)]
+    pub(crate) values: bool,
 }
 
 /// The dump formats of `export` and `import`.

@@ -30,6 +30,19 @@ fn diff_lists_each_kind_of_difference() {
     let fx = pair();
     assert_snapshot!(run(&fx, &["diff", "fx.db", "b.db"]));
     assert_snapshot!(run(&fx, &["diff", "b.db", "fx.db", "--format", "hex"]));
+    assert_snapshot!(run(&fx, &["diff", "--values", "fx.db", "b.db", "alpha"]));
+    assert_snapshot!(run(
+        &fx,
+        &[
+            "diff",
+            "--values",
+            "-f",
+            "ascii-encoded",
+            "fx.db",
+            "b.db",
+            "big"
+        ]
+    ));
 }
 
 #[test]

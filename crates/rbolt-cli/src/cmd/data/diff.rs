@@ -48,6 +48,7 @@ struct Printer<'o> {
     out: &'o mut dyn Write,
     fmt: Format,
     brief: bool,
+    values: bool,
     differ: bool,
 }
 
@@ -63,6 +64,19 @@ impl Printer<'_> {
         Ok(s)
     }
 
+    /// With `--values`: a tab and the value, or both values joined by ` -> `.
+    fn vals(&self, a: Option<&[u8]>, b: Option<&[u8]>) -> Result<Vec<u8>, CliError> {
+        let mut n = Vec::new();
+        if !self.values || self.brief {
+            return Ok(n);
+        }
+        for (i, v) in [a, b].into_iter().flatten().enumerate() {
+            n.extend_from_slice(if i == 0 { b"\t" } else { b" -> " });
+            n.extend(self.fmt.format(v)?);
+        }
+        Ok(n)
+    }
+
     /// `SIGN PATH KEY` for a key, `SIGN PATH/NAME/` for a bucket, then `note`.
     fn line(
         &mut self,
@@ -70,7 +84,7 @@ impl Printer<'_> {
         path: &[Vec<u8>],
         key: &[u8],
         bucket: bool,
-        note: &str,
+        note: &[u8],
     ) -> Result<(), CliError> {
         self.differ = true;
         if self.brief {
@@ -87,7 +101,7 @@ impl Printer<'_> {
             l.push(b' ');
             l.extend(self.fmt.format(key)?);
         }
-        l.extend_from_slice(note.as_bytes());
+        l.extend_from_slice(note);
         l.push(b'\n');
         self.out.write_all(&l)?;
         Ok(())
@@ -114,6 +128,7 @@ fn compare(a: &DiffArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<bool, CliErro
         out,
         fmt,
         brief: a.brief,
+        values: a.values,
         differ: false,
     };
     let (ra, rb) = (walk_path(&ta, &path, false), walk_path(&tb, &path, false));
@@ -127,14 +142,14 @@ fn compare(a: &DiffArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<bool, CliErro
             } else {
                 b'+'
             };
-            p.line(sign, parent, &name[0], true, "")?;
+            p.line(sign, parent, &name[0], true, b"")?;
             return Ok(true);
         }
     };
     if ba.sequence() != bb.sequence() && !path.is_empty() {
         let (parent, name) = path.split_at(path.len() - 1);
         let note = format!(" sequence {} -> {}", ba.sequence(), bb.sequence());
-        p.line(b'~', parent, &name[0], true, &note)?;
+        p.line(b'~', parent, &name[0], true, note.as_bytes())?;
     }
     let mut stack = vec![Level {
         path,
@@ -157,11 +172,13 @@ fn compare(a: &DiffArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<bool, CliErro
         };
         match (order, ka, kb) {
             (Ordering::Less, Some((k, v)), _) => {
-                p.line(b'-', &top.path, k, v.is_none(), "")?;
+                let note = p.vals(v, None)?;
+                p.line(b'-', &top.path, k, v.is_none(), &note)?;
                 top.a.advance()?;
             }
             (Ordering::Greater, _, Some((k, v))) => {
-                p.line(b'+', &top.path, k, v.is_none(), "")?;
+                let note = p.vals(v, None)?;
+                p.line(b'+', &top.path, k, v.is_none(), &note)?;
                 top.b.advance()?;
             }
             (_, Some((k, va)), Some((_, vb))) => {
@@ -169,7 +186,7 @@ fn compare(a: &DiffArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<bool, CliErro
                     let (sa, sb) = (top.a.sub(k)?, top.b.sub(k)?);
                     if sa.sequence() != sb.sequence() {
                         let note = format!(" sequence {} -> {}", sa.sequence(), sb.sequence());
-                        p.line(b'~', &top.path, k, true, &note)?;
+                        p.line(b'~', &top.path, k, true, note.as_bytes())?;
                     }
                     let mut path = top.path.clone();
                     path.push(k.to_vec());
@@ -183,12 +200,15 @@ fn compare(a: &DiffArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<bool, CliErro
                     continue;
                 }
                 match (va, vb) {
-                    (Some(x), Some(y)) if x != y => p.line(b'~', &top.path, k, false, "")?,
+                    (Some(x), Some(y)) if x != y => {
+                        let note = p.vals(Some(x), Some(y))?;
+                        p.line(b'~', &top.path, k, false, &note)?;
+                    }
                     (None, Some(_)) => {
-                        p.line(b'~', &top.path, k, false, " (bucket in A, value in B)")?;
+                        p.line(b'~', &top.path, k, false, b" (bucket in A, value in B)")?;
                     }
                     (Some(_), None) => {
-                        p.line(b'~', &top.path, k, false, " (value in A, bucket in B)")?;
+                        p.line(b'~', &top.path, k, false, b" (value in A, bucket in B)")?;
                     }
                     _ => {}
                 }

@@ -12,7 +12,7 @@ use crate::source::{open_read_write, path_arg, quoted};
 use crate::values::unhex;
 use indicatif::ProgressBar;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 
 /// `64MiB`, `512KiB`, `1G`, `1000`: a byte count.
 fn parse_size(s: &str) -> Result<u64, CliError> {
