@@ -165,10 +165,17 @@ pub(crate) fn run(a: &ImportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), 
             bar.set_prefix("import");
             (Box::new(bar.wrap_read(f)), bar)
         }
-        None => (
-            Box::new(std::io::stdin().lock()),
-            ctx.progress.spinner("importing"),
-        ),
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprintln!(
+                    "reading the dump from the terminal (Ctrl-D ends it; -i FILE reads a file)"
+                );
+            }
+            (
+                Box::new(std::io::stdin().lock()),
+                ctx.progress.spinner("importing"),
+            )
+        }
     };
     let input = BufReader::with_capacity(1 << 16, input);
     let created = !path_arg(&a.file).exists();
