@@ -126,15 +126,21 @@ fn lmdb() -> Option<()> {
     None
 }
 
-/// `mdb_load -n` of `dump` into a new environment file, then `mdb_dump -n -a` of it (with
-/// `-p` when `print`).
+/// `mdb_load -n` of `dump` (fed on stdin, as in `rbolt export --format mdb | mdb_load`) into a
+/// new environment file, then `mdb_dump -n -a` of it (with `-p` when `print`).
 fn through_lmdb(fx: &Fx, dump: &str, env: &str, print: bool) -> String {
+    use std::io::Write;
     let dir = fx.dir.path();
-    let o = Command::new("mdb_load")
+    let mut load = Command::new("mdb_load")
         .current_dir(dir)
-        .args(["-n", "-f", dump, env])
-        .output()
+        .args(["-n", env])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let text = std::fs::read(fx.path(dump)).unwrap();
+    load.stdin.take().unwrap().write_all(&text).unwrap();
+    let o = load.wait_with_output().unwrap();
     assert!(
         o.status.success(),
         "mdb_load: {}",
