@@ -215,7 +215,7 @@ when the files hold the same data, 1 when they differ and 2 on error, like diff(
 
     /// write every bucket, key and value as JSON lines or in LMDB's mdb_dump format
     #[command(
-        after_help = "Examples:\n  rbolt export app.db > app.jsonl\n  rbolt export --format mdb app.db | mdb_load -n -f /dev/stdin app.mdb"
+        after_help = "Examples:\n  rbolt export app.db > app.jsonl\n  rbolt export --format mdb app.db | mdb_load -n app.mdb"
     )]
     Export(data::ExportArgs),
 
