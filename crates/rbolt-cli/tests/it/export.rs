@@ -71,4 +71,7 @@ fn export_errors() {
     assert_snapshot!(run(&fx, &["export", "fx.db", "-o", "no/such/dir"]));
     assert_snapshot!(run(&fx, &["export", "--format", "yaml", "fx.db"]));
     assert_snapshot!(run(&fx, &["export", "damaged.db", "-o", "d.jsonl"]));
+    let before = std::fs::read(fx.path("fx.db")).unwrap();
+    assert_snapshot!(run(&fx, &["export", "fx.db", "-o", "./fx.db"]));
+    assert_eq!(before, std::fs::read(fx.path("fx.db")).unwrap());
 }

@@ -44,6 +44,12 @@ pub(crate) fn run(a: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), 
     let mut file;
     let w: &mut dyn Write = match &a.output {
         Some(o) => {
+            if same_file(path_arg(&t.file), path_arg(o)) {
+                return Err(CliError::msg(format!(
+                    "{} is the database itself: writing the dump there would destroy it",
+                    quoted(path_arg(o))
+                )));
+            }
             let f = std::fs::File::create(path_arg(o)).map_err(|e| {
                 CliError::msg(format!("{}: {}", quoted(path_arg(o)), CliError::from(e)))
             })?;
@@ -69,6 +75,15 @@ pub(crate) fn run(a: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), 
     res?;
     w.flush()?;
     Ok(())
+}
+
+/// Whether `a` and `b` name one file (through links or different spellings).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
 }
 
 /// Bytes as a JSON string when they are text a person can read (valid UTF-8, printable
