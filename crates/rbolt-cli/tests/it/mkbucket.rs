@@ -38,4 +38,5 @@ fn mkbucket_errors() {
         &fx,
         &["mkbucket", "--bucket-format", "hex", "fx.db", ""]
     ));
+    crate::written::assert_consistent(&fx.path("fx.db"));
 }

@@ -94,6 +94,7 @@ fn put_errors() {
         std::fs::read(fx.path("fx.db")).unwrap(),
         "a failed put wrote"
     );
+    crate::written::assert_consistent(&fx.path("fx.db"));
 }
 
 #[test]

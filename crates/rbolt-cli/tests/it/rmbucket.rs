@@ -25,4 +25,5 @@ fn rmbucket_errors() {
     assert_snapshot!(run(&fx, &["rmbucket", "fx.db", "nope"]));
     assert_snapshot!(run(&fx, &["rmbucket", "fx.db", "alpha", "text"]));
     assert_snapshot!(run(&fx, &["rmbucket", "fx.db"]));
+    crate::written::assert_consistent(&fx.path("fx.db"));
 }

@@ -29,4 +29,5 @@ fn seq_errors() {
     assert_snapshot!(run(&fx, &["seq", "set", "fx.db", "alpha"]));
     assert_snapshot!(run(&fx, &["seq", "next", "fx.db"]));
     assert_snapshot!(run(&fx, &["seq", "next", "fx.db", "alpha", "text"]));
+    crate::written::assert_consistent(&fx.path("fx.db"));
 }
