@@ -1,5 +1,5 @@
-//! `rbolt backup FILE -o DEST`: a hot copy of FILE through a read transaction (writers in this
-//! process or others that share the lock go on), synced, then opened and checked.
+//! `rbolt backup FILE -o DEST`: a copy of FILE made through one read transaction under a shared
+//! lock (other readers go on meanwhile), synced, then opened and checked.
 
 use crate::Ctx;
 use crate::cli::data::BackupArgs;
