@@ -75,3 +75,21 @@ fn export_errors() {
     assert_snapshot!(run(&fx, &["export", "fx.db", "-o", "./fx.db"]));
     assert_eq!(before, std::fs::read(fx.path("fx.db")).unwrap());
 }
+
+#[test]
+fn export_and_import_draw_nothing_on_a_pipe() {
+    let fx = Fx::new();
+    fx.nested();
+    let e = crate::fixtures::rbolt(fx.dir.path())
+        .args(["export", "fx.db"])
+        .output()
+        .unwrap();
+    assert!(e.status.success() && e.stderr.is_empty(), "{e:?}");
+    let i = crate::fixtures::rbolt(fx.dir.path())
+        .args(["import", "copy.db"])
+        .write_stdin(e.stdout)
+        .output()
+        .unwrap();
+    assert!(i.status.success() && i.stderr.is_empty(), "{i:?}");
+    crate::written::assert_consistent(&fx.path("copy.db"));
+}
