@@ -7,12 +7,10 @@ use super::{names, walk_path};
 use crate::Ctx;
 use crate::cli::data::{DumpFormat, ExportArgs};
 use crate::error::CliError;
-use crate::json;
 use crate::source::{open_read_only, path_arg, quoted};
 use crate::values::{hex, is_print};
 use indicatif::ProgressBar;
 use rbolt::{Bucket, Iter};
-use serde_json::{Value, json};
 use std::io::{BufWriter, Write};
 
 /// Counts exported keys on the spinner, now and then.
@@ -86,42 +84,68 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     }
 }
 
-/// Bytes as a JSON string when they are text a person can read (valid UTF-8, printable
-/// characters, tabs and line breaks), else `{"hex": "…"}`: lossless either way, and binary data
-/// does not turn into strings of `\u0000` escapes.
-fn bytes(b: &[u8]) -> Value {
-    let text = std::str::from_utf8(b).is_ok_and(|s| {
+/// Whether bytes go out as a JSON string: text a person can read (valid UTF-8, printable
+/// characters, tabs and line breaks). Anything else is `{"hex": "…"}`: lossless either way, and
+/// binary data does not turn into strings of `\u0000` escapes.
+fn is_text(b: &[u8]) -> bool {
+    std::str::from_utf8(b).is_ok_and(|s| {
         s.chars()
             .all(|c| matches!(c, '\t' | '\n' | '\r') || is_print(u32::from(c)))
-    });
-    if text {
-        json::bytes(b)
-    } else {
-        json!({ "hex": hex(b) })
+    })
+}
+
+/// Appends `b` as JSON to `buf`.
+fn push_bytes(buf: &mut Vec<u8>, b: &[u8]) -> Result<(), CliError> {
+    match std::str::from_utf8(b) {
+        Ok(s) if is_text(b) => {
+            serde_json::to_writer(&mut *buf, s).map_err(|e| CliError::msg(e.to_string()))
+        }
+        _ => {
+            buf.extend_from_slice(b"{\"hex\":\"");
+            buf.extend_from_slice(hex(b).as_bytes());
+            buf.extend_from_slice(b"\"}");
+            Ok(())
+        }
     }
 }
 
-fn path_json(path: &[Vec<u8>]) -> Value {
-    Value::Array(path.iter().map(|n| bytes(n)).collect())
+/// `"bucket":[…]` for a path, written once per bucket and reused for each of its pairs.
+fn path_field(path: &[Vec<u8>]) -> Result<Vec<u8>, CliError> {
+    let mut buf = b"{\"bucket\":[".to_vec();
+    for (i, n) in path.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        push_bytes(&mut buf, n)?;
+    }
+    buf.push(b']');
+    Ok(buf)
+}
+
+fn bucket_line(out: &mut dyn Write, field: &[u8], seq: u64) -> Result<(), CliError> {
+    out.write_all(field)?;
+    writeln!(out, ",\"seq\":{seq}}}")?;
+    Ok(())
 }
 
 /// `{"bucket":[…],"seq":N}` when a bucket opens, `{"bucket":[…],"key":…,"value":…}` per pair,
-/// in cursor order (a sub-bucket's records come at its name's place in its parent).
+/// in cursor order (a sub-bucket's records come at its name's place in its parent). Written by
+/// hand rather than through `serde_json::Value`, which costs an allocation per field.
 fn jsonl(
     out: &mut dyn Write,
     top: Bucket<'_>,
     path: Vec<Vec<u8>>,
     count: &mut Count,
 ) -> Result<(), CliError> {
+    let field = path_field(&path)?;
     if !path.is_empty() {
-        json::line(
-            out,
-            &json!({ "bucket": path_json(&path), "seq": top.sequence() }),
-        )?;
+        bucket_line(out, &field, top.sequence())?;
     }
-    let mut stack: Vec<(Bucket<'_>, Iter<'_>, Vec<Vec<u8>>, Value)> =
-        vec![(top, top.iter(), path.clone(), path_json(&path))];
-    while let Some((b, it, p, pj)) = stack.last_mut() {
+    let mut line = Vec::new();
+    // A level: its bucket, the walk, its path and the path's JSON.
+    type Level<'tx> = (Bucket<'tx>, Iter<'tx>, Vec<Vec<u8>>, Vec<u8>);
+    let mut stack: Vec<Level<'_>> = vec![(top, top.iter(), path, field)];
+    while let Some((b, it, p, field)) = stack.last_mut() {
         let Some(item) = it.next() else {
             stack.pop();
             continue;
@@ -129,8 +153,14 @@ fn jsonl(
         match item? {
             (k, Some(v)) => {
                 count.key();
-                let rec = json!({ "bucket": pj, "key": bytes(k), "value": bytes(v) });
-                json::line(out, &rec)?;
+                line.clear();
+                line.extend_from_slice(field);
+                line.extend_from_slice(b",\"key\":");
+                push_bytes(&mut line, k)?;
+                line.extend_from_slice(b",\"value\":");
+                push_bytes(&mut line, v)?;
+                line.extend_from_slice(b"}\n");
+                out.write_all(&line)?;
             }
             (k, None) => {
                 let sub = b
@@ -138,9 +168,9 @@ fn jsonl(
                     .ok_or_else(|| CliError::msg("sub-bucket vanished"))?;
                 let mut sp = p.clone();
                 sp.push(k.to_vec());
-                let spj = path_json(&sp);
-                json::line(out, &json!({ "bucket": spj, "seq": sub.sequence() }))?;
-                stack.push((sub, sub.iter(), sp, spj));
+                let sf = path_field(&sp)?;
+                bucket_line(out, &sf, sub.sequence())?;
+                stack.push((sub, sub.iter(), sp, sf));
             }
         }
     }
