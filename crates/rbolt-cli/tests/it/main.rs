@@ -6,23 +6,37 @@
 //! output and reviewed by eye. Every snapshot holds the exit code, stdout and the first line
 //! of stderr.
 
+mod backup;
 mod bench;
 mod buckets;
 mod check;
 mod compact;
+mod delete;
+mod diff;
 mod dump;
 mod errors;
+mod export;
 mod fixtures;
 mod get;
 mod hostile;
+mod import;
 mod info;
 mod inspect;
 mod keys;
 mod lock;
+mod ls;
+mod mkbucket;
+mod mvbucket;
 mod page;
 mod page_item;
 mod pages;
 mod progress;
+mod put;
 mod quoting;
+mod rmbucket;
+mod roundtrip;
+mod seq;
 mod stats;
 mod surgery;
+mod tree;
+mod written;
