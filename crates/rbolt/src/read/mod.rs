@@ -4,4 +4,4 @@
 mod view;
 pub(crate) mod walk;
 
-pub(crate) use view::{LeafEntry, PageStep, Snapshot, View};
+pub(crate) use view::{LeafEntry, Snapshot, View};
