@@ -1,6 +1,7 @@
 //! The read layer: everything that turns mapped bytes into validated pages and tree levels,
 //! and the reachability walk behind the consistency check. Nothing here writes.
 
+pub(crate) mod counts;
 mod view;
 pub(crate) mod walk;
 
