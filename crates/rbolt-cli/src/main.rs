@@ -16,6 +16,7 @@ mod progress;
 mod raw;
 mod source;
 mod values;
+mod walk;
 
 use clap::{CommandFactory, FromArgMatches};
 use error::CliError;

@@ -3,7 +3,9 @@
 //! refuses to open.
 
 use crate::error::CliError;
-use rbolt_format::{MAGIC, MAX_PAGE_SIZE, META_SIZE, Meta, PAGE_HEADER_SIZE, PageHeader};
+use rbolt_format::{
+    MAGIC, MAX_PAGE_SIZE, META_SIZE, MIN_PAGE_SIZE, Meta, PAGE_HEADER_SIZE, PageHeader,
+};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -157,6 +159,69 @@ impl RawFile {
 
     pub(crate) fn file_len(&self) -> u64 {
         self.len
+    }
+
+    /// Whole pages in the file.
+    pub(crate) fn pages(&self) -> u64 {
+        self.len / self.page_size.max(1)
+    }
+
+    /// Like [`RawFile::open`], for forensic commands: a meta page 0 that is torn or wiped
+    /// does not stop it. The page size then comes from meta page 1, found by trying every
+    /// page size bbolt can write.
+    pub(crate) fn open_lenient(path: &Path) -> Result<Self, CliError> {
+        let first = Self::open(path);
+        if let Ok(raw) = &first
+            && raw.check_page_size().is_ok()
+            && raw.metas().is_ok_and(|[m0, _]| m0.valid.is_ok())
+        {
+            return first;
+        }
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let mut ps = MIN_PAGE_SIZE as u64;
+        while ps <= MAX_PAGE_SIZE as u64 {
+            let mut buf = vec![0u8; PAGE_HEADER_SIZE + META_SIZE];
+            if file.read_exact_at(&mut buf, ps).is_ok()
+                && let Ok(m) = Meta::decode(&buf)
+                && u64::from(m.page_size) == ps
+            {
+                let mut raw = Self {
+                    file,
+                    len,
+                    page_size: ps,
+                    hwm0: m.pgid,
+                    hwm_guard: m.pgid,
+                };
+                if let Ok([m0, _]) = raw.metas()
+                    && let Some(m0) = m0.meta
+                {
+                    raw.hwm0 = m0.pgid;
+                    raw.hwm_guard = m.pgid.max(m0.pgid.min(raw.pages()));
+                }
+                return Ok(raw);
+            }
+            ps *= 2;
+        }
+        first
+    }
+
+    /// The snapshot to read: meta page `want` when given (it must be valid), else the
+    /// active one.
+    pub(crate) fn snapshot(&self, want: Option<u64>) -> Result<(u64, Meta), CliError> {
+        match want {
+            Some(id) => {
+                let slot = self.metas()?[usize::from(id == 1)];
+                match (slot.meta, slot.valid) {
+                    (Some(m), Ok(())) => Ok((id, m)),
+                    (_, Err(e)) => Err(CliError::msg(format!("meta page {id} is invalid: {e}"))),
+                    (None, Ok(())) => Err(CliError::msg(format!("meta page {id} is invalid"))),
+                }
+            }
+            None => self
+                .active_meta()?
+                .ok_or_else(|| CliError::msg("invalid database: neither meta page is valid")),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! ("accepts 1 arg(s), received 0") rather than clap's.
 
 pub(crate) mod bench;
+pub(crate) mod space;
 pub(crate) mod surgery;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -177,6 +178,8 @@ pub(crate) struct Json {
     /// Print JSON instead of text (bytes as strings when UTF-8, else {"hex": ...}).
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +192,8 @@ pub(crate) struct BucketsArgs {
     /// Print one JSON object per bucket.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +209,8 @@ pub(crate) struct KeysArgs {
     /// Print one JSON object per key.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +229,8 @@ pub(crate) struct GetArgs {
     /// Print a JSON object with the key and value.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +243,8 @@ pub(crate) struct CheckArgs {
     /// Print a JSON object with the problems found.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -300,6 +311,8 @@ pub(crate) struct StatsArgs {
     /// Print the statistics as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]

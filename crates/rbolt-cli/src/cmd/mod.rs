@@ -7,6 +7,7 @@ mod compact;
 mod inspect;
 mod page;
 mod pages;
+mod rawread;
 mod read;
 mod stats;
 pub(crate) mod surgery;

@@ -24,5 +24,6 @@ mod page_item;
 mod pages;
 mod progress;
 mod quoting;
+mod snapshot_reads;
 mod stats;
 mod surgery;

@@ -1,0 +1,102 @@
+//! Flags of the space and forensics commands (`map`, `analyze`, `doctor`, `salvage`) and the
+//! `--meta`/`--no-lock` pair every read command takes.
+
+use clap::{Args, ValueEnum};
+use std::ffi::OsString;
+
+/// Which snapshot a read command reads, and whether it takes the file lock.
+#[derive(Clone, Copy, Debug, Default, Args)]
+pub(crate) struct ReadFrom {
+    /// Read the tree as of meta page 0 or 1 instead of the newer valid one. The file is then
+    /// read page by page with pread, not through the database engine.
+    #[arg(long, value_name = "0|1", value_parser = clap::value_parser!(u64).range(0..=1))]
+    pub(crate) meta: Option<u64>,
+    /// Do not take the file lock, to look at a file another process has open (read-only,
+    /// page by page with pread; a commit in progress may show as damage).
+    #[arg(long)]
+    pub(crate) no_lock: bool,
+}
+
+impl ReadFrom {
+    /// Whether the command must read through pread instead of the engine.
+    pub(crate) fn raw(&self) -> bool {
+        self.meta.is_some() || self.no_lock
+    }
+}
+
+/// When to colour terminal output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Color {
+    /// Colour when stdout is a terminal and NO_COLOR is not set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MapArgs {
+    #[command(flatten)]
+    pub(crate) pos: crate::cli::Positional,
+    /// Cells per row.
+    #[arg(long, default_value_t = 64, value_name = "W")]
+    pub(crate) width: u32,
+    /// Most rows before cells start to stand for several pages each.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub(crate) rows: u32,
+    /// Pages per cell (default: 1, or as many as it takes to fit --rows).
+    #[arg(long, value_name = "N")]
+    pub(crate) per_cell: Option<u64>,
+    /// Also write the map as an SVG picture, with a tooltip per cell.
+    #[arg(long, value_name = "OUT")]
+    pub(crate) svg: Option<OsString>,
+    /// Colour and Unicode glyphs on a terminal; plain glyphs otherwise.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) color: Color,
+    #[command(flatten)]
+    pub(crate) from: ReadFrom,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    #[command(flatten)]
+    pub(crate) pos: crate::cli::Positional,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Also write the fill histogram and bucket sizes as an SVG picture.
+    #[arg(long, value_name = "OUT")]
+    pub(crate) svg: Option<OsString>,
+    #[command(flatten)]
+    pub(crate) from: ReadFrom,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    #[command(flatten)]
+    pub(crate) pos: crate::cli::Positional,
+    /// Apply the fixes to a copy (needs -o); the file itself is never changed.
+    #[arg(long)]
+    pub(crate) apply: bool,
+    /// The repaired copy to create.
+    #[arg(short, long, value_name = "OUT")]
+    pub(crate) output: Option<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SalvageArgs {
+    #[command(flatten)]
+    pub(crate) pos: crate::cli::Positional,
+    /// The fresh database to write what is recovered into (must not exist).
+    #[arg(short, long, value_name = "OUT")]
+    pub(crate) output: Option<OsString>,
+    /// Also read every page of the file and recover pairs from any leaf page with a valid
+    /// header, reachable or not.
+    #[arg(long)]
+    pub(crate) from_page_scan: bool,
+    /// Write the report to this file instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<OsString>,
+    #[command(flatten)]
+    pub(crate) from: ReadFrom,
+}
