@@ -12,9 +12,11 @@ mod compat;
 mod error;
 mod goprint;
 mod json;
+mod pagemap;
 mod progress;
 mod raw;
 mod source;
+mod svg;
 mod values;
 mod walk;
 

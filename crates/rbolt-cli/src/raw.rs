@@ -206,6 +206,21 @@ impl RawFile {
         first
     }
 
+    /// A file no meta page describes, read as pages of `page_size` bytes (for `map`,
+    /// which still draws it).
+    pub(crate) fn assume(path: &Path, page_size: u64) -> Result<Self, CliError> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let pages = len / page_size.max(1);
+        Ok(Self {
+            file,
+            len,
+            page_size,
+            hwm0: pages,
+            hwm_guard: pages,
+        })
+    }
+
     /// The snapshot to read: meta page `want` when given (it must be valid), else the
     /// active one.
     pub(crate) fn snapshot(&self, want: Option<u64>) -> Result<(u64, Meta), CliError> {

@@ -665,6 +665,26 @@ impl<'a, V: Visit> Walker<'a, V> {
 
 type Range<'r> = (Option<&'r [u8]>, Option<&'r [u8]>, &'r [Link]);
 
+/// The names from the top-level bucket down to bucket `id` (empty for the root bucket).
+pub(crate) fn bucket_path(buckets: &[BucketInfo], id: u32) -> Vec<Vec<u8>> {
+    let mut names = Vec::new();
+    let mut cur = Some(id);
+    while let Some(i) = cur {
+        let Some(b) = buckets.get(i as usize) else {
+            break;
+        };
+        if b.parent.is_some() {
+            names.push(b.name.clone());
+        }
+        cur = b.parent;
+        if names.len() > MAX_NESTING {
+            break;
+        }
+    }
+    names.reverse();
+    names
+}
+
 /// A key as check messages print it: text when printable, hex otherwise, at most 32 bytes.
 fn key_text(k: &[u8]) -> String {
     let shown = &k[..k.len().min(32)];

@@ -147,6 +147,13 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
     #[command(override_usage = "rbolt bench [flags]")]
     Bench(bench::BenchArgs),
 
+    /// draw a map of the file's pages: what each one is, where the free space is
+    #[command(
+        override_usage = "rbolt map <bbolt-file> [--width W] [--svg OUT] [flags]",
+        long_about = space::MAP_ABOUT
+    )]
+    Map(space::MapArgs),
+
     /// surgery related commands
     #[command(subcommand, override_usage = "rbolt surgery <subcommand> [flags]")]
     Surgery(surgery::SurgeryCmd),

@@ -100,3 +100,19 @@ pub(crate) struct SalvageArgs {
     #[command(flatten)]
     pub(crate) from: ReadFrom,
 }
+
+pub(crate) const MAP_ABOUT: &str = "\
+Map draws the file one cell per page (or per N pages on big files, as the first line says): \
+meta, freelist, branch, leaf shaded by how full it is, overflow, free, pending free (still \
+reachable from the previous meta page), past the high-water mark, and in red the pages that \
+are neither reachable nor free, or that cannot be read. The last line says how much of the \
+file is free, the largest free run, and where the free tail starts: a big free share means \
+`rbolt compact` would shrink the file.
+
+On a terminal the cells are Unicode blocks in colour; in a pipe or with NO_COLOR they are \
+ASCII letters, with a legend line either way. --svg also writes an SVG picture with a \
+tooltip per cell (page, kind, bucket, fill). The file is read page by page with pread, so \
+damaged files and files another process holds can be mapped.
+
+Example:
+  rbolt map app.db --width 64 --svg app-map.svg";

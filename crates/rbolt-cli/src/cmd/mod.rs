@@ -5,6 +5,7 @@ pub(crate) mod bench;
 mod check;
 mod compact;
 mod inspect;
+mod map;
 mod page;
 mod pages;
 mod rawread;
@@ -41,6 +42,7 @@ pub(crate) fn run(
         Cmd::Stats(a) => stats::run(&a, ctx, out),
         Cmd::Inspect(a) => inspect::run(&a, ctx, out),
         Cmd::Bench(a) => bench::run(&a, ctx, out),
+        Cmd::Map(a) => map::run(&a, out),
         Cmd::Surgery(s) => surgery::run(s, name, out),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();

@@ -19,6 +19,7 @@ mod info;
 mod inspect;
 mod keys;
 mod lock;
+mod map;
 mod page;
 mod page_item;
 mod pages;
