@@ -12,6 +12,7 @@ mod compat;
 mod error;
 mod goprint;
 mod json;
+mod pack;
 mod pagemap;
 mod progress;
 mod raw;

@@ -133,14 +133,16 @@ pub(crate) struct PageMap {
     pub(crate) buckets: Vec<BucketInfo>,
 }
 
-struct MapVisit {
+struct MapVisit<'x> {
     class: Vec<u8>,
     fill: Vec<u8>,
     owner: Vec<u32>,
     page_size: u64,
+    /// Sees the walk too.
+    extra: &'x mut dyn Visit,
 }
 
-impl MapVisit {
+impl MapVisit<'_> {
     fn set(&mut self, id: u64, c: Class) {
         if let Some(slot) = usize::try_from(id).ok().and_then(|i| self.class.get_mut(i)) {
             *slot = c.code();
@@ -148,8 +150,17 @@ impl MapVisit {
     }
 }
 
-impl Visit for MapVisit {
+impl Visit for MapVisit<'_> {
+    fn bucket(&mut self, id: u32, b: &BucketInfo) {
+        self.extra.bucket(id, b);
+    }
+
+    fn pair(&mut self, bucket: u32, page: u64, flags: u32, k: &[u8], v: &[u8]) {
+        self.extra.pair(bucket, page, flags, k, v);
+    }
+
     fn page(&mut self, p: &PageVisit<'_>) {
+        self.extra.page(p);
         let Some(id) = p.id else { return };
         let span = self.page_size * (u64::from(p.header.overflow) + 1);
         let pct = (page_used(&p.header, p.bytes) * 100 / span.max(1)).min(100) as u8;
@@ -177,6 +188,7 @@ impl Visit for MapVisit {
     }
 
     fn problem(&mut self, p: &Problem) {
+        self.extra.problem(p);
         if matches!(p.kind, Kind::BadPage | Kind::BadBucket)
             && let Some(id) = p.page
             && !p.message.starts_with("page id out of range")
@@ -190,6 +202,15 @@ impl PageMap {
     /// Classifies every page of `raw` as of meta page `want` (the active one when `None`).
     /// With no valid meta page at all, pages are classified by their headers alone.
     pub(crate) fn build(raw: &RawFile, want: Option<u64>) -> Result<Self, crate::error::CliError> {
+        Self::build_with(raw, want, &mut crate::walk::Problems::default())
+    }
+
+    /// Like [`PageMap::build`], showing the walk of the tree to `extra` as well.
+    pub(crate) fn build_with(
+        raw: &RawFile,
+        want: Option<u64>,
+        extra: &mut dyn Visit,
+    ) -> Result<Self, crate::error::CliError> {
         let pages = raw.pages();
         let n = usize::try_from(pages).unwrap_or(usize::MAX);
         let snap = match want {
@@ -201,6 +222,7 @@ impl PageMap {
             fill: vec![0; n],
             owner: vec![u32::MAX; n],
             page_size: raw.page_size,
+            extra,
         };
         let Some((meta_id, meta)) = snap else {
             for id in 0..pages {

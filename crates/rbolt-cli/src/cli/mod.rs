@@ -154,6 +154,13 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
     )]
     Map(space::MapArgs),
 
+    /// show where the space goes: per bucket, page fill, free runs, compaction estimate
+    #[command(
+        override_usage = "rbolt analyze <bbolt-file> [--json] [--svg OUT] [flags]",
+        long_about = space::ANALYZE_ABOUT
+    )]
+    Analyze(space::AnalyzeArgs),
+
     /// surgery related commands
     #[command(subcommand, override_usage = "rbolt surgery <subcommand> [flags]")]
     Surgery(surgery::SurgeryCmd),

@@ -116,3 +116,18 @@ damaged files and files another process holds can be mapped.
 
 Example:
   rbolt map app.db --width 64 --svg app-map.svg";
+
+pub(crate) const ANALYZE_ABOUT: &str = "\
+Analyze reports where the space of a bbolt file goes, as sqlite3_analyzer does for SQLite. \
+For each bucket (by path): its pages, overflow pages, share of the file, payload bytes (keys \
+and values), unused bytes in its pages, tree depth, whether it is stored inline in its \
+parent, and its key and value sizes (min/avg/max). Then how full leaf and branch pages are \
+(10% bins), the free runs by length, and an estimate of the size `rbolt compact` would \
+produce (within a few percent).
+
+--json prints all of it as one JSON object; --svg also draws the histograms and the biggest \
+buckets. The file is read page by page with pread, without the engine.
+
+Example:
+  rbolt analyze app.db
+  rbolt analyze --json app.db | jq '.compact_estimate'";

@@ -1,6 +1,8 @@
 //! One module per subcommand; this one dispatches and holds what several share (argument
 //! counts, bucket paths).
 
+mod analyze;
+mod analyze_svg;
 pub(crate) mod bench;
 mod check;
 mod compact;
@@ -43,6 +45,7 @@ pub(crate) fn run(
         Cmd::Inspect(a) => inspect::run(&a, ctx, out),
         Cmd::Bench(a) => bench::run(&a, ctx, out),
         Cmd::Map(a) => map::run(&a, out),
+        Cmd::Analyze(a) => analyze::run(&a, out),
         Cmd::Surgery(s) => surgery::run(s, name, out),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();

@@ -6,6 +6,7 @@
 //! output and reviewed by eye. Every snapshot holds the exit code, stdout and the first line
 //! of stderr.
 
+mod analyze;
 mod bench;
 mod buckets;
 mod check;

@@ -8,9 +8,21 @@ use insta::assert_snapshot;
 #[ignore = "writes the fixtures to $RBOLT_FX_DIR for a look by hand"]
 fn write_fixtures_for_a_look() {
     let fx = Fx::new();
-    fx.nested().meta1().no_freelist().damaged().empty();
+    fx.nested()
+        .meta1()
+        .no_freelist()
+        .damaged()
+        .empty()
+        .pages16k();
     let dir = std::env::var("RBOLT_FX_DIR").unwrap();
-    for f in ["fx.db", "meta1.db", "nofl.db", "damaged.db", "empty.db"] {
+    for f in [
+        "fx.db",
+        "meta1.db",
+        "nofl.db",
+        "damaged.db",
+        "empty.db",
+        "big16k.db",
+    ] {
         std::fs::copy(fx.path(f), std::path::Path::new(&dir).join(f)).unwrap();
     }
 }
