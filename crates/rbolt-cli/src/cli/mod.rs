@@ -161,6 +161,13 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
     )]
     Analyze(space::AnalyzeArgs),
 
+    /// diagnose a damaged file and print (or apply, to a copy) the surgery that repairs it
+    #[command(
+        override_usage = "rbolt doctor <bbolt-file> [--apply -o OUT] [flags]",
+        long_about = space::DOCTOR_ABOUT
+    )]
+    Doctor(space::DoctorArgs),
+
     /// surgery related commands
     #[command(subcommand, override_usage = "rbolt surgery <subcommand> [flags]")]
     Surgery(surgery::SurgeryCmd),

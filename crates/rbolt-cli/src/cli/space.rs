@@ -131,3 +131,21 @@ buckets. The file is read page by page with pread, without the engine.
 Example:
   rbolt analyze app.db
   rbolt analyze --json app.db | jq '.compact_estimate'";
+
+pub(crate) const DOCTOR_ABOUT: &str = "\
+Doctor validates both meta pages, checks the whole tree, and sorts what it finds into kinds \
+of damage: a bad meta page, freelist damage, unreachable pages, corrupt branch or leaf pages, \
+pages referenced twice, keys out of order, bad bucket headers. It then prints the `rbolt \
+surgery` commands that repair the file, each on a copy of the one before: revert-meta-page or \
+copy-page for a bad meta, clear-page-elements to cut damaged subtrees out of their parents, \
+freelist abandon and rebuild for the freelist. Cutting a subtree loses its pairs, so salvage \
+first.
+
+With --apply -o OUT it runs those commands, leaving FILE untouched, and checks OUT. Exit \
+code: 0 for a healthy file (or, with --apply, a repaired copy that checks clean), 1 \
+otherwise. The file is read page by page with pread, so files the engine refuses to open \
+can be diagnosed.
+
+Example:
+  rbolt doctor app.db
+  rbolt doctor app.db --apply -o fixed.db";

@@ -6,6 +6,7 @@ mod analyze_svg;
 pub(crate) mod bench;
 mod check;
 mod compact;
+mod doctor;
 mod inspect;
 mod map;
 mod page;
@@ -46,6 +47,7 @@ pub(crate) fn run(
         Cmd::Bench(a) => bench::run(&a, ctx, out),
         Cmd::Map(a) => map::run(&a, out),
         Cmd::Analyze(a) => analyze::run(&a, out),
+        Cmd::Doctor(a) => doctor::run(&a, out),
         Cmd::Surgery(s) => surgery::run(s, name, out),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();

@@ -11,6 +11,7 @@ mod bench;
 mod buckets;
 mod check;
 mod compact;
+mod doctor;
 mod dump;
 mod errors;
 mod fixtures;
