@@ -106,6 +106,8 @@ pub(crate) struct BucketInfo {
     pub(crate) name: Vec<u8>,
     /// Bytes of the inline page, when the bucket is inline.
     pub(crate) inline_len: Option<usize>,
+    /// The bucket's sequence counter.
+    pub(crate) sequence: u64,
     pub(crate) nesting: usize,
 }
 
@@ -317,6 +319,7 @@ impl<'a, V: Visit> Walker<'a, V> {
             parent: None,
             name: Vec::new(),
             inline_len: None,
+            sequence: root.sequence,
             nesting: 0,
         });
         self.v.bucket(0, &self.buckets[0]);
@@ -338,6 +341,7 @@ impl<'a, V: Visit> Walker<'a, V> {
                 parent: None,
                 name: Vec::new(),
                 inline_len: None,
+                sequence: 0,
                 nesting: 0,
             });
         }
@@ -606,6 +610,7 @@ impl<'a, V: Visit> Walker<'a, V> {
             parent: Some(parent),
             name,
             inline_len: (header.root == 0).then_some(inline.len()),
+            sequence: header.sequence,
             nesting,
         };
         let Ok(id) = u32::try_from(self.buckets.len()) else {
@@ -709,6 +714,7 @@ pub(crate) fn check(raw: &RawFile, meta: &Meta, from_page: Option<u64>) -> Vec<P
                 parent: None,
                 name: Vec::new(),
                 inline_len: None,
+                sequence: 0,
                 nesting: 0,
             });
             w.run(Work::Page {

@@ -168,6 +168,13 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
     )]
     Doctor(space::DoctorArgs),
 
+    /// copy every pair that can still be read from a damaged file into a fresh database
+    #[command(
+        override_usage = "rbolt salvage <bbolt-file> -o OUT [--from-page-scan] [flags]",
+        long_about = space::SALVAGE_ABOUT
+    )]
+    Salvage(space::SalvageArgs),
+
     /// surgery related commands
     #[command(subcommand, override_usage = "rbolt surgery <subcommand> [flags]")]
     Surgery(surgery::SurgeryCmd),

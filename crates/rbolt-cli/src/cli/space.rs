@@ -149,3 +149,19 @@ can be diagnosed.
 Example:
   rbolt doctor app.db
   rbolt doctor app.db --apply -o fixed.db";
+
+pub(crate) const SALVAGE_ABOUT: &str = "\
+Salvage copies every key/value pair that can still be read from FILE into a fresh database \
+OUT (which must not exist), under the same bucket paths. It walks the tree from the active \
+meta page (or --meta), skipping subtrees whose pages cannot be decoded; with no valid meta \
+page it walks from the newer one that still decodes. With --from-page-scan it also reads \
+every page the walk did not reach, free and unreachable ones included, and copies the pairs \
+of each page that is a well-formed leaf into the bucket lost+found/<page id> (free pages \
+hold older versions of pairs: look before merging them back).
+
+A report goes to stderr (or --report FILE): pages read, pairs recovered from the tree and \
+from lost pages, what was skipped and why, and pairs the copy refused. OUT is checked before \
+it is put in place. The file is read page by page with pread, never through the engine.
+
+Example:
+  rbolt salvage broken.db -o recovered.db --from-page-scan";

@@ -13,6 +13,7 @@ mod page;
 mod pages;
 mod rawread;
 mod read;
+mod salvage;
 mod stats;
 pub(crate) mod surgery;
 
@@ -48,6 +49,7 @@ pub(crate) fn run(
         Cmd::Map(a) => map::run(&a, out),
         Cmd::Analyze(a) => analyze::run(&a, out),
         Cmd::Doctor(a) => doctor::run(&a, out),
+        Cmd::Salvage(a) => salvage::run(&a, out),
         Cmd::Surgery(s) => surgery::run(s, name, out),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();

@@ -27,6 +27,7 @@ mod page_item;
 mod pages;
 mod progress;
 mod quoting;
+mod salvage;
 mod snapshot_reads;
 mod stats;
 mod surgery;
