@@ -124,6 +124,9 @@ fn path_text(path: &[Vec<u8>]) -> String {
 /// The walk's view: every bucket and pair goes into the sink.
 struct Copy<'s> {
     sink: &'s mut Sink,
+    /// Leaf pages whose pairs were copied: the page scan skips only these (a page merely
+    /// covered by another's bad overflow count is still scanned).
+    copied: crate::walk::Bits,
     paths: Vec<Vec<Vec<u8>>>,
     problems: Vec<Problem>,
     err: Option<CliError>,
@@ -147,6 +150,14 @@ impl Visit for Copy<'_> {
             self.paths.resize(i + 1, Vec::new());
         }
         self.paths[i] = path;
+    }
+
+    fn page(&mut self, p: &crate::walk::PageVisit<'_>) {
+        if let Some(id) = p.id
+            && p.header.flags == LEAF_PAGE
+        {
+            self.copied.set(id);
+        }
     }
 
     fn pair(&mut self, bucket: u32, _page: u64, flags: u32, k: &[u8], v: &[u8]) {
@@ -325,6 +336,7 @@ fn salvage(a: &SalvageArgs, raw: &RawFile, tmp: &Path) -> Result<Report, CliErro
         };
         let copy = Copy {
             sink: &mut sink,
+            copied: crate::walk::Bits::new(raw.pages()),
             paths: Vec::new(),
             problems: Vec::new(),
             err: None,
@@ -339,7 +351,7 @@ fn salvage(a: &SalvageArgs, raw: &RawFile, tmp: &Path) -> Result<Report, CliErro
         report.problems = std::mem::take(&mut w.v.problems);
         report.root_pairs = w.v.root_pairs;
         report.walked = (0..w.hwm).filter(|&id| w.seen.get(id)).count() as u64;
-        seen = w.seen;
+        seen = std::mem::take(&mut w.v.copied);
     } else {
         report.snapshot = "none: neither meta page decodes".into();
     }
@@ -356,7 +368,7 @@ fn salvage(a: &SalvageArgs, raw: &RawFile, tmp: &Path) -> Result<Report, CliErro
     Ok(report)
 }
 
-/// Tries every page the walk did not reach as a leaf page.
+/// Tries every page whose pairs the walk did not copy as a leaf page.
 fn scan(
     raw: &RawFile,
     seen: &crate::walk::Bits,
@@ -375,10 +387,10 @@ fn scan(
             .ok()
             .and_then(|b| PageHeader::decode(&b).ok())
             .filter(|h| h.flags == LEAF_PAGE && h.id == id);
-        let Some(h) = leaf else {
+        if leaf.is_none() {
             id += 1;
             continue;
-        };
+        }
         let Ok((_, bytes)) = raw.read_page(id) else {
             id += 1;
             continue;
@@ -403,7 +415,9 @@ fn scan(
             report.lost_leaves += 1;
             report.lost_pairs += sink.pairs - before;
         }
-        id += 1 + u64::from(h.overflow);
+        // The next page is tried too: an overflow count may lie, and a real overflow
+        // page does not carry its own id in a leaf header.
+        id += 1;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ mod doctor;
 mod dump;
 mod errors;
 mod fixtures;
+mod forensic_hostile;
 mod get;
 mod hostile;
 mod info;
