@@ -284,7 +284,11 @@ fn write_svg(
     let top = 30;
     let grid_h = rows * pitch;
     let legend_rows = 4u64;
-    let w = (width * pitch + 20).max(720);
+    let last = summary(m);
+    // Wide enough for the grid, the legend and the summary line (about 7 px a character).
+    let w = (width * pitch + 20)
+        .max(720)
+        .max(last.chars().count() as u64 * 7 + 20);
     let h = top + grid_h + 20 + legend_rows * 18 + 30;
     let mut s = Svg::create(out, w, h)?;
     s.text(
@@ -325,6 +329,6 @@ fn write_svg(
         s.rect_titled(x, y, CELL, CELL, rgb(c), c.name())?;
         s.text(x + CELL + 5, y + CELL, 11, "normal", c.name())?;
     }
-    s.text(10, h - 10, 12, "normal", &summary(m))?;
+    s.text(10, h - 10, 12, "normal", &last)?;
     s.finish()
 }

@@ -147,3 +147,43 @@ pub(crate) fn unlisted(fx: &Fx, bytes: &[u8]) -> String {
     std::fs::write(fx.path("unlisted.db"), b).unwrap();
     "unlisted.db".into()
 }
+
+#[test]
+#[ignore = "writes a big file to $RBOLT_BIG_DB for memory measurements"]
+fn write_a_big_file() {
+    let path = std::env::var("RBOLT_BIG_DB").unwrap();
+    let db = rbolt::Options::new().no_sync(true).open(&path).unwrap();
+    let mut r = rbolt_testkit::rng::Rng::new(1);
+    for chunk in 0..40u32 {
+        db.update(|tx| {
+            for name in [&b"events"[..], b"users", b"blobs"] {
+                let b = tx.create_bucket_if_not_exists(name)?;
+                let sub = b.create_bucket_if_not_exists(b"index")?;
+                for i in 0..25_000u32 {
+                    let k = format!("{chunk:04}-{i:08}");
+                    let n = if name == b"blobs" {
+                        200 + r.below(3000)
+                    } else {
+                        20 + r.below(200)
+                    };
+                    b.put(k.as_bytes(), &vec![b'v'; n as usize])?;
+                    if i % 10 == 0 {
+                        sub.put(k.as_bytes(), b"1")?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    db.update(|tx| {
+        let b = tx.bucket(b"blobs")?.unwrap();
+        for chunk in 0..40u32 {
+            for i in (0..25_000u32).step_by(3) {
+                b.delete(format!("{chunk:04}-{i:08}").as_bytes())?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+}
