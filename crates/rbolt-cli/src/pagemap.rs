@@ -191,7 +191,7 @@ impl Visit for MapVisit<'_> {
         self.extra.problem(p);
         if matches!(p.kind, Kind::BadPage | Kind::BadBucket)
             && let Some(id) = p.page
-            && !p.message.starts_with("page id out of range")
+            && !p.message.contains("page id out of range")
         {
             self.set(id, Class::Unreadable);
         }
@@ -225,11 +225,32 @@ impl PageMap {
             extra,
         };
         let Some((meta_id, meta)) = snap else {
+            // No tree to walk: each page is what its own header says, if it names itself.
+            let mut span_end = 0;
             for id in 0..pages {
-                let c = match raw.read_block(id).map(|b| PageHeader::decode(&b)) {
-                    Ok(Ok(h)) if id < 2 && h.flags == rbolt_format::META_PAGE => Class::Meta,
+                if id < span_end {
+                    v.set(id, Class::Overflow);
+                    continue;
+                }
+                let block = raw.read_block(id);
+                let h = block
+                    .as_ref()
+                    .ok()
+                    .and_then(|b| PageHeader::decode(b).ok())
+                    .filter(|h| h.id == id);
+                let c = match h {
+                    Some(h) if id < 2 && h.flags == rbolt_format::META_PAGE => Class::Meta,
+                    Some(h) if h.flags == FREELIST_PAGE => Class::Freelist,
+                    Some(h) if h.flags == rbolt_format::BRANCH_PAGE => Class::Branch,
+                    Some(h) if h.flags == LEAF_PAGE => {
+                        let used = block.as_ref().map_or(0, |b| page_used(&h, b));
+                        Class::Leaf(((used * 4 / raw.page_size.max(1)) as u8).min(3))
+                    }
                     _ => Class::Unreadable,
                 };
+                if let Some(h) = h.filter(|_| c != Class::Unreadable) {
+                    span_end = id + 1 + u64::from(h.overflow);
+                }
                 v.set(id, c);
             }
             return Ok(Self {

@@ -132,6 +132,19 @@ impl RawFile {
         Ok((h, buf))
     }
 
+    /// Pages `id..id + n` as one buffer, for a caller that has already bounded `n` (no
+    /// high-water-mark guard, unlike [`RawFile::read_page`]).
+    pub(crate) fn read_span(&self, id: u64, n: u64) -> Result<Vec<u8>, CliError> {
+        let off = id
+            .checked_mul(self.page_size)
+            .ok_or_else(|| CliError::msg("EOF"))?;
+        let len = n
+            .checked_mul(self.page_size)
+            .and_then(|l| usize::try_from(l).ok())
+            .ok_or_else(|| CliError::msg("EOF"))?;
+        self.read_at(off, len)
+    }
+
     /// Both meta pages, decoded without trusting their checksums (`None` when a page does
     /// not even carry the magic), with each one's validity.
     pub(crate) fn metas(&self) -> Result<[MetaSlot; 2], CliError> {
@@ -171,8 +184,11 @@ impl RawFile {
     /// page size bbolt can write.
     pub(crate) fn open_lenient(path: &Path) -> Result<Self, CliError> {
         let first = Self::open(path);
+        // The engine's rule: meta 0's page size if meta 0 is valid and its size is one
+        // bbolt can write, else the first size at which a valid meta page 1 sits.
         if let Ok(raw) = &first
-            && raw.check_page_size().is_ok()
+            && raw.page_size.is_power_of_two()
+            && (MIN_PAGE_SIZE as u64..=MAX_PAGE_SIZE as u64).contains(&raw.page_size)
             && raw.metas().is_ok_and(|[m0, _]| m0.valid.is_ok())
         {
             return first;
@@ -233,10 +249,33 @@ impl RawFile {
                     (None, Ok(())) => Err(CliError::msg(format!("meta page {id} is invalid"))),
                 }
             }
-            None => self
-                .active_meta()?
-                .ok_or_else(|| CliError::msg("invalid database: neither meta page is valid")),
+            None => {
+                // The engine's choice on open: a valid meta that also fits this file.
+                let [m0, m1] = self.metas()?;
+                let fits = |m: Option<Meta>| m.filter(|m| self.fits(m));
+                match (fits(m0.checked()), fits(m1.checked())) {
+                    (Some(a), Some(b)) if b.txid > a.txid => Ok((1, b)),
+                    (Some(a), _) => Ok((0, a)),
+                    (None, Some(b)) => Ok((1, b)),
+                    (None, None) => Err(CliError::msg(
+                        "invalid database: neither meta page is valid",
+                    )),
+                }
+            }
         }
+    }
+
+    /// Whether a meta page describes this file: its page size, a high-water mark within
+    /// the file, root and freelist below it (what the engine checks before using one).
+    fn fits(&self, m: &Meta) -> bool {
+        let hwm_ok = m
+            .pgid
+            .checked_mul(self.page_size)
+            .is_some_and(|b| b <= self.len);
+        let root_ok = m.root.root >= 2 && m.root.root < m.pgid;
+        let fl_ok = m.freelist == rbolt_format::PGID_NO_FREELIST
+            || (m.freelist >= 2 && m.freelist < m.pgid);
+        u64::from(m.page_size) == self.page_size && hwm_ok && root_ok && fl_ok && m.txid != u64::MAX
     }
 }
 

@@ -278,18 +278,37 @@ impl<'a, V: Visit> Walker<'a, V> {
         true
     }
 
-    /// Page `id` with its overflow, checked against the snapshot's bounds.
+    /// Page `id` with its overflow, checked against the snapshot's bounds, with the
+    /// engine's messages.
     fn read(&self, id: u64) -> Result<(PageHeader, Vec<u8>), String> {
+        let corrupt = |what: String| format!("database corrupted at page {id}: {what}");
         if id < 2 || id >= self.hwm {
-            return Err(format!("page id out of range [2, {})", self.hwm));
+            return Err(corrupt(format!("page id out of range [2, {})", self.hwm)));
         }
-        let (h, bytes) = self.raw.read_page(id).map_err(|e| e.to_string())?;
-        if id + u64::from(h.overflow) >= self.hwm {
-            return Err(format!(
+        let block = self
+            .raw
+            .read_block(id)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let h = PageHeader::decode(&block).map_err(|e| corrupt(e.to_string()))?;
+        if h.id != id {
+            return Err(corrupt(format!(
+                "page expected to be {id}, but self identifies as {}",
+                h.id
+            )));
+        }
+        if id.saturating_add(u64::from(h.overflow)) >= self.hwm {
+            return Err(corrupt(format!(
                 "overflow {} runs past the end of the database",
                 h.overflow
-            ));
+            )));
         }
+        if h.overflow == 0 {
+            return Ok((h, block));
+        }
+        let bytes = self
+            .raw
+            .read_span(id, u64::from(h.overflow) + 1)
+            .map_err(|e| corrupt(e.to_string()))?;
         Ok((h, bytes))
     }
 
@@ -566,11 +585,7 @@ impl<'a, V: Visit> Walker<'a, V> {
                     subs.push((k.to_vec(), v.to_vec(), via));
                 }
             } else if e.flags != 0 && self.opts.keys {
-                let msg = format!(
-                    "key {} has unknown flags {:#x}",
-                    rbolt_format::hex(&k[..k.len().min(32)]),
-                    e.flags
-                );
+                let msg = format!("key {} has unknown flags {:#x}", short_hex(k), e.flags);
                 self.problem(Some(host), Kind::KeyOrder, msg, via);
             }
         }
@@ -602,7 +617,7 @@ impl<'a, V: Visit> Walker<'a, V> {
         };
         let nesting = self.buckets.get(parent as usize).map_or(0, |b| b.nesting) + 1;
         if nesting > MAX_NESTING {
-            let msg = format!("buckets nested deeper than {MAX_NESTING}");
+            let msg = format!("database corrupted: buckets nested deeper than {MAX_NESTING}");
             return self.problem(Some(host), Kind::BadBucket, msg, &via);
         }
         let inline = &value[BUCKET_HEADER_SIZE..];
@@ -630,7 +645,10 @@ impl<'a, V: Visit> Walker<'a, V> {
             return;
         }
         match PageHeader::decode(inline) {
-            Ok(h) if h.flags == LEAF_PAGE && h.overflow == 0 && LeafPage::new(inline).is_ok() => {
+            Ok(h) if h.flags == LEAF_PAGE && h.overflow == 0 => {
+                if let Err(e) = LeafPage::new(inline) {
+                    return self.problem(Some(host), Kind::BadBucket, e.to_string(), &via);
+                }
                 self.v.page(&PageVisit {
                     id: None,
                     header: h,
@@ -690,10 +708,15 @@ pub(crate) fn bucket_path(buckets: &[BucketInfo], id: u32) -> Vec<Vec<u8>> {
     names
 }
 
-/// A key as check messages print it: text when printable, hex otherwise, at most 32 bytes.
+/// A key as `check` prints it: text when printable, hex otherwise (the engine's check with
+/// the CLI's key formatter).
 fn key_text(k: &[u8]) -> String {
-    let shown = &k[..k.len().min(32)];
-    let mut s = String::from_utf8_lossy(&crate::values::auto(shown)).into_owned();
+    String::from_utf8_lossy(&crate::values::auto(k)).into_owned()
+}
+
+/// At most 32 bytes of a key in hex, for the engine's flag messages.
+fn short_hex(k: &[u8]) -> String {
+    let mut s = rbolt_format::hex(&k[..k.len().min(32)]);
     if k.len() > 32 {
         s.push('…');
     }

@@ -161,7 +161,7 @@ pub(crate) fn run(a: &MapArgs, out: &mut dyn Write) -> Result<(), CliError> {
     };
     let snap = match (m.meta_id, m.meta) {
         (Some(id), Some(meta)) => format!("meta {id}, txid {}", meta.txid),
-        _ => "no valid meta page".to_string(),
+        _ => "no valid meta page: each page as its header says".to_string(),
     };
     let unit = if per == 1 {
         "1 page per cell".to_string()

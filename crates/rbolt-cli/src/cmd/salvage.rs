@@ -391,11 +391,11 @@ fn scan(
             .ok()
             .and_then(|b| PageHeader::decode(&b).ok())
             .filter(|h| h.flags == LEAF_PAGE && h.id == id);
-        if leaf.is_none() {
+        let Some(h) = leaf.filter(|h| id + u64::from(h.overflow) < raw.pages()) else {
             id += 1;
             continue;
-        }
-        let Ok((_, bytes)) = raw.read_page(id) else {
+        };
+        let Ok(bytes) = raw.read_span(id, u64::from(h.overflow) + 1) else {
             id += 1;
             continue;
         };
