@@ -199,17 +199,14 @@ impl Visit for MapVisit<'_> {
 }
 
 impl PageMap {
-    /// Classifies every page of `raw` as of meta page `want` (the active one when `None`).
+    /// Classifies every page of `raw` as of meta page `want` (the active one when `None`),
+    /// showing the walk of the tree to `extra` as well and counting pages on `progress`.
     /// With no valid meta page at all, pages are classified by their headers alone.
-    pub(crate) fn build(raw: &RawFile, want: Option<u64>) -> Result<Self, crate::error::CliError> {
-        Self::build_with(raw, want, &mut crate::walk::Problems::default())
-    }
-
-    /// Like [`PageMap::build`], showing the walk of the tree to `extra` as well.
     pub(crate) fn build_with(
         raw: &RawFile,
         want: Option<u64>,
         extra: &mut dyn Visit,
+        progress: Option<&indicatif::ProgressBar>,
     ) -> Result<Self, crate::error::CliError> {
         let pages = raw.pages();
         let n = usize::try_from(pages).unwrap_or(usize::MAX);
@@ -269,6 +266,7 @@ impl PageMap {
             recurse: true,
         };
         let mut w = Walker::new(raw, &meta, v, opts);
+        w.progress = progress.cloned();
         let has_freelist = w.load_freelist(&meta);
         w.run_root(meta.root);
         let hwm = w.hwm;
@@ -277,8 +275,11 @@ impl PageMap {
             .metas()
             .ok()
             .and_then(|m| m[usize::from(meta_id == 0)].checked());
+        let walked = w.visited;
         let older = other.filter(|o| o.txid < meta.txid).map(|o| {
             let mut ow = Walker::new(raw, &o, crate::walk::Problems::default(), opts);
+            ow.progress = progress.cloned();
+            ow.visited = walked;
             ow.run_root(o.root);
             ow.seen
         });

@@ -195,6 +195,10 @@ pub(crate) struct Walker<'a, V: Visit> {
     problems: usize,
     /// The bucket of the work item being walked, for problems.
     cur: Option<u32>,
+    /// Counts the pages walked, when a bar is shown.
+    pub(crate) progress: Option<indicatif::ProgressBar>,
+    /// Pages walked so far (what the bar shows).
+    pub(crate) visited: u64,
 }
 
 impl<'a, V: Visit> Walker<'a, V> {
@@ -211,6 +215,8 @@ impl<'a, V: Visit> Walker<'a, V> {
             opts,
             problems: 0,
             cur: None,
+            progress: None,
+            visited: 0,
         };
         w.seen.set(0);
         w.seen.set(1);
@@ -314,6 +320,13 @@ impl<'a, V: Visit> Walker<'a, V> {
 
     /// Marks a span reached; false when its first page was reached before.
     fn mark(&mut self, id: u64, overflow: u32, kind: Kind, via: &[Link]) -> bool {
+        let before = self.visited;
+        self.visited = before.saturating_add(u64::from(overflow) + 1);
+        if let Some(pb) = &self.progress
+            && before >> 8 != self.visited >> 8
+        {
+            pb.set_position(self.visited);
+        }
         let mut first = true;
         for p in id..=id.saturating_add(u64::from(overflow)) {
             if self.seen.set(p) {
@@ -725,7 +738,18 @@ fn short_hex(k: &[u8]) -> String {
 
 /// The full check of one snapshot, as `check` prints it: every problem, in walk order.
 pub(crate) fn check(raw: &RawFile, meta: &Meta, from_page: Option<u64>) -> Vec<Problem> {
+    check_with(raw, meta, from_page, None)
+}
+
+/// [`check`], moving a progress bar as pages are walked.
+pub(crate) fn check_with(
+    raw: &RawFile,
+    meta: &Meta,
+    from_page: Option<u64>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Vec<Problem> {
     let mut w = Walker::new(raw, meta, Problems::default(), WalkOpts::default());
+    w.progress = progress.cloned();
     let has_freelist = w.load_freelist(meta);
     match from_page {
         Some(id) if id < 2 || id >= meta.pgid => {

@@ -181,7 +181,7 @@ fn compact_estimate(rows: &mut [Row], commit_free: u64) -> u64 {
 /// `rbolt compact`'s default `--tx-max-size`: bytes of keys and values per commit.
 const COMPACT_TX_MAX: u64 = 65536;
 
-pub(crate) fn run(a: &AnalyzeArgs, out: &mut dyn Write) -> Result<(), CliError> {
+pub(crate) fn run(a: &AnalyzeArgs, ctx: &crate::Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     exact(&a.pos.args, 1)?;
     let path = path_arg(&a.pos.args[0]);
     check_source(path)?;
@@ -196,7 +196,10 @@ pub(crate) fn run(a: &AnalyzeArgs, out: &mut dyn Write) -> Result<(), CliError> 
         copied: 0,
         commit_free: [0; 2],
     };
-    let m = PageMap::build_with(&raw, a.from.meta, &mut v)?;
+    let bar = ctx.progress.bar(raw.pages(), "pages");
+    bar.set_prefix("analyze");
+    let m = PageMap::build_with(&raw, a.from.meta, &mut v, Some(&bar))?;
+    bar.finish_and_clear();
     if m.meta.is_none() {
         return Err(CliError::msg(
             "invalid database: neither meta page is valid",

@@ -116,7 +116,7 @@ struct Diagnosis {
     hopeless: bool,
 }
 
-fn diagnose(raw: &RawFile) -> Result<Diagnosis, CliError> {
+fn diagnose(raw: &RawFile, bar: &indicatif::ProgressBar) -> Result<Diagnosis, CliError> {
     let mut lines = Vec::new();
     let mut fixes = Vec::new();
     let [m0, m1] = raw.metas()?;
@@ -157,7 +157,7 @@ fn diagnose(raw: &RawFile) -> Result<Diagnosis, CliError> {
         }
     }
     let (_, meta) = raw.snapshot(None)?;
-    let problems = crate::walk::check(raw, &meta, None);
+    let problems = crate::walk::check_with(raw, &meta, None, Some(bar));
     let mut kinds: Vec<(Kind, usize, String)> = Vec::new();
     for p in &problems {
         match kinds.iter_mut().find(|k| k.0 == p.kind) {
@@ -231,7 +231,7 @@ fn diagnose(raw: &RawFile) -> Result<Diagnosis, CliError> {
     })
 }
 
-pub(crate) fn run(a: &DoctorArgs, out: &mut dyn Write) -> Result<(), CliError> {
+pub(crate) fn run(a: &DoctorArgs, ctx: &crate::Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     exact(&a.pos.args, 1)?;
     let path = path_arg(&a.pos.args[0]);
     if a.apply && a.output.is_none() {
@@ -239,7 +239,10 @@ pub(crate) fn run(a: &DoctorArgs, out: &mut dyn Write) -> Result<(), CliError> {
     }
     check_source(path)?;
     let raw = RawFile::open_lenient(path)?;
-    let d = diagnose(&raw)?;
+    let bar = ctx.progress.bar(raw.pages(), "pages");
+    bar.set_prefix("check");
+    let d = diagnose(&raw, &bar)?;
+    bar.finish_and_clear();
     for l in &d.lines {
         writeln!(out, "{l}")?;
     }

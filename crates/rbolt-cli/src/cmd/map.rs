@@ -133,7 +133,7 @@ pub(crate) fn summary(m: &PageMap) -> String {
     )
 }
 
-pub(crate) fn run(a: &MapArgs, out: &mut dyn Write) -> Result<(), CliError> {
+pub(crate) fn run(a: &MapArgs, ctx: &crate::Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     exact(&a.pos.args, 1)?;
     if a.width == 0 || a.rows == 0 || a.per_cell == Some(0) {
         return Err(CliError::usage(
@@ -148,7 +148,15 @@ pub(crate) fn run(a: &MapArgs, out: &mut dyn Write) -> Result<(), CliError> {
         Err(_) if a.from.meta.is_none() => RawFile::assume(path, 4096)?,
         Err(e) => return Err(e),
     };
-    let m = PageMap::build(&raw, a.from.meta)?;
+    let bar = ctx.progress.bar(raw.pages(), "pages");
+    bar.set_prefix("map");
+    let m = PageMap::build_with(
+        &raw,
+        a.from.meta,
+        &mut crate::walk::Problems::default(),
+        Some(&bar),
+    )?;
+    bar.finish_and_clear();
     let width = u64::from(a.width);
     let per = a
         .per_cell

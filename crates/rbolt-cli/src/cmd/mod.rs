@@ -46,10 +46,10 @@ pub(crate) fn run(
         Cmd::Stats(a) => stats::run(&a, ctx, out),
         Cmd::Inspect(a) => inspect::run(&a, ctx, out),
         Cmd::Bench(a) => bench::run(&a, ctx, out),
-        Cmd::Map(a) => map::run(&a, out),
-        Cmd::Analyze(a) => analyze::run(&a, out),
-        Cmd::Doctor(a) => doctor::run(&a, out),
-        Cmd::Salvage(a) => salvage::run(&a, out),
+        Cmd::Map(a) => map::run(&a, ctx, out),
+        Cmd::Analyze(a) => analyze::run(&a, ctx, out),
+        Cmd::Doctor(a) => doctor::run(&a, ctx, out),
+        Cmd::Salvage(a) => salvage::run(&a, ctx, out),
         Cmd::Surgery(s) => surgery::run(s, name, out),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();

@@ -268,7 +268,7 @@ fn snapshot(raw: &RawFile, want: Option<u64>) -> Result<Option<(String, Meta)>, 
     }))
 }
 
-pub(crate) fn run(a: &SalvageArgs, out: &mut dyn Write) -> Result<(), CliError> {
+pub(crate) fn run(a: &SalvageArgs, ctx: &crate::Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     exact(&a.pos.args, 1)?;
     let src = path_arg(&a.pos.args[0]);
     let Some(dst) = a.output.as_deref().map(PathBuf::from) else {
@@ -286,7 +286,10 @@ pub(crate) fn run(a: &SalvageArgs, out: &mut dyn Write) -> Result<(), CliError> 
     tmp.push(".partial");
     let tmp = PathBuf::from(tmp);
     let _ = std::fs::remove_file(&tmp);
-    let res = salvage(a, &raw, &tmp);
+    let bar = ctx.progress.bar(raw.pages(), "pages");
+    bar.set_prefix("salvage");
+    let res = salvage(a, &raw, &tmp, &bar);
+    bar.finish_and_clear();
     let report = match res {
         Ok(r) => r,
         Err(e) => {
@@ -311,7 +314,12 @@ pub(crate) fn run(a: &SalvageArgs, out: &mut dyn Write) -> Result<(), CliError> 
     Ok(())
 }
 
-fn salvage(a: &SalvageArgs, raw: &RawFile, tmp: &Path) -> Result<Report, CliError> {
+fn salvage(
+    a: &SalvageArgs,
+    raw: &RawFile,
+    tmp: &Path,
+    bar: &indicatif::ProgressBar,
+) -> Result<Report, CliError> {
     let db = rbolt::Options::new()
         .page_size(usize::try_from(raw.page_size).unwrap_or(4096))
         .open(tmp)?;
@@ -343,6 +351,7 @@ fn salvage(a: &SalvageArgs, raw: &RawFile, tmp: &Path) -> Result<Report, CliErro
             root_pairs: 0,
         };
         let mut w = Walker::new(raw, meta, copy, opts);
+        w.progress = Some(bar.clone());
         w.run_root(meta.root);
         if let Some(e) = w.v.err.take() {
             return Err(e);
@@ -357,7 +366,9 @@ fn salvage(a: &SalvageArgs, raw: &RawFile, tmp: &Path) -> Result<Report, CliErro
     }
     report.tree_pairs = sink.pairs;
     if a.from_page_scan {
-        scan(raw, &seen, &mut sink, &mut report)?;
+        bar.set_prefix("scan");
+        bar.set_position(0);
+        scan(raw, &seen, &mut sink, &mut report, bar)?;
     }
     sink.commit()?;
     report.rejected = std::mem::take(&mut sink.rejected);
@@ -378,9 +389,13 @@ fn scan(
     seen: &crate::walk::Bits,
     sink: &mut Sink,
     report: &mut Report,
+    bar: &indicatif::ProgressBar,
 ) -> Result<(), CliError> {
     let mut id = 2;
     while id < raw.pages() {
+        if id.is_multiple_of(256) {
+            bar.set_position(id);
+        }
         if seen.get(id) {
             id += 1;
             continue;
