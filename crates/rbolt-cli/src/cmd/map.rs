@@ -208,21 +208,28 @@ pub(crate) fn run(a: &MapArgs, ctx: &crate::Ctx, out: &mut dyn Write) -> Result<
         }
         writeln!(out, "{line}")?;
     }
-    // The legend names the classes the file has.
+    // The legend names the classes the file has; the four leaf shades share one entry.
     let (_, present) = cell_class(&m, 0, m.pages);
-    let legend: Vec<String> = CLASSES
-        .iter()
-        .zip(present)
-        .filter(|(_, n)| *n > 0)
-        .map(|(&c, _)| {
-            if color {
-                let (g, sgr) = fancy(c);
-                format!("\x1b[{sgr}m{g}\x1b[0m {}", c.name())
-            } else {
-                format!("{} {}", plain(c), c.name())
+    let glyph = |c: Class| {
+        if color {
+            let (g, sgr) = fancy(c);
+            format!("\x1b[{sgr}m{g}\x1b[0m")
+        } else {
+            plain(c).to_string()
+        }
+    };
+    let mut legend: Vec<String> = Vec::new();
+    for (&c, n) in CLASSES.iter().zip(present) {
+        match c {
+            Class::Leaf(0) if present[3..7].iter().any(|&n| n > 0) => {
+                let shades: String = (0..4).map(|q| glyph(Class::Leaf(q))).collect();
+                legend.push(format!("{shades} leaf ≤25/50/75/100% full"));
             }
-        })
-        .collect();
+            Class::Leaf(_) => {}
+            _ if n > 0 => legend.push(format!("{} {}", glyph(c), c.name())),
+            _ => {}
+        }
+    }
     writeln!(out, "{}", legend.join("  "))?;
     if let Some(svg) = &a.svg {
         write_svg(&m, per, width, cells, std::path::Path::new(svg), path)?;
