@@ -22,8 +22,12 @@ fn wiped_meta(fx: &Fx) -> &'static str {
 }
 
 fn go_ok(fx: &Fx, f: &str) {
-    if let Some(go) = go_helper() {
-        assert_eq!(go_check(&go, &fx.path(f)), (true, "OK\n".into()), "{f}");
+    match go_helper() {
+        Some(go) => assert_eq!(go_check(&go, &fx.path(f)), (true, "OK\n".into()), "{f}"),
+        None => assert!(
+            !crate::forensic_hostile::go_required(),
+            "Go bbolt helper required (RBOLT_REQUIRE_GO/CI)"
+        ),
     }
 }
 

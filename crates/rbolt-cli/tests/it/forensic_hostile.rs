@@ -99,7 +99,8 @@ fn intact_leaf_pairs(orig: &[u8], img: &[u8], ps: usize) -> (usize, BTreeSet<Kv>
     (leaves, pairs)
 }
 
-fn go_required() -> bool {
+/// Whether a missing Go helper fails the tests (`RBOLT_REQUIRE_GO=1` or `CI`).
+pub(crate) fn go_required() -> bool {
     std::env::var("RBOLT_REQUIRE_GO").is_ok_and(|v| v == "1") || std::env::var_os("CI").is_some()
 }
 
