@@ -49,7 +49,7 @@ pub fn format_decode(data: &[u8]) {
     }
     if let Ok(m) = Meta::decode(data) {
         let mut page = vec![0u8; 4096.max(data.len().min(1 << 16))];
-        m.encode_page(0, &mut page);
+        m.encode_page(rbolt_format::Pgid(0), &mut page);
         let again = Meta::decode(&page).expect("an encoded meta decodes");
         assert_eq!(again.txid, m.txid);
         assert_eq!(again.root, m.root);
@@ -59,7 +59,7 @@ pub fn format_decode(data: &[u8]) {
     let _ = decode_freelist(data);
     let _ = freelist_id_count(data);
     if let Ok(b) = BucketHeader::decode(data)
-        && b.root == 0
+        && b.root == rbolt_format::Pgid(0)
     {
         let _ = LeafPage::new(BucketHeader::inline_page(data)).map(|p| {
             (0..p.len().min(70_000)).for_each(|i| {
@@ -109,7 +109,7 @@ pub fn ops_model(data: &[u8]) {
     let mut committed: Model_ = BTreeMap::new();
     // txid → state, for the commits recorded in `log`.
     let mut snaps: BTreeMap<u64, Model_> = BTreeMap::new();
-    let t0 = db.as_ref().unwrap().begin_read().unwrap().id();
+    let t0 = db.as_ref().unwrap().begin_read().unwrap().id().get();
     snaps.insert(t0, committed.clone());
     log.push(Op::Ack(t0));
     let mut pending: Option<(rbolt::Tx, Model_)> = None;
@@ -149,7 +149,7 @@ pub fn ops_model(data: &[u8]) {
                 if let Some((tx, m)) = pending.take() {
                     tx.commit().expect("commit");
                     committed = m;
-                    let t = d.begin_read().unwrap().id();
+                    let t = d.begin_read().unwrap().id().get();
                     log.push(Op::Ack(t));
                     snaps.insert(t, committed.clone());
                     assert_eq!(contents(d), committed, "after commit {t}");
@@ -172,7 +172,7 @@ pub fn ops_model(data: &[u8]) {
                 );
                 let d = db.as_ref().unwrap();
                 assert_eq!(contents(d), committed, "after reopen");
-                let t = d.begin_read().unwrap().id();
+                let t = d.begin_read().unwrap().id().get();
                 snaps = BTreeMap::from([(t, committed.clone())]);
                 log.push(Op::Ack(t));
             }
@@ -206,7 +206,7 @@ pub fn ops_model(data: &[u8]) {
                         panic!("open after crash ({model:?} at {cut}/{}): {e}", ops.len())
                     });
                 let tx = d.begin_read().unwrap();
-                let t = tx.id();
+                let t = tx.id().get();
                 let problems = tx.check();
                 assert!(
                     problems.is_empty(),

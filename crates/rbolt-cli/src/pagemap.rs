@@ -234,7 +234,7 @@ impl PageMap {
                     .as_ref()
                     .ok()
                     .and_then(|b| PageHeader::decode(b).ok())
-                    .filter(|h| h.id == id);
+                    .filter(|h| h.id.0 == id);
                 let c = match h {
                     Some(h) if id < 2 && h.flags == rbolt_format::META_PAGE => Class::Meta,
                     Some(h) if h.flags == FREELIST_PAGE => Class::Freelist,
@@ -276,7 +276,7 @@ impl PageMap {
             .ok()
             .and_then(|m| m[usize::from(meta_id == 0)].checked());
         let walked = w.visited;
-        let older = other.filter(|o| o.txid < meta.txid).map(|o| {
+        let older = other.filter(|o| o.txid.0 < meta.txid.0).map(|o| {
             let mut ow = Walker::new(raw, &o, crate::walk::Problems::default(), opts);
             ow.progress = progress.cloned();
             ow.visited = walked;
@@ -285,11 +285,11 @@ impl PageMap {
         });
         let (seen, free, buckets) = (w.seen, w.free, w.buckets);
         let mut v = w.v;
-        if meta.freelist != PGID_NO_FREELIST
-            && let Ok((h, _)) = raw.read_page(meta.freelist)
+        if meta.freelist.0 != PGID_NO_FREELIST.0
+            && let Ok((h, _)) = raw.read_page(meta.freelist.0)
             && h.flags == FREELIST_PAGE
         {
-            for (k, id) in (meta.freelist..=meta.freelist + u64::from(h.overflow)).enumerate() {
+            for (k, id) in (meta.freelist.0..=meta.freelist.0 + u64::from(h.overflow)).enumerate() {
                 v.set(
                     id,
                     if k == 0 {

@@ -66,7 +66,7 @@ impl RawFile {
             hwm_guard: hwm0,
         };
         if let Ok(Some((_, m))) = raw.active_meta() {
-            raw.hwm_guard = raw.hwm0.max(m.pgid);
+            raw.hwm_guard = raw.hwm0.max(m.pgid.get());
         }
         Ok(raw)
     }
@@ -107,7 +107,7 @@ impl RawFile {
     pub(crate) fn read_page(&self, id: u64) -> Result<(PageHeader, Vec<u8>), CliError> {
         let first = self.read_block(id)?;
         let h = PageHeader::decode(&first).map_err(|e| CliError::msg(e.to_string()))?;
-        if h.id != id {
+        if h.id.get() != id {
             return Err(CliError::msg(format!(
                 "error: invalid value due to unexpected Page id: {} != {id}",
                 h.id
@@ -206,14 +206,14 @@ impl RawFile {
                     file,
                     len,
                     page_size: ps,
-                    hwm0: m.pgid,
-                    hwm_guard: m.pgid,
+                    hwm0: m.pgid.0,
+                    hwm_guard: m.pgid.0,
                 };
                 if let Ok([m0, _]) = raw.metas()
                     && let Some(m0) = m0.meta
                 {
-                    raw.hwm0 = m0.pgid;
-                    raw.hwm_guard = m.pgid.max(m0.pgid.min(raw.pages()));
+                    raw.hwm0 = m0.pgid.0;
+                    raw.hwm_guard = m.pgid.0.max(m0.pgid.0.min(raw.pages()));
                 }
                 return Ok(raw);
             }
@@ -254,7 +254,7 @@ impl RawFile {
                 let [m0, m1] = self.metas()?;
                 let fits = |m: Option<Meta>| m.filter(|m| self.fits(m));
                 match (fits(m0.checked()), fits(m1.checked())) {
-                    (Some(a), Some(b)) if b.txid > a.txid => Ok((1, b)),
+                    (Some(a), Some(b)) if b.txid.0 > a.txid.0 => Ok((1, b)),
                     (Some(a), _) => Ok((0, a)),
                     (None, Some(b)) => Ok((1, b)),
                     (None, None) => Err(CliError::msg(
@@ -270,12 +270,17 @@ impl RawFile {
     fn fits(&self, m: &Meta) -> bool {
         let hwm_ok = m
             .pgid
+            .0
             .checked_mul(self.page_size)
             .is_some_and(|b| b <= self.len);
-        let root_ok = m.root.root >= 2 && m.root.root < m.pgid;
-        let fl_ok = m.freelist == rbolt_format::PGID_NO_FREELIST
-            || (m.freelist >= 2 && m.freelist < m.pgid);
-        u64::from(m.page_size) == self.page_size && hwm_ok && root_ok && fl_ok && m.txid != u64::MAX
+        let root_ok = m.root.root.0 >= 2 && m.root.root.0 < m.pgid.0;
+        let fl_ok = m.freelist.0 == rbolt_format::PGID_NO_FREELIST.0
+            || (m.freelist.0 >= 2 && m.freelist.0 < m.pgid.0);
+        u64::from(m.page_size) == self.page_size
+            && hwm_ok
+            && root_ok
+            && fl_ok
+            && m.txid.0 != u64::MAX
     }
 }
 

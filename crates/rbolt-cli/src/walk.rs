@@ -204,7 +204,7 @@ pub(crate) struct Walker<'a, V: Visit> {
 impl<'a, V: Visit> Walker<'a, V> {
     /// A walk of the snapshot `meta` describes; pages 0 and 1 count as reached.
     pub(crate) fn new(raw: &'a RawFile, meta: &Meta, v: V, opts: WalkOpts) -> Self {
-        let hwm = meta.pgid.min(raw.pages());
+        let hwm = meta.pgid.0.min(raw.pages());
         let mut w = Self {
             raw,
             hwm,
@@ -220,13 +220,13 @@ impl<'a, V: Visit> Walker<'a, V> {
         };
         w.seen.set(0);
         w.seen.set(1);
-        if meta.pgid > raw.pages() {
+        if meta.pgid.0 > raw.pages() {
             w.problem(
                 None,
                 Kind::BadPage,
                 format!(
                     "high-water mark {} beyond the end of the file ({} pages)",
-                    meta.pgid,
+                    meta.pgid.0,
                     raw.pages()
                 ),
                 &[],
@@ -249,10 +249,10 @@ impl<'a, V: Visit> Walker<'a, V> {
     /// Reads the freelist page `meta` names and marks its pages free (and the page itself
     /// reached). Returns whether the file has a freelist page.
     pub(crate) fn load_freelist(&mut self, meta: &Meta) -> bool {
-        if meta.freelist == PGID_NO_FREELIST {
+        if meta.freelist.0 == PGID_NO_FREELIST.0 {
             return false;
         }
-        let id = meta.freelist;
+        let id = meta.freelist.0;
         let (h, bytes) = match self.read(id) {
             Ok(p) => p,
             Err(msg) => {
@@ -268,7 +268,7 @@ impl<'a, V: Visit> Walker<'a, V> {
         self.mark(id, h.overflow, Kind::Freelist, &[]);
         match rbolt_format::decode_freelist(&bytes) {
             Ok(ids) => {
-                for f in ids {
+                for f in ids.into_iter().map(|f| f.get()) {
                     if f < 2 || f >= self.hwm {
                         let msg = format!("freelist id out of bounds [2, {})", self.hwm);
                         self.problem(Some(f), Kind::Freelist, msg, &[]);
@@ -296,10 +296,10 @@ impl<'a, V: Visit> Walker<'a, V> {
             .read_block(id)
             .map_err(|e| corrupt(e.to_string()))?;
         let h = PageHeader::decode(&block).map_err(|e| corrupt(e.to_string()))?;
-        if h.id != id {
+        if h.id.0 != id {
             return Err(corrupt(format!(
                 "page expected to be {id}, but self identifies as {}",
-                h.id
+                h.id.0
             )));
         }
         if id.saturating_add(u64::from(h.overflow)) >= self.hwm {
@@ -356,7 +356,7 @@ impl<'a, V: Visit> Walker<'a, V> {
         });
         self.v.bucket(0, &self.buckets[0]);
         self.run(Work::Page {
-            id: root.root,
+            id: root.root.get(),
             lo: None,
             hi: None,
             depth: 0,
@@ -520,7 +520,7 @@ impl<'a, V: Visit> Walker<'a, V> {
         let mut elems = Vec::with_capacity(p.len());
         for i in 0..p.len() {
             match p.elem(i) {
-                Ok(e) => elems.push((&bytes[e.key], e.pgid)),
+                Ok(e) => elems.push((&bytes[e.key], e.pgid.0)),
                 Err(e) => return self.problem(Some(id), Kind::BadPage, e.to_string(), via),
             }
         }
@@ -637,7 +637,7 @@ impl<'a, V: Visit> Walker<'a, V> {
         let info = BucketInfo {
             parent: Some(parent),
             name,
-            inline_len: (header.root == 0).then_some(inline.len()),
+            inline_len: (header.root.0 == 0).then_some(inline.len()),
             sequence: header.sequence,
             nesting,
         };
@@ -646,9 +646,9 @@ impl<'a, V: Visit> Walker<'a, V> {
         };
         self.buckets.push(info);
         self.v.bucket(id, &self.buckets[id as usize]);
-        if header.root != 0 {
+        if header.root.0 != 0 {
             stack.push(Work::Page {
-                id: header.root,
+                id: header.root.0,
                 lo: None,
                 hi: None,
                 depth: 0,
@@ -752,8 +752,8 @@ pub(crate) fn check_with(
     w.progress = progress.cloned();
     let has_freelist = w.load_freelist(meta);
     match from_page {
-        Some(id) if id < 2 || id >= meta.pgid => {
-            let msg = format!("page ID ({id}) out of range [2, {})", meta.pgid);
+        Some(id) if id < 2 || id >= meta.pgid.0 => {
+            let msg = format!("page ID ({id}) out of range [2, {})", meta.pgid.0);
             w.problem(None, Kind::BadPage, msg, &[]);
         }
         Some(id) => {

@@ -1,6 +1,7 @@
 //! The one error type of the codec: what was wrong with the bytes, in enough detail for a
 //! `Corrupted` message to point at the field.
 
+use crate::Pgid;
 use std::fmt;
 
 /// Bytes that do not form a valid structure of the bbolt format.
@@ -15,14 +16,14 @@ pub enum FormatError {
     /// The header's id is not the position the page was read from.
     PageIdMismatch {
         /// Where the page was read.
-        expected: u64,
+        expected: Pgid,
         /// What its header says.
-        found: u64,
+        found: Pgid,
     },
     /// The page type is not the one this position requires.
     WrongPageType {
         /// The page id.
-        pgid: u64,
+        pgid: Pgid,
         /// The flags found in the header.
         flags: u16,
     },

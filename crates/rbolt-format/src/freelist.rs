@@ -2,8 +2,8 @@
 //! count moved into the body when it does not fit the header's u16.
 
 use crate::{
-    FREELIST_COUNT_OVERFLOW, FREELIST_PAGE, FormatError, PAGE_HEADER_SIZE, PageHeader, read_u64,
-    write_u64,
+    FREELIST_COUNT_OVERFLOW, FREELIST_PAGE, FormatError, PAGE_HEADER_SIZE, PageHeader, Pgid,
+    read_u64, write_u64,
 };
 
 /// Number of ids a freelist page span claims, and the offset where they start.
@@ -41,14 +41,18 @@ pub fn freelist_id_count(page: &[u8]) -> Result<u64, FormatError> {
 
 /// The ids listed in a freelist page span, in the order stored (bbolt writes them sorted but
 /// readers sort anyway).
-pub fn decode_freelist(page: &[u8]) -> Result<Vec<u64>, FormatError> {
+pub fn decode_freelist(page: &[u8]) -> Result<Vec<Pgid>, FormatError> {
     let n = freelist_id_count(page)?;
     let (_, start) = layout(page)?;
     let n = usize::try_from(n).map_err(|_| FormatError::FreelistOutOfBounds { count: n })?;
     let body = &page[start..start + n * 8];
     Ok(body
         .chunks_exact(8)
-        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .map(|c| {
+            Pgid(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]))
+        })
         .collect())
 }
 
@@ -71,9 +75,9 @@ pub fn freelist_alloc_pages(n: usize, page_size: usize) -> usize {
 /// Writes a freelist page span with the given (sorted) ids into `buf`.
 pub fn encode_freelist(
     buf: &mut [u8],
-    id: u64,
+    id: Pgid,
     overflow: u32,
-    ids: impl ExactSizeIterator<Item = u64>,
+    ids: impl ExactSizeIterator<Item = Pgid>,
 ) {
     let n = ids.len();
     let (count, mut off) = match u16::try_from(n) {
@@ -91,7 +95,7 @@ pub fn encode_freelist(
     }
     .encode(buf);
     for pgid in ids {
-        write_u64(buf, off, pgid);
+        write_u64(buf, off, pgid.0);
         off += 8;
     }
 }
@@ -101,10 +105,10 @@ mod tests {
     use super::*;
 
     fn round_trip(n: usize) {
-        let ids: Vec<u64> = (0..n as u64).map(|i| i * 3 + 2).collect();
+        let ids: Vec<Pgid> = (0..n as u64).map(|i| Pgid(i * 3 + 2)).collect();
         let pages = freelist_alloc_pages(n, 1024);
         let mut buf = vec![0u8; pages * 1024];
-        encode_freelist(&mut buf, 5, (pages - 1) as u32, ids.iter().copied());
+        encode_freelist(&mut buf, Pgid(5), (pages - 1) as u32, ids.iter().copied());
         assert_eq!(decode_freelist(&buf).unwrap(), ids);
         assert_eq!(freelist_id_count(&buf).unwrap(), n as u64);
         let h = PageHeader::decode(&buf).unwrap();
@@ -132,7 +136,7 @@ mod tests {
     #[test]
     fn lying_counts_are_errors() {
         let mut buf = vec![0u8; 1024];
-        encode_freelist(&mut buf, 2, 0, [7u64, 9].into_iter());
+        encode_freelist(&mut buf, Pgid(2), 0, [Pgid(7), Pgid(9)].into_iter());
         buf[10] = 200; // count 200 > 126 that fit
         assert!(decode_freelist(&buf).is_err());
         buf[10] = 0xff;

@@ -11,6 +11,7 @@
 
 mod error;
 mod freelist;
+mod ids;
 mod meta;
 mod page;
 
@@ -19,6 +20,7 @@ pub use freelist::{
     decode_freelist, encode_freelist, freelist_alloc_pages, freelist_encoded_size,
     freelist_id_count,
 };
+pub use ids::{Pgid, Txid};
 pub use meta::{Meta, MetaError, fnv1a64};
 pub use page::{
     BranchElem, BranchPage, LeafElem, LeafPage, PageHeader, branch_page_size, encode_branch,
@@ -52,7 +54,7 @@ pub const MAGIC: u32 = 0xED0C_DAED;
 /// The only data-format version bbolt has ever written.
 pub const VERSION: u32 = 2;
 /// `meta.freelist` value meaning "no freelist page was written; rebuild it by walking the tree".
-pub const PGID_NO_FREELIST: u64 = u64::MAX;
+pub const PGID_NO_FREELIST: Pgid = Pgid(u64::MAX);
 
 /// Longest key (and bucket name) accepted by `put`.
 pub const MAX_KEY_SIZE: usize = 32768;
@@ -113,7 +115,7 @@ pub fn write_u64(buf: &mut [u8], off: usize, v: u64) {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BucketHeader {
     /// Page id of the bucket's root page; 0 means the bucket is inline (its page follows).
-    pub root: u64,
+    pub root: Pgid,
     /// The bucket's sequence counter (`next_sequence`).
     pub sequence: u64,
 }
@@ -123,14 +125,17 @@ impl BucketHeader {
     /// their page, so this reads bytes rather than assuming alignment.
     pub fn decode(value: &[u8]) -> Result<Self, FormatError> {
         match (read_u64(value, 0), read_u64(value, 8)) {
-            (Some(root), Some(sequence)) => Ok(Self { root, sequence }),
+            (Some(root), Some(sequence)) => Ok(Self {
+                root: Pgid(root),
+                sequence,
+            }),
             _ => Err(FormatError::BucketValueTooShort { len: value.len() }),
         }
     }
 
     /// Writes the header into the first 16 bytes of `out`.
     pub fn encode(&self, out: &mut [u8]) {
-        write_u64(out, 0, self.root);
+        write_u64(out, 0, self.root.0);
         write_u64(out, 8, self.sequence);
     }
 
@@ -169,7 +174,7 @@ mod tests {
     #[test]
     fn bucket_header_round_trip_and_short_value() {
         let h = BucketHeader {
-            root: 7,
+            root: Pgid(7),
             sequence: 99,
         };
         let mut buf = [0u8; 16];

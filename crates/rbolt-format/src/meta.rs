@@ -2,8 +2,8 @@
 //! Mirrors bbolt's `internal/common/meta.go`.
 
 use crate::{
-    BucketHeader, MAGIC, META_PAGE, META_SIZE, PAGE_HEADER_SIZE, PageHeader, VERSION, read_u32,
-    read_u64, write_u32, write_u64,
+    BucketHeader, MAGIC, META_PAGE, META_SIZE, PAGE_HEADER_SIZE, PageHeader, Pgid, Txid, VERSION,
+    read_u32, read_u64, write_u32, write_u64,
 };
 use std::fmt;
 
@@ -30,11 +30,11 @@ pub struct Meta {
     /// Header of the root bucket, whose keys are the top-level bucket names.
     pub root: BucketHeader,
     /// Page id of the freelist, or [`crate::PGID_NO_FREELIST`].
-    pub freelist: u64,
+    pub freelist: Pgid,
     /// High-water mark: the first page id never allocated.
-    pub pgid: u64,
+    pub pgid: Pgid,
     /// Id of the transaction that wrote this meta.
-    pub txid: u64,
+    pub txid: Txid,
     /// FNV-1a over the first 56 bytes of the struct.
     pub checksum: u64,
 }
@@ -65,7 +65,7 @@ impl std::error::Error for MetaError {}
 impl Meta {
     /// A meta for a new file, as bbolt's `DB.init` writes it (before `txid` and the checksum
     /// are set).
-    pub fn new(page_size: u32, root: u64, freelist: u64, pgid: u64, txid: u64) -> Self {
+    pub fn new(page_size: u32, root: Pgid, freelist: Pgid, pgid: Pgid, txid: Txid) -> Self {
         let mut m = Self {
             magic: MAGIC,
             version: VERSION,
@@ -95,12 +95,12 @@ impl Meta {
             page_size: u32_at(8)?,
             flags: u32_at(12)?,
             root: BucketHeader {
-                root: u64_at(16)?,
+                root: Pgid(u64_at(16)?),
                 sequence: u64_at(24)?,
             },
-            freelist: u64_at(32)?,
-            pgid: u64_at(40)?,
-            txid: u64_at(48)?,
+            freelist: Pgid(u64_at(32)?),
+            pgid: Pgid(u64_at(40)?),
+            txid: Txid(u64_at(48)?),
             checksum: u64_at(56)?,
         };
         if m.magic != MAGIC {
@@ -123,10 +123,10 @@ impl Meta {
                 let b = &page[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + META_SIZE];
                 let mut m = Self::new(
                     read_u32(b, 8).unwrap_or(0),
-                    read_u64(b, 16).unwrap_or(0),
-                    read_u64(b, 32).unwrap_or(0),
-                    read_u64(b, 40).unwrap_or(0),
-                    read_u64(b, 48).unwrap_or(0),
+                    Pgid(read_u64(b, 16).unwrap_or(0)),
+                    Pgid(read_u64(b, 32).unwrap_or(0)),
+                    Pgid(read_u64(b, 40).unwrap_or(0)),
+                    Txid(read_u64(b, 48).unwrap_or(0)),
                 );
                 m.flags = read_u32(b, 12).unwrap_or(0);
                 m.root.sequence = read_u64(b, 24).unwrap_or(0);
@@ -149,18 +149,18 @@ impl Meta {
         write_u32(b, 4, self.version);
         write_u32(b, 8, self.page_size);
         write_u32(b, 12, self.flags);
-        write_u64(b, 16, self.root.root);
+        write_u64(b, 16, self.root.root.0);
         write_u64(b, 24, self.root.sequence);
-        write_u64(b, 32, self.freelist);
-        write_u64(b, 40, self.pgid);
-        write_u64(b, 48, self.txid);
+        write_u64(b, 32, self.freelist.0);
+        write_u64(b, 40, self.pgid.0);
+        write_u64(b, 48, self.txid.0);
         write_u64(b, 56, self.checksum);
     }
 
     /// Writes a complete meta page for page id `pgid` (0 or 1) into `page`, recomputing the
     /// checksum. `page` must be at least 80 bytes; the rest of it is left as the caller set it
     /// (zeroes, for a file bbolt would write).
-    pub fn encode_page(&self, pgid: u64, page: &mut [u8]) {
+    pub fn encode_page(&self, pgid: Pgid, page: &mut [u8]) {
         PageHeader {
             id: pgid,
             flags: META_PAGE,
@@ -181,16 +181,25 @@ mod tests {
     #[test]
     fn fresh_file_metas_match_bbolt_golden_checksums() {
         // bbolt.md §3.8: the two metas of a fresh 4096-byte-page file.
-        assert_eq!(Meta::new(4096, 3, 2, 4, 0).checksum, 0x0751_6E11_4689_FDEE);
-        assert_eq!(Meta::new(4096, 3, 2, 4, 1).checksum, 0x264C_351A_5179_480F);
+        assert_eq!(
+            Meta::new(4096, Pgid(3), Pgid(2), Pgid(4), Txid(0)).checksum,
+            0x0751_6E11_4689_FDEE
+        );
+        assert_eq!(
+            Meta::new(4096, Pgid(3), Pgid(2), Pgid(4), Txid(1)).checksum,
+            0x264C_351A_5179_480F
+        );
     }
 
     #[test]
     fn decode_validates_in_bbolt_order() {
         let mut page = vec![0u8; 4096];
-        Meta::new(4096, 3, 2, 4, 7).encode_page(1, &mut page);
+        Meta::new(4096, Pgid(3), Pgid(2), Pgid(4), Txid(7)).encode_page(Pgid(1), &mut page);
         let m = Meta::decode(&page).unwrap();
-        assert_eq!((m.txid, m.pgid, m.root.root, m.freelist), (7, 4, 3, 2));
+        assert_eq!(
+            (m.txid, m.pgid, m.root.root, m.freelist),
+            (Txid(7), Pgid(4), Pgid(3), Pgid(2))
+        );
 
         let mut bad = page.clone();
         bad[70] ^= 1;

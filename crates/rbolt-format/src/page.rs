@@ -5,7 +5,7 @@
 //! leaf values) are packed after the element array in element order.
 
 use crate::{
-    BRANCH_ELEM_SIZE, BRANCH_PAGE, FormatError, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE,
+    BRANCH_ELEM_SIZE, BRANCH_PAGE, FormatError, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, Pgid,
     read_u16, read_u32, read_u64, write_u16, write_u32, write_u64,
 };
 use std::cmp::Ordering;
@@ -15,7 +15,7 @@ use std::ops::Range;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageHeader {
     /// The page's own id; must equal its position in the file.
-    pub id: u64,
+    pub id: Pgid,
     /// Page type ([`BRANCH_PAGE`], [`LEAF_PAGE`], ...), compared by equality.
     pub flags: u16,
     /// Element count (for freelists, 0xFFFF means the count is in the body).
@@ -29,7 +29,7 @@ impl PageHeader {
     pub fn decode(page: &[u8]) -> Result<Self, FormatError> {
         let short = || FormatError::PageTooShort { len: page.len() };
         Ok(Self {
-            id: read_u64(page, 0).ok_or_else(short)?,
+            id: Pgid(read_u64(page, 0).ok_or_else(short)?),
             flags: read_u16(page, 8).ok_or_else(short)?,
             count: read_u16(page, 10).ok_or_else(short)?,
             overflow: read_u32(page, 12).ok_or_else(short)?,
@@ -38,7 +38,7 @@ impl PageHeader {
 
     /// Writes the header into the first 16 bytes of `page`.
     pub fn encode(&self, page: &mut [u8]) {
-        write_u64(page, 0, self.id);
+        write_u64(page, 0, self.id.0);
         write_u16(page, 8, self.flags);
         write_u16(page, 10, self.count);
         write_u32(page, 12, self.overflow);
@@ -194,7 +194,7 @@ pub struct BranchElem {
     /// Key bytes, as a range of the page span.
     pub key: Range<usize>,
     /// Page id of the child.
-    pub pgid: u64,
+    pub pgid: Pgid,
 }
 
 /// A validated view of a branch page span.
@@ -251,17 +251,19 @@ impl<'a> BranchPage<'a> {
         }
         Ok(BranchElem {
             key: span(self.page, base, pos, ksize, i)?,
-            pgid,
+            pgid: Pgid(pgid),
         })
     }
 
     /// Child page id of element `i`.
-    pub fn child(&self, i: usize) -> Result<u64, FormatError> {
+    pub fn child(&self, i: usize) -> Result<Pgid, FormatError> {
         if i >= self.count {
             return Err(FormatError::NoSuchElement { index: i });
         }
         let base = PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE;
-        read_u64(self.page, base + 8).ok_or(FormatError::ElementOutOfBounds { index: i })
+        read_u64(self.page, base + 8)
+            .map(Pgid)
+            .ok_or(FormatError::ElementOutOfBounds { index: i })
     }
 
     /// Key of element `i`.
@@ -354,7 +356,7 @@ fn u32_len(n: usize) -> u32 {
 /// to the whole span. Returns the bytes used. `items` are (flags, key, value) in key order.
 pub fn encode_leaf<'a>(
     buf: &mut [u8],
-    id: u64,
+    id: Pgid,
     overflow: u32,
     items: impl ExactSizeIterator<Item = (u32, &'a [u8], &'a [u8])>,
 ) -> usize {
@@ -384,9 +386,9 @@ pub fn encode_leaf<'a>(
 /// Writes a branch page into `buf`. `items` are (first key of child, child page id).
 pub fn encode_branch<'a>(
     buf: &mut [u8],
-    id: u64,
+    id: Pgid,
     overflow: u32,
-    items: impl ExactSizeIterator<Item = (&'a [u8], u64)>,
+    items: impl ExactSizeIterator<Item = (&'a [u8], Pgid)>,
 ) -> usize {
     let n = items.len();
     PageHeader {
@@ -401,7 +403,7 @@ pub fn encode_branch<'a>(
         let base = PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE;
         write_u32(buf, base, u32_len(data - base));
         write_u32(buf, base + 4, u32_len(k.len()));
-        write_u64(buf, base + 8, pgid);
+        write_u64(buf, base + 8, pgid.0);
         buf[data..data + k.len()].copy_from_slice(k);
         data += k.len();
     }
@@ -414,20 +416,20 @@ pub fn encode_branch<'a>(
 pub fn patch_branch(
     buf: &mut [u8],
     src: &[u8],
-    id: u64,
-    children: &[(usize, u64)],
+    id: Pgid,
+    children: &[(usize, Pgid)],
 ) -> Result<(), FormatError> {
     let p = BranchPage::new(src)?;
     if src.len() != buf.len() || PageHeader::decode(src)?.overflow != 0 {
         return Err(FormatError::PageTooShort { len: src.len() });
     }
     buf.copy_from_slice(src);
-    write_u64(buf, 0, id);
+    write_u64(buf, 0, id.0);
     for &(i, pgid) in children {
         if i >= p.len() {
             return Err(FormatError::NoSuchElement { index: i });
         }
-        write_u64(buf, PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE + 8, pgid);
+        write_u64(buf, PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE + 8, pgid.0);
     }
     Ok(())
 }
@@ -439,7 +441,7 @@ mod tests {
     fn leaf(items: &[(u32, &[u8], &[u8])]) -> Vec<u8> {
         let data: usize = items.iter().map(|(_, k, v)| k.len() + v.len()).sum();
         let mut buf = vec![0u8; leaf_page_size(items.len(), data)];
-        let used = encode_leaf(&mut buf, 3, 0, items.iter().copied());
+        let used = encode_leaf(&mut buf, Pgid(3), 0, items.iter().copied());
         assert_eq!(used, buf.len());
         buf
     }
@@ -477,11 +479,11 @@ mod tests {
         let mut buf = vec![0u8; branch_page_size(keys.len(), data)];
         encode_branch(
             &mut buf,
-            9,
+            Pgid(9),
             0,
             keys.iter()
                 .enumerate()
-                .map(|(i, k)| (&k[..], i as u64 + 10)),
+                .map(|(i, k)| (&k[..], Pgid(i as u64 + 10))),
         );
         // bbolt.md §3.19: element 0 of a 126-element branch has pos 2016, element 1 2008 + 2.
         assert_eq!(read_u32(&buf, 16), Some(2016));
@@ -489,7 +491,7 @@ mod tests {
         assert_eq!(p.child_index(b"a").unwrap(), Some(0));
         assert_eq!(p.child_index(&[b'k', 5]).unwrap(), Some(5));
         assert_eq!(p.child_index(&[b'k', 5, 0]).unwrap(), Some(5));
-        assert_eq!(p.child(125).unwrap(), 135);
+        assert_eq!(p.child(125).unwrap(), Pgid(135));
     }
 
     #[test]
@@ -522,13 +524,23 @@ mod tests {
     fn patch_branch_equals_a_fresh_encode_with_new_children() {
         let keys: [&[u8]; 3] = [b"a", b"mm", b"zzz"];
         let mut src = vec![0u8; 4096];
-        encode_branch(&mut src, 7, 0, keys.iter().copied().zip([10, 11, 12]));
+        encode_branch(
+            &mut src,
+            Pgid(7),
+            0,
+            keys.iter().copied().zip([10, 11, 12].map(Pgid)),
+        );
         let mut want = vec![0u8; 4096];
-        encode_branch(&mut want, 9, 0, keys.iter().copied().zip([10, 40, 41]));
+        encode_branch(
+            &mut want,
+            Pgid(9),
+            0,
+            keys.iter().copied().zip([10, 40, 41].map(Pgid)),
+        );
         let mut got = vec![0xAAu8; 4096];
-        patch_branch(&mut got, &src, 9, &[(1, 40), (2, 41)]).unwrap();
+        patch_branch(&mut got, &src, Pgid(9), &[(1, Pgid(40)), (2, Pgid(41))]).unwrap();
         assert_eq!(got, want);
-        assert!(patch_branch(&mut got, &src, 9, &[(3, 1)]).is_err());
-        assert!(patch_branch(&mut got[..1024], &src, 9, &[]).is_err());
+        assert!(patch_branch(&mut got, &src, Pgid(9), &[(3, Pgid(1))]).is_err());
+        assert!(patch_branch(&mut got[..1024], &src, Pgid(9), &[]).is_err());
     }
 }

@@ -638,7 +638,7 @@ pub fn verify_image(
         Err(e) => return Err(format!("open failed: {e}")),
     };
     let tx = db.begin_read().map_err(|e| format!("begin_read: {e}"))?;
-    let t = tx.id();
+    let t = tx.id().get();
     let problems = check_problems(&tx, &rec.spec);
     if !problems.is_empty() {
         let list: Vec<String> = problems.iter().take(5).map(ToString::to_string).collect();

@@ -155,7 +155,7 @@ impl Snapshot {
     /// The state `tx` sees.
     pub fn of(tx: &rbolt::Tx) -> anyhow::Result<Self> {
         let mut layout = Vec::new();
-        let mut id = 0;
+        let mut id = rbolt::Pgid(0);
         while let Some(p) = tx.page(id)? {
             if p.page_type == rbolt::PageType::Free {
                 layout.push(format!("{id} free"));
@@ -169,7 +169,7 @@ impl Snapshot {
             }
         }
         Ok(Self {
-            txid: tx.id(),
+            txid: tx.id().get(),
             hash: crate::workload::state_hash(tx)?,
             layout,
             problems: tx.check().iter().map(ToString::to_string).collect(),

@@ -99,7 +99,7 @@ impl Layout {
 /// its call stack growing with `nesting` or `chain`.
 pub fn deep_file(ps: usize, nesting: usize, chain: usize) -> Vec<u8> {
     use rbolt_format::{
-        BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, Meta, PGID_NO_FREELIST,
+        BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, Meta, PGID_NO_FREELIST, Pgid, Txid,
     };
     let levels = nesting + 1; // the root bucket's tree, then one per nested bucket
     let per_level = chain + 1;
@@ -112,35 +112,42 @@ pub fn deep_file(ps: usize, nesting: usize, chain: usize) -> Vec<u8> {
         for i in 0..chain as u64 {
             let id = start + i;
             let o = id as usize * ps;
-            rbolt_format::encode_branch(&mut img[o..o + ps], id, 0, [(key, id + 1)].into_iter());
+            let (page, child) = (Pgid(id), Pgid(id + 1));
+            rbolt_format::encode_branch(&mut img[o..o + ps], page, 0, [(key, child)].into_iter());
         }
         let leaf = start + chain as u64;
         let o = leaf as usize * ps;
         if level + 1 == levels {
             rbolt_format::encode_leaf(
                 &mut img[o..o + ps],
-                leaf,
+                Pgid(leaf),
                 0,
                 [(0, key, &b"v"[..])].into_iter(),
             );
         } else {
             let mut v = [0u8; BUCKET_HEADER_SIZE];
             BucketHeader {
-                root: first_page(level + 1),
+                root: Pgid(first_page(level + 1)),
                 sequence: level as u64,
             }
             .encode(&mut v);
             rbolt_format::encode_leaf(
                 &mut img[o..o + ps],
-                leaf,
+                Pgid(leaf),
                 0,
                 [(BUCKET_LEAF_FLAG, key, &v[..])].into_iter(),
             );
         }
     }
-    let meta = Meta::new(ps as u32, first_page(0), PGID_NO_FREELIST, pages as u64, 1);
+    let meta = Meta::new(
+        ps as u32,
+        Pgid(first_page(0)),
+        PGID_NO_FREELIST,
+        Pgid(pages as u64),
+        Txid(1),
+    );
     for id in 0..2 {
-        meta.encode_page(id, &mut img[id as usize * ps..(id as usize + 1) * ps]);
+        meta.encode_page(Pgid(id), &mut img[id as usize * ps..(id as usize + 1) * ps]);
     }
     img
 }
@@ -157,13 +164,14 @@ pub fn free_a_live_page(img: &mut [u8], ps: usize, extra: u64) -> Result<(), Str
     if meta.freelist == rbolt_format::PGID_NO_FREELIST {
         return Err("no freelist page".into());
     }
-    let o = usize::try_from(meta.freelist).map_err(|e| e.to_string())? * ps;
+    let o = usize::try_from(meta.freelist.get()).map_err(|e| e.to_string())? * ps;
     let page = img.get(o..o + ps).ok_or("freelist page past the end")?;
     let h = rbolt_format::PageHeader::decode(page).map_err(|e| e.to_string())?;
     if h.overflow != 0 {
         return Err("multi-page freelist".into());
     }
     let mut ids = rbolt_format::decode_freelist(page).map_err(|e| e.to_string())?;
+    let extra = rbolt_format::Pgid(extra);
     if ids.contains(&extra) {
         return Err("already listed".into());
     }

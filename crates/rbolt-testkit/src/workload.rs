@@ -221,7 +221,7 @@ pub fn state_hash(tx: &Tx) -> anyhow::Result<u64> {
 /// Hash of the latest committed state of `db`, with its txid.
 pub fn db_state(db: &Db) -> anyhow::Result<(u64, u64)> {
     let tx = db.begin_read()?;
-    Ok((tx.id(), state_hash(&tx)?))
+    Ok((tx.id().get(), state_hash(&tx)?))
 }
 
 /// Applies one transaction; commits unless it is a rollback, then shrinks if asked. Returns

@@ -10,7 +10,7 @@
 )]
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use rbolt_format::{BranchPage, LeafPage, encode_branch, encode_leaf};
+use rbolt_format::{BranchPage, LeafPage, Pgid, encode_branch, encode_leaf};
 use rbolt_testkit::rng::Rng;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -53,7 +53,12 @@ fn page_decode(c: &mut Criterion) {
         .collect();
     sorted.sort();
     let mut leaf = vec![0u8; 4096];
-    encode_leaf(&mut leaf, 7, 0, sorted.iter().map(|(k, v)| (0u32, *k, *v)));
+    encode_leaf(
+        &mut leaf,
+        Pgid(7),
+        0,
+        sorted.iter().map(|(k, v)| (0u32, *k, *v)),
+    );
     g.bench_function("leaf_new_and_all_elems", |b| {
         b.iter(|| {
             let p = LeafPage::new(black_box(&leaf)).expect("leaf");
@@ -81,9 +86,12 @@ fn page_decode(c: &mut Criterion) {
     let mut branch = vec![0u8; 4096];
     encode_branch(
         &mut branch,
-        9,
+        Pgid(9),
         0,
-        bkeys.iter().enumerate().map(|(i, k)| (*k, 100 + i as u64)),
+        bkeys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, Pgid(100 + i as u64))),
     );
     let bprobe = bkeys[57].to_vec();
     g.bench_function("branch_child_index", |b| {

@@ -18,7 +18,7 @@ use crate::sync::lock;
 use crate::tx::Tx;
 use crate::write::WriterData;
 use rbolt_format::{
-    FREELIST_PAGE, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Meta, PGID_NO_FREELIST, PageHeader,
+    FREELIST_PAGE, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Meta, PGID_NO_FREELIST, PageHeader, Pgid, Txid,
 };
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -220,14 +220,14 @@ impl Db {
         data.no_grow_sync = self.shared.no_grow_sync;
         let (mut meta, map, readers) = {
             let st = lock(&self.shared.state);
-            let readers: Vec<u64> = st.readers.keys().copied().collect();
+            let readers: Vec<Txid> = st.readers.keys().copied().collect();
             (st.meta, st.map.clone(), readers)
         };
         // Releasing is O(pending pages): done outside the lock every reader's begin and end
         // takes. A reader that begins meanwhile has the latest txid, which no pending page is
         // hidden from (each was freed by a commit at or below it), so the copy is enough.
         data.freelist.release(&readers);
-        meta.txid += 1;
+        meta.txid = meta.txid.next();
         let mut ws = WState::default();
         ws.buckets.push(BucketState::new(meta.root, None, 0));
         let snap = Snapshot {
@@ -412,17 +412,18 @@ fn lock_file(file: &File, shared: bool, timeout: Option<Duration>) -> Result<()>
 fn init_file(storage: &dyn Storage, ps: usize) -> Result<()> {
     let mut buf = vec![0u8; 4 * ps];
     for i in 0..2u64 {
-        Meta::new(ps as u32, 3, 2, 4, i).encode_page(i, &mut buf[i as usize * ps..]);
+        Meta::new(ps as u32, Pgid(3), Pgid(2), Pgid(4), Txid(i))
+            .encode_page(Pgid(i), &mut buf[i as usize * ps..]);
     }
     PageHeader {
-        id: 2,
+        id: Pgid(2),
         flags: FREELIST_PAGE,
         count: 0,
         overflow: 0,
     }
     .encode(&mut buf[2 * ps..]);
     PageHeader {
-        id: 3,
+        id: Pgid(3),
         flags: rbolt_format::LEAF_PAGE,
         count: 0,
         overflow: 0,
@@ -508,10 +509,11 @@ fn choose_meta(map: &[u8], ps: usize, len: u64) -> Result<Meta> {
         };
         // root in [2, pgid) already implies pgid >= 3: metas + root, the smallest file
         // without a freelist page (what shrink leaves of an empty no-freelist database).
-        let hwm_ok = m.pgid.checked_mul(ps as u64).is_some_and(|b| b <= len);
-        let root_ok = m.root.root >= 2 && m.root.root < m.pgid;
-        let fl_ok = m.freelist == PGID_NO_FREELIST || (m.freelist >= 2 && m.freelist < m.pgid);
-        if m.page_size as usize != ps || !hwm_ok || !root_ok || !fl_ok || m.txid == u64::MAX {
+        let hwm_ok = m.pgid.byte_offset(ps).is_some_and(|b| b <= len);
+        let root_ok = m.root.root >= Pgid(2) && m.root.root < m.pgid;
+        let fl_ok =
+            m.freelist == PGID_NO_FREELIST || (m.freelist >= Pgid(2) && m.freelist < m.pgid);
+        if m.page_size as usize != ps || !hwm_ok || !root_ok || !fl_ok || m.txid == Txid(u64::MAX) {
             return Err(Error::Invalid);
         }
         Ok(m)

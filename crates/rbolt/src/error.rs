@@ -2,7 +2,7 @@
 //! same messages, so tools and people who know bbolt recognise them; rbolt adds `Io`,
 //! `Corrupted` (bad bytes found after open) and `Poisoned` (an earlier write or sync failed).
 
-use rbolt_format::{FormatError, MetaError};
+use rbolt_format::{FormatError, MetaError, Pgid};
 use std::fmt;
 use std::io;
 
@@ -65,7 +65,7 @@ pub enum Error {
     /// crafted; nothing was changed because of it.
     Corrupted {
         /// The page where the problem was found, if known.
-        pgid: Option<u64>,
+        pgid: Option<Pgid>,
         /// What was wrong.
         what: String,
     },
@@ -80,14 +80,14 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn corrupted(pgid: impl Into<Option<u64>>, what: impl fmt::Display) -> Self {
+    pub(crate) fn corrupted(pgid: impl Into<Option<Pgid>>, what: impl fmt::Display) -> Self {
         Self::Corrupted {
             pgid: pgid.into(),
             what: what.to_string(),
         }
     }
 
-    pub(crate) fn format(pgid: u64, e: FormatError) -> Self {
+    pub(crate) fn format(pgid: Pgid, e: FormatError) -> Self {
         Self::corrupted(pgid, e)
     }
 }
@@ -180,7 +180,7 @@ mod tests {
             Error::from(MetaError::Checksum).to_string(),
             "checksum error"
         );
-        let c = Error::corrupted(7, "bad");
+        let c = Error::corrupted(Pgid(7), "bad");
         assert_eq!(c.to_string(), "database corrupted at page 7: bad");
     }
 }

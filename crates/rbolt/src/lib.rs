@@ -91,6 +91,6 @@ pub use ops::compact::compact;
 pub use ops::info::{BucketStructure, Info, PageInfo, PageType};
 pub use ops::stats::BucketStats;
 pub use options::Options;
-pub use rbolt_format::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
+pub use rbolt_format::{MAX_KEY_SIZE, MAX_VALUE_SIZE, Pgid, Txid};
 pub use read::walk::{CheckError, CheckOptions, KeyFormatter};
 pub use tx::{Bucket, Cursor, Item, Iter, Tx};

@@ -3,6 +3,7 @@
 //! fill percent, batching and file growth.
 
 use crate::error::{Error, Result};
+use rbolt_format::Pgid;
 use std::time::Duration;
 
 /// Most levels a B+tree may have (a root leaf is one level; levels are numbered from 0 at
@@ -36,7 +37,7 @@ pub(crate) const DEFAULT_MAX_BATCH_DELAY: Duration = Duration::from_millis(10);
 pub(crate) const DEFAULT_ALLOC_SIZE: u64 = 16 << 20;
 
 /// The error for a tree with more than [`MAX_DEPTH`] levels.
-pub(crate) fn too_deep(pgid: impl Into<Option<u64>>) -> Error {
+pub(crate) fn too_deep(pgid: impl Into<Option<Pgid>>) -> Error {
     Error::corrupted(pgid, format!("tree deeper than {MAX_DEPTH} levels"))
 }
 

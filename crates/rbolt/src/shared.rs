@@ -22,7 +22,7 @@ use crate::registry::Registration;
 use crate::storage::Storage;
 use crate::sync::lock;
 use crate::write::{ShrinkMode, WriterData, grow_target};
-use rbolt_format::Meta;
+use rbolt_format::{Meta, Pgid, Txid};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
@@ -85,10 +85,10 @@ pub(crate) struct State {
     pub(crate) meta: Meta,
     pub(crate) map: Arc<Mapping>,
     /// txid → number of open read transactions on that snapshot.
-    pub(crate) readers: BTreeMap<u64, usize>,
+    pub(crate) readers: BTreeMap<Txid, usize>,
     /// High-water mark (meta.pgid) → number of open read transactions whose snapshot has it:
     /// the file is never truncated below the largest (see `shrink.rs`).
-    pub(crate) reader_hwms: BTreeMap<u64, usize>,
+    pub(crate) reader_hwms: BTreeMap<Pgid, usize>,
 }
 
 #[derive(Debug)]
@@ -136,7 +136,7 @@ impl Shared {
         self.writer_free.notify_all();
     }
 
-    pub(crate) fn end_read(&self, txid: u64, hwm: u64) {
+    pub(crate) fn end_read(&self, txid: Txid, hwm: Pgid) {
         let mut st = lock(&self.state);
         if let Some(n) = st.readers.get_mut(&txid) {
             *n -= 1;
@@ -180,7 +180,7 @@ impl Shared {
 
     /// Makes a committed meta the one new transactions see, mapping the grown file first.
     pub(crate) fn publish(&self, meta: Meta, file_len: u64) -> Result<()> {
-        let needed = meta.pgid * self.page_size as u64;
+        let needed = meta.pgid.get() * self.page_size as u64;
         let current = lock(&self.state).map.clone();
         let map = if current.len() < needed {
             let map = Arc::new(current.grown(&self.file, file_len.max(needed), self.populate)?);
@@ -202,8 +202,8 @@ impl Shared {
     pub(crate) fn truncate_after_commit(
         &self,
         w: &mut WriterData,
-        new_pgid: u64,
-        prev_pgid: u64,
+        new_pgid: Pgid,
+        prev_pgid: Pgid,
         mode: ShrinkMode,
     ) {
         if mode == ShrinkMode::Off {
@@ -211,8 +211,13 @@ impl Shared {
         }
         let ps = self.page_size as u64;
         let mut st = lock(&self.state);
-        let readers = st.reader_hwms.keys().next_back().copied().unwrap_or(0);
-        let floor = new_pgid.max(prev_pgid).max(readers) * ps;
+        let readers = st
+            .reader_hwms
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or_default();
+        let floor = new_pgid.max(prev_pgid).max(readers).get() * ps;
         let min_len = w.initial_mmap_size.div_ceil(ps) * ps;
         let target = match mode {
             ShrinkMode::Now => floor,

@@ -9,7 +9,7 @@
 
 use crate::limits::DEFAULT_FILL_PERCENT;
 use crate::mmap::ByteArena;
-use rbolt_format::{BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE, key_prefix};
+use rbolt_format::{BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE, Pgid, key_prefix};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -48,7 +48,7 @@ pub(crate) enum Loc {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum BucketHandle {
     Read {
-        root: u64,
+        root: Pgid,
         inline: Option<Slot>,
         seq: u64,
     },
@@ -63,7 +63,7 @@ pub(crate) enum Val {
     /// A leaf value (or bucket header), wherever its bytes live.
     Data(Slot),
     /// A branch's child that is still only a page.
-    Child(u64),
+    Child(Pgid),
     /// A branch's child that was materialised.
     Node(NodeId),
 }
@@ -103,7 +103,7 @@ pub(crate) struct Node {
     pub(crate) prefixes: Vec<u64>,
     pub(crate) parent: Option<NodeId>,
     /// Page the node was read from (0: new, or an inline bucket's page); freed at spill.
-    pub(crate) pgid: u64,
+    pub(crate) pgid: Pgid,
     pub(crate) overflow: u32,
     pub(crate) unbalanced: bool,
     pub(crate) dead: bool,
@@ -128,7 +128,7 @@ impl Node {
             inodes: Vec::new(),
             prefixes: Vec::new(),
             parent,
-            pgid: 0,
+            pgid: Pgid(0),
             overflow: 0,
             unbalanced: false,
             dead: false,
@@ -272,7 +272,7 @@ pub(crate) struct WState {
     pub(crate) nodes: Vec<Node>,
     pub(crate) buckets: Vec<BucketState>,
     /// Page spans (first id, overflow) this transaction stopped using.
-    pub(crate) freed: Vec<(u64, u64)>,
+    pub(crate) freed: Vec<(Pgid, u64)>,
     pub(crate) unbalanced: Vec<NodeId>,
     /// Bumped on every change, so cursors know to re-seek.
     pub(crate) generation: u64,
@@ -288,7 +288,7 @@ impl WState {
 
     pub(crate) fn free_node_page(&mut self, n: NodeId) {
         let node = &self.nodes[n as usize];
-        if node.pgid != 0 {
+        if node.pgid != Pgid(0) {
             self.freed.push((node.pgid, u64::from(node.overflow)));
         }
     }

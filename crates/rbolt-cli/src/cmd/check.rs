@@ -53,9 +53,9 @@ fn engine_check(a: &CheckArgs, ctx: &Ctx) -> Result<Vec<(Option<u64>, String)>, 
     let mut opts = rbolt::CheckOptions::new()
         .key_formatter(|k| String::from_utf8_lossy(&auto(k)).into_owned());
     if a.from_page != 0 {
-        opts = opts.page_id(a.from_page);
+        opts = opts.page_id(rbolt::Pgid(a.from_page));
     }
-    let bar = ctx.progress.bar(db.info().hwm, "pages");
+    let bar = ctx.progress.bar(db.info().hwm.get(), "pages");
     bar.set_prefix("check");
     let b = bar.clone();
     opts = opts.progress(move |n| b.set_position(n));
@@ -63,6 +63,6 @@ fn engine_check(a: &CheckArgs, ctx: &Ctx) -> Result<Vec<(Option<u64>, String)>, 
     bar.finish_and_clear();
     Ok(errors
         .into_iter()
-        .map(|e| (e.pgid(), e.message().to_string()))
+        .map(|e| (e.pgid().map(|p| p.get()), e.message().to_string()))
         .collect())
 }

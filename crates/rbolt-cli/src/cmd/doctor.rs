@@ -124,7 +124,7 @@ fn diagnose(raw: &RawFile, bar: &indicatif::ProgressBar) -> Result<Diagnosis, Cl
         match (&m.valid, m.meta) {
             (Ok(()), Some(meta)) => lines.push(format!(
                 "meta page {i}: valid (txid {}, root {}, hwm {})",
-                meta.txid, meta.root.root, meta.pgid
+                meta.txid.0, meta.root.root.0, meta.pgid.0
             )),
             (Err(e), _) => lines.push(format!("meta page {i}: INVALID: {e}")),
             (Ok(()), None) => lines.push(format!("meta page {i}: INVALID")),
@@ -144,8 +144,8 @@ fn diagnose(raw: &RawFile, bar: &indicatif::ProgressBar) -> Result<Diagnosis, Cl
         (g0, _) => {
             let (bad, ok) = if g0.is_some() { (1u64, 0u64) } else { (0, 1) };
             let slots = [m0, m1];
-            let ok_txid = slots[ok as usize].meta.map_or(0, |m| m.txid);
-            let bad_txid = slots[bad as usize].meta.map(|m| m.txid);
+            let ok_txid = slots[ok as usize].meta.map_or(0, |m| m.txid.0);
+            let bad_txid = slots[bad as usize].meta.map(|m| m.txid.0);
             lines.push(format!("bad meta: meta page {bad} is invalid"));
             // A torn last commit leaves the newer meta bad: go back to the older one,
             // which revert-meta-page does. Otherwise copy the good meta over the bad.
@@ -213,7 +213,7 @@ fn diagnose(raw: &RawFile, bar: &indicatif::ProgressBar) -> Result<Diagnosis, Cl
         });
     }
     if freelist || !ordered.is_empty() {
-        if meta.freelist != PGID_NO_FREELIST || !fixes.is_empty() {
+        if meta.freelist.0 != PGID_NO_FREELIST.0 || !fixes.is_empty() {
             fixes.push(Fix::AbandonFreelist);
         }
         fixes.push(Fix::RebuildFreelist);

@@ -168,7 +168,7 @@ pub(crate) fn run(a: &MapArgs, ctx: &crate::Ctx, out: &mut dyn Write) -> Result<
         Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     let snap = match (m.meta_id, m.meta) {
-        (Some(id), Some(meta)) => format!("meta {id}, txid {}", meta.txid),
+        (Some(id), Some(meta)) => format!("meta {id}, txid {}", meta.txid.0),
         _ => "no valid meta page: each page as its header says".to_string(),
     };
     let unit = if per == 1 {

@@ -103,7 +103,7 @@ pub(crate) fn page(a: &PageArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), C
     };
     // The active meta's high-water mark, so the newest root and freelist are included.
     let hwm = match raw.active_meta()? {
-        Some((_, m)) => m.pgid,
+        Some((_, m)) => m.pgid.get(),
         None => raw.hwm0,
     };
     let bar = ctx.progress.bar(hwm, "pages");
@@ -197,7 +197,7 @@ fn branch_elem(buf: &[u8], i: usize) -> Result<(&[u8], u64), String> {
 }
 
 /// Count and ids of a freelist page, checked against the span.
-fn freelist_ids(h: &PageHeader, buf: &[u8]) -> Result<(u64, Vec<u64>), String> {
+fn freelist_ids(h: &PageHeader, buf: &[u8]) -> Result<(u64, Vec<rbolt_format::Pgid>), String> {
     let count = if h.count == FREELIST_COUNT_OVERFLOW {
         read_u64(buf, PAGE_HEADER_SIZE).ok_or("freelist count outside the page")?
     } else {
@@ -274,7 +274,9 @@ fn raw_meta(buf: &[u8]) -> Result<Meta, String> {
         .ok_or("meta page too short")?;
     let u32_at = |o| read_u32(b, o).unwrap_or(0);
     let u64_at = |o| read_u64(b, o).unwrap_or(0);
-    let mut m = Meta::new(u32_at(8), u64_at(16), u64_at(32), u64_at(40), u64_at(48));
+    let pgid_at = |o| rbolt_format::Pgid(u64_at(o));
+    let txid = rbolt_format::Txid(u64_at(48));
+    let mut m = Meta::new(u32_at(8), pgid_at(16), pgid_at(32), pgid_at(40), txid);
     m.magic = u32_at(0);
     m.version = u32_at(4);
     m.flags = u32_at(12);

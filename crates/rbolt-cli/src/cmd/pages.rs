@@ -19,7 +19,7 @@ pub(crate) fn run(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliErr
     let db = open_read_only(path_arg(&a.pos.args[0]), ctx.timeout)?;
     header(a, out)?;
     let tx = db.begin_read()?;
-    let mut id = 0u64;
+    let mut id = rbolt::Pgid(0);
     loop {
         let p = match tx.page(id) {
             Ok(Some(p)) => p,
@@ -27,13 +27,13 @@ pub(crate) fn run(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliErr
             Err(e) => return Err(CliError::msg(format!("page error: id={id}, err={e}"))),
         };
         if p.page_type == rbolt::PageType::Free {
-            row(a, out, id, None)?;
+            row(a, out, id.get(), None)?;
             id += 1;
         } else {
             row(
                 a,
                 out,
-                id,
+                id.get(),
                 Some((p.page_type.to_string(), p.count, p.overflow)),
             )?;
             id += 1 + u64::from(p.overflow);

@@ -49,10 +49,10 @@ pub(crate) enum Node {
 
 impl Snap {
     fn page(&self, id: u64) -> Result<(PageHeader, Vec<u8>), CliError> {
-        if id < 2 || id >= self.meta.pgid {
+        if id < 2 || id >= self.meta.pgid.0 {
             return Err(CliError::msg(format!(
                 "page {id}: page id out of range [2, {})",
-                self.meta.pgid
+                self.meta.pgid.0
             )));
         }
         self.raw.read_page(id)
@@ -77,7 +77,7 @@ impl Snap {
                     let Some(i) = p.child_index(key).map_err(|e| corrupt(id, &e))? else {
                         return Ok(None);
                     };
-                    id = p.child(i).map_err(|e| corrupt(id, &e))?;
+                    id = p.child(i).map_err(|e| corrupt(id, &e))?.get();
                     bytes = self.page(id)?.1;
                 }
                 LEAF_PAGE => {
@@ -101,7 +101,7 @@ impl Snap {
     /// The bucket at `names` (bbolt's `findLastBucket`): its name and header value.
     pub(crate) fn find_bucket(&self, names: &[Vec<u8>]) -> Result<(Vec<u8>, Vec<u8>), CliError> {
         let not_found = || CliError::msg("bucket not found");
-        let mut node = Node::Page(self.meta.root.root);
+        let mut node = Node::Page(self.meta.root.root.0);
         let mut found = None;
         for n in names {
             if n.is_empty() {
@@ -110,10 +110,10 @@ impl Snap {
             match self.lookup(&node, n)? {
                 Some((flags, v)) if flags & BUCKET_LEAF_FLAG != 0 => {
                     let h = BucketHeader::decode(&v).map_err(|e| CliError::msg(e.to_string()))?;
-                    node = if h.root == 0 {
+                    node = if h.root.0 == 0 {
                         Node::Inline(v[BUCKET_HEADER_SIZE..].to_vec())
                     } else {
-                        Node::Page(h.root)
+                        Node::Page(h.root.0)
                     };
                     found = Some((n.clone(), v));
                 }
@@ -350,12 +350,12 @@ pub(crate) fn info(a: &Json, out: &mut dyn Write) -> Result<(), CliError> {
     let [m0, m1] = s.raw.metas()?;
     let v = json!({
         "page_size": m.page_size,
-        "txid": m.txid,
-        "root": m.root.root,
-        "freelist": (m.freelist != PGID_NO_FREELIST).then_some(m.freelist),
-        "hwm": m.pgid,
+        "txid": m.txid.0,
+        "root": m.root.root.0,
+        "freelist": (m.freelist.0 != PGID_NO_FREELIST.0).then_some(m.freelist.0),
+        "hwm": m.pgid.0,
         "file_size": s.raw.file_len(),
-        "logical_size": m.pgid * u64::from(m.page_size),
+        "logical_size": m.pgid.0 * u64::from(m.page_size),
         "meta": [super::read::meta_json(m0.meta, &m0.valid), super::read::meta_json(m1.meta, &m1.valid)],
         "active_meta": s.meta_id,
     });
@@ -401,10 +401,10 @@ pub(crate) fn get(a: &GetArgs, key: &[u8], out: &mut dyn Write) -> Result<(), Cl
     let s = open(path_arg(&args[0]), &a.from)?;
     let (_, value) = s.find_bucket(&names)?;
     let h = BucketHeader::decode(&value).map_err(|e| CliError::msg(e.to_string()))?;
-    let node = if h.root == 0 {
+    let node = if h.root.0 == 0 {
         Node::Inline(value[BUCKET_HEADER_SIZE..].to_vec())
     } else {
-        Node::Page(h.root)
+        Node::Page(h.root.0)
     };
     match s.lookup(&node, key)? {
         // A sub-bucket's name is not a key (bbolt's `Get` returns nil).
@@ -462,7 +462,7 @@ pub(crate) fn pages(
             }
     };
     let mut id = 0u64;
-    while id < s.meta.pgid {
+    while id < s.meta.pgid.0 {
         if free(id) {
             row(id, None)?;
             id += 1;

@@ -73,7 +73,7 @@ pub(crate) fn info(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliEr
         "freelist": active.and_then(|(_, m)| (m.freelist != rbolt_format::PGID_NO_FREELIST).then_some(m.freelist)),
         "hwm": info.hwm,
         "file_size": raw.file_len(),
-        "logical_size": info.hwm * info.page_size as u64,
+        "logical_size": info.hwm.get() * info.page_size as u64,
         "meta": [meta_json(m0.meta, &m0.valid), meta_json(m1.meta, &m1.valid)],
         "active_meta": active.map(|(id, _)| id),
     });

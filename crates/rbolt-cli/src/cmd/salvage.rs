@@ -251,18 +251,18 @@ impl Report {
 fn snapshot(raw: &RawFile, want: Option<u64>) -> Result<Option<(String, Meta)>, CliError> {
     if want.is_some() {
         let (id, m) = raw.snapshot(want)?;
-        return Ok(Some((format!("meta {id} (txid {})", m.txid), m)));
+        return Ok(Some((format!("meta {id} (txid {})", m.txid.0), m)));
     }
     if let Ok((id, m)) = raw.snapshot(None) {
-        return Ok(Some((format!("meta {id} (txid {})", m.txid), m)));
+        return Ok(Some((format!("meta {id} (txid {})", m.txid.0), m)));
     }
     let metas = raw.metas()?;
     let best = (0..2)
         .filter_map(|i| metas[i].meta.map(|m| (i, m)))
-        .max_by_key(|(_, m)| m.txid);
+        .max_by_key(|(_, m)| m.txid.0);
     Ok(best.map(|(i, m)| {
         (
-            format!("meta {i} (txid {}), whose checksum is wrong", m.txid),
+            format!("meta {i} (txid {}), whose checksum is wrong", m.txid.0),
             m,
         )
     }))
@@ -405,7 +405,7 @@ fn scan(
             .read_block(id)
             .ok()
             .and_then(|b| PageHeader::decode(&b).ok())
-            .filter(|h| h.flags == LEAF_PAGE && h.id == id);
+            .filter(|h| h.flags == LEAF_PAGE && h.id.0 == id);
         let Some(h) = leaf.filter(|h| id + u64::from(h.overflow) < raw.pages()) else {
             id += 1;
             continue;

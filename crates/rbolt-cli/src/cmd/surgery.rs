@@ -12,7 +12,7 @@ use crate::raw::RawFile;
 use crate::source::{check_source, path_arg, quoted};
 use rbolt_format::{
     BRANCH_ELEM_SIZE, BRANCH_PAGE, LEAF_ELEM_SIZE, LEAF_PAGE, MAGIC, META_PAGE, PAGE_HEADER_SIZE,
-    PGID_NO_FREELIST, VERSION, fnv1a64, read_u32, read_u64, write_u32, write_u64,
+    PGID_NO_FREELIST, Pgid, VERSION, fnv1a64, read_u32, read_u64, write_u32, write_u64,
 };
 use std::ffi::OsString;
 use std::fs::OpenOptions;
@@ -108,7 +108,7 @@ fn copy_page_in(path: &Path, from: u64, to: u64) -> Result<(), CliError> {
 }
 
 /// The meta with the higher txid, without validating either (bbolt's `readMetaPage`).
-fn newest_meta_freelist(path: &Path) -> Result<u64, CliError> {
+fn newest_meta_freelist(path: &Path) -> Result<Pgid, CliError> {
     let raw =
         RawFile::open(path).map_err(|e| CliError::msg(format!("read Page size failed: {e}")))?;
     let mut metas = Vec::with_capacity(2);
@@ -116,7 +116,7 @@ fn newest_meta_freelist(path: &Path) -> Result<u64, CliError> {
         let buf = read_meta_at(path, i, raw.page_size as u32)
             .map_err(|e| CliError::msg(format!("read meta page {i} failed: {e}")))?;
         let txid = read_u64(&buf, PAGE_HEADER_SIZE + 48).unwrap_or(0);
-        let freelist = read_u64(&buf, PAGE_HEADER_SIZE + 32).unwrap_or(0);
+        let freelist = Pgid(read_u64(&buf, PAGE_HEADER_SIZE + 32).unwrap_or(0));
         metas.push((txid, freelist));
     }
     // Meta 0 only when its txid is strictly higher.
@@ -301,14 +301,14 @@ fn clear_elements(path: &Path, id: u64, start: i64, end: i64) -> Result<bool, Cl
         LEAF_ELEM_SIZE
     };
     // Every element's (flags, key, value, child) before anything is rewritten.
-    let mut items: Vec<(u32, Vec<u8>, Vec<u8>, u64)> = Vec::with_capacity(h.count.into());
+    let mut items: Vec<(u32, Vec<u8>, Vec<u8>, Pgid)> = Vec::with_capacity(h.count.into());
     for i in 0..usize::from(h.count) {
         let bad = || CliError::msg(format!("element {i} lies outside page {id}"));
         let base = PAGE_HEADER_SIZE + i * esize;
         if branch {
             let pos = read_u32(&buf, base).ok_or_else(bad)? as usize;
             let ks = read_u32(&buf, base + 4).ok_or_else(bad)? as usize;
-            let pgid = read_u64(&buf, base + 8).ok_or_else(bad)?;
+            let pgid = Pgid(read_u64(&buf, base + 8).ok_or_else(bad)?);
             let k = buf
                 .get(base + pos..base + pos + ks)
                 .ok_or_else(bad)?
@@ -322,7 +322,7 @@ fn clear_elements(path: &Path, id: u64, start: i64, end: i64) -> Result<bool, Cl
             let k0 = base + pos;
             let k = buf.get(k0..k0 + ks).ok_or_else(bad)?.to_vec();
             let v = buf.get(k0 + ks..k0 + ks + vs).ok_or_else(bad)?.to_vec();
-            items.push((flags, k, v, 0));
+            items.push((flags, k, v, Pgid(0)));
         }
     }
     let start = start as usize;
@@ -342,14 +342,14 @@ fn clear_elements(path: &Path, id: u64, start: i64, end: i64) -> Result<bool, Cl
         if branch {
             rbolt_format::encode_branch(
                 &mut buf[..cap],
-                id,
+                Pgid(id),
                 h.overflow,
                 items.iter().map(|(_, k, _, p)| (&k[..], *p)),
             )
         } else {
             rbolt_format::encode_leaf(
                 &mut buf[..cap],
-                id,
+                Pgid(id),
                 h.overflow,
                 items.iter().map(|(f, k, v, _)| (*f, &k[..], &v[..])),
             )
@@ -382,7 +382,7 @@ fn freelist_abandon(a: &Base, out: &mut dyn Write) -> Result<(), CliError> {
         let raw =
             RawFile::open(dst).map_err(|e| fail(CliError::msg(format!("read Page size: {e}"))))?;
         let (_, mut buf) = raw.read_page(id).map_err(fail)?;
-        write_u64(&mut buf, PAGE_HEADER_SIZE + 32, PGID_NO_FREELIST);
+        write_u64(&mut buf, PAGE_HEADER_SIZE + 32, PGID_NO_FREELIST.get());
         let sum = meta_sum(&buf);
         write_u64(&mut buf, PAGE_HEADER_SIZE + 56, sum);
         write_page(dst, &buf)?;

@@ -57,7 +57,7 @@ impl Fx {
         let db = opts(4096).open(&path).unwrap();
         // Commits that grow the file, until meta 1 holds the latest one.
         let mut n = 0;
-        while n == 0 || db.info().txid.is_multiple_of(2) {
+        while n == 0 || db.info().txid.get().is_multiple_of(2) {
             db.update(|tx| {
                 let b = tx.create_bucket_if_not_exists(b"more")?;
                 b.put(format!("k{n}").as_bytes(), &vec![b'm'; 1_000_000 * (n + 1)])
@@ -65,7 +65,7 @@ impl Fx {
             .unwrap();
             n += 1;
         }
-        assert_eq!(db.info().txid % 2, 1, "meta 1 must be active");
+        assert_eq!(db.info().txid.get() % 2, 1, "meta 1 must be active");
         check(&db);
         self
     }
@@ -91,7 +91,7 @@ impl Fx {
             let db = opts(4096).read_only(true).open(&path).unwrap();
             let tx = db.begin_read().unwrap();
             // The first well-filled leaf: one of `big`'s.
-            let mut id = 2;
+            let mut id = rbolt::Pgid(2);
             let mut found = None;
             while let Some(p) = tx.page(id).unwrap() {
                 if p.page_type == rbolt::PageType::Leaf && p.count > 5 && found.is_none() {
@@ -102,7 +102,7 @@ impl Fx {
             found.unwrap()
         };
         let mut bytes = std::fs::read(&path).unwrap();
-        let off = victim as usize * 4096;
+        let off = victim.get() as usize * 4096;
         bytes[off + 8] = 0x20; // page type: none of bbolt's
         std::fs::write(&path, bytes).unwrap();
         self

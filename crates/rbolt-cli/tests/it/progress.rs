@@ -26,7 +26,7 @@ fn big_file(fx: &Fx) -> std::path::PathBuf {
         Ok(())
     })
     .unwrap();
-    assert!(db.info().hwm > 50_000);
+    assert!(db.info().hwm > rbolt::Pgid(50_000));
     path
 }
 

@@ -5,6 +5,7 @@ use crate::fixtures::{Fx, go_helper, rbolt};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use rbolt_format::hex;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
@@ -32,10 +33,6 @@ fn go_answers(go: &std::path::Path, inputs: &[Vec<u8>]) -> Vec<(String, bool)> {
     answers
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// rbolt's answers, through the binary: the values are stored in a scratch database and
 /// printed by `page --format-value ascii-encoded` (the quoting) and `auto` (which prints a
 /// value as it is exactly when it counts as printable).
@@ -55,7 +52,7 @@ fn rbolt_answers(inputs: &[Vec<u8>]) -> Vec<(String, bool)> {
     .unwrap();
     let tx = db.begin_read().unwrap();
     let mut leaves = Vec::new();
-    let mut id = 0;
+    let mut id = rbolt::Pgid(0);
     while let Some(p) = tx.page(id).unwrap() {
         if p.page_type == rbolt::PageType::Leaf {
             leaves.push(id.to_string());

@@ -515,7 +515,7 @@ fn damaged_bucket_file(spec: &Spec, dir: &Path) -> Vec<u8> {
         tx.bucket(b"junk").unwrap().unwrap().root()
     };
     let mut img = std::fs::read(&path).unwrap();
-    let page = &mut img[root as usize * ps..(root as usize + 1) * ps];
+    let page = &mut img[root.get() as usize * ps..(root.get() as usize + 1) * ps];
     assert_eq!(page[8], 2, "bucket junk is one leaf page");
     let key_at = |page: &[u8], i: usize| {
         let e = 16 + 16 * i;

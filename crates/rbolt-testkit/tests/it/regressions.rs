@@ -73,7 +73,7 @@ fn torn_create_is_accepted_as_a_corrupt_database() {
     ));
     let db = rbolt::Options::new().open(&path).unwrap();
     let tx = db.begin_read().unwrap();
-    assert_eq!(tx.id(), 1);
+    assert_eq!(tx.id().get(), 1);
     assert!(tx.check().is_empty());
 }
 

@@ -53,7 +53,7 @@ fn snapshot_sum(db: &Db) -> (u64, u64, u64) {
     }
     let again: u64 = b.iter().map(|i| read_u64(i.unwrap().1.unwrap())).sum();
     assert_eq!(sum, again, "txid {}: repeatable read", tx.id());
-    (tx.id(), sum, ver)
+    (tx.id().get(), sum, ver)
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn readers_see_consistent_snapshots_while_the_writer_grows_and_shrinks() {
             }
             tx.bucket(b"meta")?
                 .unwrap()
-                .put(b"ver", &tx.id().to_le_bytes())?;
+                .put(b"ver", &tx.id().get().to_le_bytes())?;
             max_size = max_size.max(tx.size());
             Ok(())
         })

@@ -10,26 +10,20 @@
 //! first run that fits, which is what bbolt's array freelist does over individual ids).
 
 use super::{Freelist, FreelistType};
+use rbolt_format::{Pgid, Txid};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Instant;
 
 const FREE: u64 = 1_000_000;
 
-fn xorshift(s: &mut u64) -> u64 {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    *s
-}
-
 /// (start, len) runs of the fragmented free set, and the high-water mark.
 fn fragmented() -> (Vec<(u64, u64)>, u64) {
-    let mut rng = 0x2545_F491_4F6C_DD1D;
+    let mut rng = rbolt_testkit::rng::Rng::new(0x2545_F491_4F6C_DD1D);
     let (mut runs, mut id, mut free) = (Vec::new(), 2u64, 0u64);
     while free < FREE {
-        id += xorshift(&mut rng) % 8 + 1; // used pages
-        let len = (xorshift(&mut rng) % 8 + 1).min(FREE - free);
+        id += rng.below(8) + 1; // used pages
+        let len = (rng.below(8) + 1).min(FREE - free);
         runs.push((id, len));
         id += len;
         free += len;
@@ -61,7 +55,7 @@ impl Alloc for Scan {
 }
 impl Alloc for Freelist {
     fn alloc(&mut self, n: u64) -> Option<u64> {
-        self.allocate(1, n)
+        self.allocate(Txid(1), n).map(Pgid::get)
     }
 }
 
@@ -75,12 +69,12 @@ fn per_alloc(a: &mut dyn Alloc, n: u64, count: u32) -> f64 {
 }
 
 fn build(name: &str, runs: &[(u64, u64)], ids: &[u64], hwm: u64) -> Box<dyn Alloc> {
+    let ids: Vec<Pgid> = ids.iter().copied().map(Pgid).collect();
+    let hwm = Pgid(hwm);
     match name {
         "scan" => Box::new(Scan(runs.iter().copied().collect())),
-        "array" => {
-            Box::new(Freelist::from_ids_typed(ids.to_vec(), hwm, FreelistType::Array).unwrap())
-        }
-        _ => Box::new(Freelist::from_ids_typed(ids.to_vec(), hwm, FreelistType::Hashmap).unwrap()),
+        "array" => Box::new(Freelist::from_ids_typed(ids, hwm, FreelistType::Array).unwrap()),
+        _ => Box::new(Freelist::from_ids_typed(ids, hwm, FreelistType::Hashmap).unwrap()),
     }
 }
 
@@ -134,7 +128,8 @@ fn freelist_at_a_million_free_pages() {
             let gaps: Vec<u64> = runs.windows(2).map(|w| w[0].0 + w[0].1).collect();
             let mut best = f64::MAX;
             for _ in 0..REPS {
-                let mut f = Freelist::from_ids_typed(ids.clone(), hwm, kind).unwrap();
+                let typed: Vec<Pgid> = ids.iter().copied().map(Pgid).collect();
+                let mut f = Freelist::from_ids_typed(typed, Pgid(hwm), kind).unwrap();
                 let t = Instant::now();
                 for &g in gaps.iter().take(100_000) {
                     f.free.insert(g, 1);

@@ -19,6 +19,7 @@ pub(crate) mod array;
 mod bench;
 pub(crate) mod hashmap;
 
+use rbolt_format::{Pgid, Txid};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Which in-memory free-page structure the writer uses (bbolt's `FreelistType`). It changes
@@ -112,10 +113,10 @@ pub(crate) struct Freelist {
     /// Writer txid → allocating txid → pages that writer freed. Grouped by allocating txid
     /// because that is what decides visibility: `release` splits off the releasable part of
     /// a group in O(log) and never looks at the pages a reader still holds.
-    pending: BTreeMap<u64, BTreeMap<u64, Vec<u64>>>,
-    pending_ids: HashSet<u64>,
+    pending: BTreeMap<Txid, BTreeMap<Txid, Vec<Pgid>>>,
+    pending_ids: HashSet<Pgid>,
     /// First page of a span → txid that allocated it (only spans allocated by this process).
-    allocs: HashMap<u64, u64>,
+    allocs: HashMap<Pgid, Txid>,
     undo: Option<Undo>,
     /// Pending pages `release` has looked at, for the test that pins its cost.
     #[cfg(test)]
@@ -130,11 +131,11 @@ impl Default for Freelist {
 
 #[derive(Debug, Default)]
 struct Undo {
-    txid: u64,
-    allocated: Vec<(u64, u64)>,
-    allocs_removed: Vec<(u64, u64)>,
+    txid: Txid,
+    allocated: Vec<(Pgid, u64)>,
+    allocs_removed: Vec<(Pgid, Txid)>,
     /// Runs cut off the end of the file by `trim_tail`.
-    trimmed: Vec<(u64, u64)>,
+    trimmed: Vec<(Pgid, u64)>,
 }
 
 impl Freelist {
@@ -154,20 +155,21 @@ impl Freelist {
     /// Builds the free set from ids read from disk or found by walking the tree. Every id must
     /// lie in `[2, hwm)` and appear once.
     #[cfg(test)]
-    pub(crate) fn from_ids(ids: Vec<u64>, hwm: u64) -> Result<Self, String> {
+    pub(crate) fn from_ids(ids: Vec<Pgid>, hwm: Pgid) -> Result<Self, String> {
         Self::from_ids_typed(ids, hwm, FreelistType::default())
     }
 
     /// [`Freelist::from_ids`] with a chosen free-set type.
     pub(crate) fn from_ids_typed(
-        mut ids: Vec<u64>,
-        hwm: u64,
+        mut ids: Vec<Pgid>,
+        hwm: Pgid,
         kind: FreelistType,
     ) -> Result<Self, String> {
         ids.sort_unstable();
         let mut f = Self::new(kind);
         let mut run: Option<(u64, u64)> = None;
-        for id in ids {
+        let hwm = hwm.get();
+        for id in ids.into_iter().map(Pgid::get) {
             if id < 2 || id >= hwm {
                 return Err(format!("freelist page id {id} outside [2, {hwm})"));
             }
@@ -227,7 +229,7 @@ impl Freelist {
     }
 
     /// Starts logging changes for the commit of `txid`.
-    pub(crate) fn begin_commit(&mut self, txid: u64) {
+    pub(crate) fn begin_commit(&mut self, txid: Txid) {
         self.undo = Some(Undo {
             txid,
             ..Undo::default()
@@ -244,10 +246,10 @@ impl Freelist {
         let Some(u) = self.undo.take() else { return };
         for (start, n) in u.allocated {
             self.allocs.remove(&start);
-            self.free.insert(start, n);
+            self.free.insert(start.get(), n);
         }
         for (start, n) in u.trimmed {
-            self.free.insert(start, n);
+            self.free.insert(start.get(), n);
         }
         if let Some(groups) = self.pending.remove(&u.txid) {
             for id in groups.into_values().flatten() {
@@ -259,8 +261,8 @@ impl Freelist {
 
     /// Takes a run of `n` free pages for transaction `txid` (the lowest such run for the array
     /// type), or `None` if there is none (the caller then extends the file).
-    pub(crate) fn allocate(&mut self, txid: u64, n: u64) -> Option<u64> {
-        let start = self.free.allocate(n)?;
+    pub(crate) fn allocate(&mut self, txid: Txid, n: u64) -> Option<Pgid> {
+        let start = Pgid(self.free.allocate(n)?);
         self.allocs.insert(start, txid);
         if let Some(u) = &mut self.undo {
             u.allocated.push((start, n));
@@ -269,21 +271,23 @@ impl Freelist {
     }
 
     /// Records that `txid` allocated a span from the end of the file.
-    pub(crate) fn note_alloc(&mut self, txid: u64, start: u64) {
+    pub(crate) fn note_alloc(&mut self, txid: Txid, start: Pgid) {
         self.allocs.insert(start, txid);
     }
 
     /// Frees the span `pgid ..= pgid + overflow` on behalf of writer `txid`. Freeing a meta page
     /// or a page that is already free means the file references a page twice.
-    pub(crate) fn free(&mut self, txid: u64, pgid: u64, overflow: u64) -> Result<(), String> {
+    pub(crate) fn free(&mut self, txid: Txid, pgid: Pgid, overflow: u64) -> Result<(), String> {
         let end = pgid
+            .get()
             .checked_add(overflow)
             .ok_or_else(|| format!("page {pgid}: span overflows"))?;
-        for id in pgid..=end {
-            if id < 2 {
+        let span = (pgid.get()..=end).map(Pgid);
+        for id in span.clone() {
+            if id < Pgid(2) {
                 return Err(format!("page {id}: cannot free a meta page"));
             }
-            if self.pending_ids.contains(&id) || self.free.contains(id) {
+            if self.pending_ids.contains(&id) || self.free.contains(id.get()) {
                 return Err(format!("page {id} already freed"));
             }
         }
@@ -294,15 +298,15 @@ impl Freelist {
                 }
                 a
             }
-            None => 0,
+            None => Txid(0),
         };
         self.pending
             .entry(txid)
             .or_default()
             .entry(alloc)
             .or_default()
-            .extend(pgid..=end);
-        self.pending_ids.extend(pgid..=end);
+            .extend(span.clone());
+        self.pending_ids.extend(span);
         Ok(())
     }
 
@@ -313,7 +317,7 @@ impl Freelist {
     /// when the newest reader below W began at or after A. So per writer, the pages allocated
     /// after that reader go, the rest stay untouched: the cost is the pages released plus
     /// O(log) per writer with pending pages, however many pages a long-lived reader holds.
-    pub(crate) fn release(&mut self, readers: &[u64]) {
+    pub(crate) fn release(&mut self, readers: &[Txid]) {
         let readers = if crate::defects::active("early-release") {
             &[]
         } else {
@@ -324,7 +328,7 @@ impl Freelist {
             let below = readers.partition_point(|&r| r < w);
             let released = match below.checked_sub(1).map(|i| readers[i]) {
                 // Allocated after the newest reader below W: no reader sees them.
-                Some(newest) => groups.split_off(&(newest + 1)),
+                Some(newest) => groups.split_off(&newest.next()),
                 None => std::mem::take(groups),
             };
             #[cfg(test)]
@@ -337,7 +341,7 @@ impl Freelist {
                     self.visited += 1;
                 }
                 self.pending_ids.remove(&id);
-                self.free.insert(id, 1);
+                self.free.insert(id.get(), 1);
             }
             if groups.is_empty() {
                 emptied.push(w);
@@ -352,24 +356,26 @@ impl Freelist {
     /// the lowered mark. Only released pages are free, so nothing cut is reachable from any
     /// open snapshot; the caller lowers `meta.pgid` and may later truncate the file
     /// (see `crate::shrink`). Logged, so a failed commit puts the runs back.
-    pub(crate) fn trim_tail(&mut self, mut hwm: u64) -> u64 {
+    pub(crate) fn trim_tail(&mut self, hwm: Pgid) -> Pgid {
+        let mut hwm = hwm.get();
         while let Some((s, l)) = self.free.last() {
             if s + l != hwm || s < 2 {
                 break;
             }
             self.free.remove_run(s);
             if let Some(u) = &mut self.undo {
-                u.trimmed.push((s, l));
+                u.trimmed.push((Pgid(s), l));
             }
             hwm = s;
         }
-        hwm
+        Pgid(hwm)
     }
 
     /// All ids for the freelist page, sorted: free runs and pending pages merged.
-    pub(crate) fn sorted_ids(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = Vec::with_capacity(usize::try_from(self.count()).unwrap_or(0));
-        self.free.for_each_run(|s, n| ids.extend(s..s + n));
+    pub(crate) fn sorted_ids(&self) -> Vec<Pgid> {
+        let mut ids: Vec<Pgid> = Vec::with_capacity(usize::try_from(self.count()).unwrap_or(0));
+        self.free
+            .for_each_run(|s, n| ids.extend((s..s + n).map(Pgid)));
         if !self.pending_ids.is_empty() {
             ids.extend(self.pending_ids.iter().copied());
             ids.sort_unstable();
@@ -382,44 +388,56 @@ impl Freelist {
 mod tests {
     use super::*;
 
-    fn readers(ids: &[u64]) -> Vec<u64> {
-        ids.to_vec()
+    fn readers(ids: &[u64]) -> Vec<Txid> {
+        ids.iter().copied().map(Txid).collect()
+    }
+
+    fn p(id: u64) -> Pgid {
+        Pgid(id)
+    }
+
+    fn t(id: u64) -> Txid {
+        Txid(id)
+    }
+
+    fn ids(v: &[u64]) -> Vec<Pgid> {
+        v.iter().copied().map(Pgid).collect()
     }
 
     #[test]
     fn allocate_returns_lowest_fitting_run() {
-        let mut f = Freelist::from_ids(vec![3, 5, 6, 7, 9, 10], 20).unwrap();
-        assert_eq!(f.allocate(1, 2), Some(5));
-        assert_eq!(f.allocate(1, 1), Some(3));
-        assert_eq!(f.allocate(1, 3), None);
-        assert_eq!(f.allocate(1, 2), Some(9));
+        let mut f = Freelist::from_ids(ids(&[3, 5, 6, 7, 9, 10]), p(20)).unwrap();
+        assert_eq!(f.allocate(t(1), 2), Some(p(5)));
+        assert_eq!(f.allocate(t(1), 1), Some(p(3)));
+        assert_eq!(f.allocate(t(1), 3), None);
+        assert_eq!(f.allocate(t(1), 2), Some(p(9)));
         assert_eq!(f.free_count(), 1);
-        assert_eq!(f.sorted_ids(), vec![7]);
+        assert_eq!(f.sorted_ids(), ids(&[7]));
     }
 
     #[test]
     fn from_ids_rejects_out_of_range_and_duplicates() {
-        assert!(Freelist::from_ids(vec![1], 10).is_err());
-        assert!(Freelist::from_ids(vec![10], 10).is_err());
-        assert!(Freelist::from_ids(vec![4, 4], 10).is_err());
+        assert!(Freelist::from_ids(ids(&[1]), p(10)).is_err());
+        assert!(Freelist::from_ids(ids(&[10]), p(10)).is_err());
+        assert!(Freelist::from_ids(ids(&[4, 4]), p(10)).is_err());
     }
 
     #[test]
     fn double_free_is_an_error_not_a_panic() {
-        let mut f = Freelist::from_ids(vec![4], 10).unwrap();
-        assert!(f.free(5, 4, 0).is_err());
-        f.free(5, 6, 1).unwrap();
-        assert!(f.free(5, 7, 0).is_err());
-        assert!(f.free(5, 0, 0).is_err());
+        let mut f = Freelist::from_ids(ids(&[4]), p(10)).unwrap();
+        assert!(f.free(t(5), p(4), 0).is_err());
+        f.free(t(5), p(6), 1).unwrap();
+        assert!(f.free(t(5), p(7), 0).is_err());
+        assert!(f.free(t(5), p(0), 0).is_err());
         assert_eq!(f.count(), 3);
     }
 
     #[test]
     fn pending_pages_wait_for_readers_that_can_see_them() {
         let mut f = Freelist::default();
-        f.note_alloc(3, 8);
-        f.free(5, 8, 0).unwrap(); // allocated by 3, freed by 5: visible to readers 3 and 4
-        f.free(5, 9, 0).unwrap(); // allocation unknown: visible to every reader below 5
+        f.note_alloc(t(3), p(8));
+        f.free(t(5), p(8), 0).unwrap(); // allocated by 3, freed by 5: visible to readers 3 and 4
+        f.free(t(5), p(9), 0).unwrap(); // allocation unknown: visible to every reader below 5
         f.release(&readers(&[4]));
         assert_eq!((f.free_count(), f.pending_count()), (0, 2));
         f.release(&readers(&[2]));
@@ -430,21 +448,21 @@ mod tests {
         );
         f.release(&readers(&[5, 9]));
         assert_eq!((f.free_count(), f.pending_count()), (2, 0));
-        assert_eq!(f.allocate(6, 2), Some(8));
+        assert_eq!(f.allocate(t(6), 2), Some(p(8)));
     }
 
     #[test]
     fn failed_commit_is_undone_exactly() {
-        let mut f = Freelist::from_ids(vec![2, 3, 4], 10).unwrap();
-        f.note_alloc(1, 7);
-        f.begin_commit(9);
-        assert_eq!(f.allocate(9, 2), Some(2));
-        f.free(9, 7, 1).unwrap();
+        let mut f = Freelist::from_ids(ids(&[2, 3, 4]), p(10)).unwrap();
+        f.note_alloc(t(1), p(7));
+        f.begin_commit(t(9));
+        assert_eq!(f.allocate(t(9), 2), Some(p(2)));
+        f.free(t(9), p(7), 1).unwrap();
         f.rollback_commit();
-        assert_eq!(f.sorted_ids(), vec![2, 3, 4]);
+        assert_eq!(f.sorted_ids(), ids(&[2, 3, 4]));
         assert_eq!(f.pending_count(), 0);
         f.release(&readers(&[]));
-        assert_eq!(f.allocs.get(&7), Some(&1));
+        assert_eq!(f.allocs.get(&p(7)), Some(&t(1)));
     }
 
     /// Regression: every release looked at every pending page, so with many pages held back by
@@ -456,10 +474,10 @@ mod tests {
         let mut f = Freelist::default();
         // Allocated before reader 3 began, freed by 5: hidden from it for as long as it lives.
         for id in 10..10_010 {
-            f.free(5, id, 0).unwrap();
+            f.free(t(5), p(id), 0).unwrap();
         }
-        f.note_alloc(6, 20_000);
-        f.free(7, 20_000, 0).unwrap(); // born after the reader: released at once
+        f.note_alloc(t(6), p(20_000));
+        f.free(t(7), p(20_000), 0).unwrap(); // born after the reader: released at once
         f.release(&readers(&[3]));
         assert_eq!((f.free_count(), f.pending_count()), (1, 10_000));
         let before = f.visited;
@@ -480,15 +498,15 @@ mod tests {
     #[test]
     fn both_kinds_share_pending_and_undo_rules() {
         for kind in KINDS {
-            let mut f = Freelist::from_ids_typed(vec![2, 3, 4], 10, kind).unwrap();
+            let mut f = Freelist::from_ids_typed(ids(&[2, 3, 4]), p(10), kind).unwrap();
             assert_eq!(f.kind(), kind);
-            f.note_alloc(1, 7);
-            f.begin_commit(9);
-            assert_eq!(f.allocate(9, 2), Some(2), "{kind:?}");
-            f.free(9, 7, 1).unwrap();
-            assert!(f.free(9, 4, 0).is_err(), "{kind:?}: 4 is free");
+            f.note_alloc(t(1), p(7));
+            f.begin_commit(t(9));
+            assert_eq!(f.allocate(t(9), 2), Some(p(2)), "{kind:?}");
+            f.free(t(9), p(7), 1).unwrap();
+            assert!(f.free(t(9), p(4), 0).is_err(), "{kind:?}: 4 is free");
             f.rollback_commit();
-            assert_eq!(f.sorted_ids(), vec![2, 3, 4], "{kind:?}");
+            assert_eq!(f.sorted_ids(), ids(&[2, 3, 4]), "{kind:?}");
             assert_eq!(
                 (f.free_count(), f.pending_count(), f.free_runs()),
                 (3, 0, 1)
@@ -499,19 +517,23 @@ mod tests {
     #[test]
     fn trim_tail_cuts_released_runs_at_the_end_and_rolls_back() {
         for kind in KINDS {
-            let mut f = Freelist::from_ids_typed(vec![3, 7, 8, 9, 11], 12, kind).unwrap();
-            f.free(4, 6, 0).unwrap(); // pending: stops the cut
-            f.begin_commit(5);
-            assert_eq!(f.trim_tail(12), 11, "{kind:?}: 10 is in use");
-            assert_eq!(f.sorted_ids(), vec![3, 6, 7, 8, 9]);
+            let mut f = Freelist::from_ids_typed(ids(&[3, 7, 8, 9, 11]), p(12), kind).unwrap();
+            f.free(t(4), p(6), 0).unwrap(); // pending: stops the cut
+            f.begin_commit(t(5));
+            assert_eq!(f.trim_tail(p(12)), p(11), "{kind:?}: 10 is in use");
+            assert_eq!(f.sorted_ids(), ids(&[3, 6, 7, 8, 9]));
             f.rollback_commit();
-            assert_eq!(f.sorted_ids(), vec![3, 6, 7, 8, 9, 11]);
-            f.free(5, 10, 0).unwrap();
+            assert_eq!(f.sorted_ids(), ids(&[3, 6, 7, 8, 9, 11]));
+            f.free(t(5), p(10), 0).unwrap();
             f.release(&readers(&[]));
-            f.begin_commit(6);
-            assert_eq!(f.trim_tail(12), 6, "{kind:?}: released 6 and 10 go too");
+            f.begin_commit(t(6));
+            assert_eq!(
+                f.trim_tail(p(12)),
+                p(6),
+                "{kind:?}: released 6 and 10 go too"
+            );
             f.end_commit();
-            assert_eq!(f.sorted_ids(), vec![3]);
+            assert_eq!(f.sorted_ids(), ids(&[3]));
         }
     }
 }

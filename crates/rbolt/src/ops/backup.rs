@@ -14,6 +14,7 @@
 
 use crate::error::{Error, Result};
 use crate::tx::Tx;
+use rbolt_format::{Pgid, Txid};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -42,11 +43,11 @@ impl Tx {
         let ps = self.snap.page_size;
         let mut page = vec![0u8; ps];
         let mut meta = self.snap.meta;
-        meta.encode_page(0, &mut page);
+        meta.encode_page(Pgid(0), &mut page);
         w.write_all(&page).map_err(|e| copy_err("meta 0 copy", e))?;
-        meta.txid = meta.txid.saturating_sub(1);
+        meta.txid = Txid(meta.txid.get().saturating_sub(1));
         page.fill(0);
-        meta.encode_page(1, &mut page);
+        meta.encode_page(Pgid(1), &mut page);
         w.write_all(&page).map_err(|e| copy_err("meta 1 copy", e))?;
 
         let file = &self.shared.file;

@@ -7,7 +7,7 @@ use crate::limits::check_nesting;
 use crate::sync::lock;
 use crate::tx::{Bucket, Tx};
 use rbolt_format::{
-    BRANCH_PAGE, FREELIST_PAGE, LEAF_PAGE, META_PAGE, PGID_NO_FREELIST, PageHeader,
+    BRANCH_PAGE, FREELIST_PAGE, LEAF_PAGE, META_PAGE, PGID_NO_FREELIST, PageHeader, Pgid, Txid,
 };
 use std::fmt;
 
@@ -22,9 +22,9 @@ pub struct Info {
     pub map_len: u64,
     /// High-water mark of the latest commit: the database's logical size is
     /// `hwm × page_size`; the file may be longer.
-    pub hwm: u64,
+    pub hwm: Pgid,
     /// Txid of the latest commit.
-    pub txid: u64,
+    pub txid: Txid,
     /// The freelist type the writer uses ([`Options::freelist_type`](crate::Options)).
     pub freelist_type: crate::FreelistType,
 }
@@ -80,7 +80,7 @@ impl fmt::Display for PageType {
 #[non_exhaustive]
 pub struct PageInfo {
     /// The page id.
-    pub id: u64,
+    pub id: Pgid,
     /// Its type.
     pub page_type: PageType,
     /// Element count from its header.
@@ -99,23 +99,24 @@ impl Tx {
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let db = rbolt::Db::open(dir.path().join("p.db"))?;
     /// let tx = db.begin_read()?;
-    /// assert_eq!(tx.page(0)?.unwrap().page_type.to_string(), "meta");
-    /// assert_eq!(tx.page(3)?.unwrap().page_type, rbolt::PageType::Leaf);
-    /// assert!(tx.page(tx.size() / tx.page_size() as u64)?.is_none());
+    /// use rbolt::Pgid;
+    /// assert_eq!(tx.page(Pgid(0))?.unwrap().page_type.to_string(), "meta");
+    /// assert_eq!(tx.page(Pgid(3))?.unwrap().page_type, rbolt::PageType::Leaf);
+    /// assert!(tx.page(Pgid(tx.size() / tx.page_size() as u64))?.is_none());
     /// # Ok::<(), rbolt::Error>(())
     /// ```
-    pub fn page(&self, id: u64) -> Result<Option<PageInfo>> {
+    pub fn page(&self, id: Pgid) -> Result<Option<PageInfo>> {
         if id >= self.snap.meta.pgid {
             return Ok(None);
         }
         let ps = self.snap.page_size as u64;
         let bytes = self.snap.map.bytes();
-        let hdr = usize::try_from(id * ps)
+        let hdr = usize::try_from(id.get() * ps)
             .ok()
             .and_then(|off| bytes.get(off..))
             .ok_or_else(|| Error::corrupted(id, "page beyond end of the mapping"))?;
         let h = PageHeader::decode(hdr).map_err(|e| Error::format(id, e))?;
-        let page_type = if id >= 2 && self.free_ids()?.binary_search(&id).is_ok() {
+        let page_type = if id >= Pgid(2) && self.free_ids()?.binary_search(&id).is_ok() {
             PageType::Free
         } else {
             match h.flags {
@@ -135,7 +136,7 @@ impl Tx {
     }
 
     /// The snapshot's free ids, sorted (decoded once per transaction).
-    fn free_ids(&self) -> Result<&[u64]> {
+    fn free_ids(&self) -> Result<&[Pgid]> {
         if let Some(v) = self.free_ids.get() {
             return Ok(v);
         }

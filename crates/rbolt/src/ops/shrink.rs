@@ -37,7 +37,7 @@ use crate::limits::{MAX_DEPTH, check_nesting, too_deep};
 use crate::state::Loc;
 use crate::tx::Bucket;
 use crate::write::ShrinkMode;
-use rbolt_format::BUCKET_LEAF_FLAG;
+use rbolt_format::{BUCKET_LEAF_FLAG, Pgid};
 
 impl Db {
     /// Gives the free space inside the file back to the file system, online, and returns the
@@ -87,7 +87,7 @@ impl Db {
 
     fn shrink_rounds(&self) -> Result<()> {
         let mut still = 0;
-        let mut best = (u64::MAX, u64::MAX);
+        let mut best = (Pgid(u64::MAX), u64::MAX);
         let mut stale = 0;
         for _ in 0..MAX_ROUNDS {
             let mut tx = self.begin_write()?;
@@ -99,7 +99,7 @@ impl Db {
             // Counting only released free pages (not pending ones an open reader may still
             // see) guarantees room below it for every used page above it, so each move lands
             // low and a reader cannot make rounds shuffle pages without progress.
-            let packed = hwm.saturating_sub(w.freelist.free_count()).max(2);
+            let packed = Pgid(hwm.get().saturating_sub(w.freelist.free_count()).max(2));
             let mut budget = ROUND_BUDGET;
             relocate(&tx, tx.root(), packed, &mut budget)?;
             let moved = ROUND_BUDGET - budget;
@@ -156,13 +156,13 @@ const MAX_ROUNDS: usize = 4096;
 fn relocate<'tx>(
     tx: &'tx crate::tx::Tx,
     b: Bucket<'tx>,
-    packed: u64,
+    packed: Pgid,
     budget: &mut u64,
 ) -> Result<()> {
     struct Step<'a> {
         bucket: Bucket<'a>,
         id: usize,
-        pgid: u64,
+        pgid: Pgid,
         is_root: bool,
         depth: usize,
         nesting: usize,
@@ -171,7 +171,7 @@ fn relocate<'tx>(
         let id = bucket.id()?;
         let root = tx.view().bucket_state(id).header.root;
         // Inline buckets have no pages of their own.
-        (root != 0).then_some(Step {
+        (root != Pgid(0)).then_some(Step {
             bucket,
             id,
             pgid: root,

@@ -7,7 +7,9 @@ use crate::error::{Error, Result};
 use crate::limits::{MAX_DEPTH, check_nesting};
 use crate::state::{Loc, MAP};
 use crate::tx::{Bucket, Tx};
-use rbolt_format::{BUCKET_LEAF_FLAG, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, PageHeader};
+use rbolt_format::{
+    BUCKET_LEAF_FLAG, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, PageHeader, Pgid,
+};
 
 impl Db {
     /// A snapshot of the database statistics (bbolt's `DB.Stats`). Freelist figures are as of
@@ -31,7 +33,7 @@ impl Db {
     /// The writer's free and pending page ids, sorted: exactly what the next commit's freelist
     /// page would list. Waits for the write transaction slot. For tests and tools.
     #[doc(hidden)]
-    pub fn freelist_ids(&self) -> Result<Vec<u64>> {
+    pub fn freelist_ids(&self) -> Result<Vec<Pgid>> {
         let tx = self.begin_write()?;
         let w = tx.writer.as_ref();
         Ok(w.map(|d| d.freelist.sorted_ids()).unwrap_or_default())
@@ -106,20 +108,22 @@ impl Seen {
             .snap
             .meta
             .pgid
+            .get()
             .min(tx.snap.map.len() / tx.snap.page_size as u64);
         Seen(vec![0; pages.div_ceil(64) as usize])
     }
 
     /// Marks page `pgid` and errors if it was marked before. Inline pages and nodes have no
     /// page id of their own: callers skip them (`mapped_pgid`).
-    fn visit(&mut self, pgid: u64) -> Result<()> {
+    fn visit(&mut self, pgid: Pgid) -> Result<()> {
+        let id = pgid.get();
         // `page_slot` already checked the page lies in the map; a miss here is still an error,
         // not a panic.
         let word = self
             .0
-            .get_mut((pgid / 64) as usize)
+            .get_mut((id / 64) as usize)
             .ok_or_else(|| Error::corrupted(pgid, "page id beyond the mapped file"))?;
-        let bit = 1u64 << (pgid % 64);
+        let bit = 1u64 << (id % 64);
         if *word & bit != 0 {
             return Err(Error::corrupted(pgid, "page referenced twice"));
         }
@@ -130,9 +134,11 @@ impl Seen {
 
 /// The page id of a mapped page level, `None` for inline pages (slices of their parent's
 /// leaf) and for nodes.
-fn mapped_pgid(tx: &Tx, loc: Loc, inline: bool) -> Option<u64> {
+fn mapped_pgid(tx: &Tx, loc: Loc, inline: bool) -> Option<Pgid> {
     match loc {
-        Loc::Page(slot) if !inline && slot.src == MAP => Some(slot.off / tx.snap.page_size as u64),
+        Loc::Page(slot) if !inline && slot.src == MAP => {
+            Some(Pgid(slot.off / tx.snap.page_size as u64))
+        }
         _ => None,
     }
 }
@@ -210,7 +216,7 @@ impl Bucket<'_> {
         let tx = self.tx();
         let mut seen = Seen::new(tx);
         let root = tx.view().root_loc(&self.handle())?;
-        count_level(tx, root, self.root() == 0, 0, &mut seen)
+        count_level(tx, root, self.root() == Pgid(0), 0, &mut seen)
     }
 
     /// True if the bucket has no keys and no sub-buckets. O(tree depth), unlike
@@ -251,7 +257,7 @@ fn count_level(tx: &Tx, loc: Loc, inline: bool, depth: usize, seen: &mut Seen) -
     for i in 0..count {
         let pgid = page
             .child(i)
-            .map_err(|e| Error::corrupted(slot.off / ps(tx), e))?;
+            .map_err(|e| Error::corrupted(Pgid(slot.off / ps(tx)), e))?;
         let child = tx.view().page_slot(pgid)?;
         let h = PageHeader::decode(tx.view().bytes(child)).map_err(|e| Error::format(pgid, e))?;
         if h.flags != LEAF_PAGE {
@@ -282,7 +288,7 @@ fn bucket_stats<'tx>(
     let root = tx.view().root_loc(&b.handle())?;
     // A bucket that was inline when the write transaction began but has grown a branch
     // node cannot be inline after commit: count its nodes like pages.
-    let inline = b.root() == 0 && (matches!(root, Loc::Page(_)) || tx.view().level(root)?.0);
+    let inline = b.root() == Pgid(0) && (matches!(root, Loc::Page(_)) || tx.view().level(root)?.0);
     let mut s = BucketStats {
         bucket_n: 1,
         inline_bucket_n: u64::from(inline),
@@ -317,7 +323,7 @@ fn walk_level<'tx>(
     let (leaf, count) = tx.view().level(loc)?;
     let overflow = match loc {
         Loc::Page(slot) if !inline => {
-            let pgid = slot.off / ps as u64;
+            let pgid = Pgid(slot.off / ps as u64);
             if let Some(id) = mapped_pgid(tx, loc, inline) {
                 w.seen.visit(id)?;
             }

@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
 use crate::state::{BucketHandle, BucketState, Loc, MAP, Node, Slot, Staged, Val, WState};
-use rbolt_format::{BranchPage, LeafPage, Meta, PageHeader};
+use rbolt_format::{BranchPage, LeafPage, Meta, PageHeader, Pgid};
 use std::cell::{Ref, RefMut};
 use std::sync::Arc;
 
@@ -96,7 +96,7 @@ impl<'a> View<'a> {
 
     /// The span of page `pgid` (with its overflow), after checking it lies below the high-water
     /// mark, inside the mapping, and carries its own id.
-    pub(crate) fn page_slot(self, pgid: u64) -> Result<Slot> {
+    pub(crate) fn page_slot(self, pgid: Pgid) -> Result<Slot> {
         let r = page_span(
             self.snap.map.bytes(),
             self.snap.page_size,
@@ -168,7 +168,7 @@ impl<'a> View<'a> {
             Loc::Page(s) => {
                 let bytes = self.bytes(s);
                 let h = PageHeader::decode(bytes)
-                    .map_err(|e| Error::format(s.off / self.snap.page_size as u64, e))?;
+                    .map_err(|e| Error::format(Pgid(s.off / self.snap.page_size as u64), e))?;
                 match h.flags {
                     rbolt_format::LEAF_PAGE => {
                         let p = self.leaf_page(s)?;
@@ -189,8 +189,8 @@ impl<'a> View<'a> {
         }
     }
 
-    pub(crate) fn pgid_of(self, s: Slot) -> Option<u64> {
-        (s.src == MAP).then(|| s.off / self.snap.page_size as u64)
+    pub(crate) fn pgid_of(self, s: Slot) -> Option<Pgid> {
+        (s.src == MAP).then(|| Pgid(s.off / self.snap.page_size as u64))
     }
 
     pub(crate) fn leaf_page(self, s: Slot) -> Result<LeafPage<'a>> {
@@ -387,17 +387,17 @@ impl<'a> View<'a> {
 pub(crate) fn page_span(
     map: &[u8],
     ps: usize,
-    hwm: u64,
-    pgid: u64,
+    hwm: Pgid,
+    pgid: Pgid,
 ) -> Result<std::ops::Range<usize>> {
-    if pgid < 2 || pgid >= hwm {
+    if pgid < Pgid(2) || pgid >= hwm {
         return Err(Error::corrupted(
             pgid,
             format!("page id out of range [2, {hwm})"),
         ));
     }
     let ps = ps as u64;
-    let off = pgid * ps;
+    let off = pgid.get() * ps;
     let hdr = map
         .get(off as usize..)
         .ok_or_else(|| Error::corrupted(pgid, "page beyond end of file"))?;

@@ -13,7 +13,7 @@ use crate::limits::{MAX_DEPTH, check_nesting};
 use crate::mmap::Mapping;
 use rbolt_format::{
     BRANCH_PAGE, BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BranchPage, BucketHeader, FREELIST_PAGE,
-    LEAF_PAGE, LeafPage, Meta, PGID_NO_FREELIST, PageHeader,
+    LEAF_PAGE, LeafPage, Meta, PGID_NO_FREELIST, PageHeader, Pgid,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -21,12 +21,12 @@ use std::sync::Arc;
 /// One inconsistency found by [`Tx::check`](crate::Tx::check).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckError {
-    pgid: Option<u64>,
+    pgid: Option<Pgid>,
     message: String,
 }
 
 impl CheckError {
-    fn new(pgid: impl Into<Option<u64>>, message: impl Into<String>) -> Self {
+    fn new(pgid: impl Into<Option<Pgid>>, message: impl Into<String>) -> Self {
         Self {
             pgid: pgid.into(),
             message: message.into(),
@@ -34,7 +34,7 @@ impl CheckError {
     }
 
     /// The page concerned, if the problem is tied to one.
-    pub fn pgid(&self) -> Option<u64> {
+    pub fn pgid(&self) -> Option<Pgid> {
         self.pgid
     }
 
@@ -56,16 +56,18 @@ impl fmt::Display for CheckError {
 struct Bits(Vec<u64>);
 
 impl Bits {
-    fn new(n: u64) -> Self {
-        Bits(vec![0; usize::try_from(n.div_ceil(64)).unwrap_or(0)])
+    fn new(n: Pgid) -> Self {
+        Bits(vec![0; usize::try_from(n.get().div_ceil(64)).unwrap_or(0)])
     }
-    fn get(&self, i: u64) -> bool {
+    fn get(&self, i: Pgid) -> bool {
+        let i = i.get();
         self.0
             .get((i / 64) as usize)
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
     /// Sets bit `i`; returns whether it was already set.
-    fn set(&mut self, i: u64) -> bool {
+    fn set(&mut self, i: Pgid) -> bool {
+        let i = i.get();
         match self.0.get_mut((i / 64) as usize) {
             Some(w) => {
                 let was = *w & (1 << (i % 64)) != 0;
@@ -95,7 +97,7 @@ type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 /// ```
 #[derive(Clone, Default)]
 pub struct CheckOptions {
-    page_id: Option<u64>,
+    page_id: Option<Pgid>,
     key_fmt: Option<KeyFormatter>,
     progress: Option<Progress>,
 }
@@ -119,7 +121,7 @@ impl CheckOptions {
     /// Check only the subtree under page `id` (bbolt's `WithPageId`): its pages, their keys'
     /// order, and the buckets below it. Pages elsewhere are not looked at, so "unreachable
     /// unfreed" is not reported. An id outside `[2, high-water mark)` is itself an error.
-    pub fn page_id(mut self, id: u64) -> Self {
+    pub fn page_id(mut self, id: Pgid) -> Self {
         self.page_id = Some(id);
         self
     }
@@ -158,7 +160,7 @@ enum Work<'a> {
     /// A tree page, the key range its keys must lie in, its level in its bucket's tree, and
     /// the nesting depth of that bucket (0 for the root bucket).
     Page {
-        pgid: u64,
+        pgid: Pgid,
         lo: Option<&'a [u8]>,
         hi: Option<&'a [u8]>,
         depth: usize,
@@ -166,14 +168,14 @@ enum Work<'a> {
     },
     /// A bucket's header and inline page, found in a leaf of page `parent`.
     Bucket {
-        parent: u64,
+        parent: Pgid,
         value: &'a [u8],
         nesting: usize,
     },
 }
 
 impl Work<'_> {
-    fn root(pgid: u64) -> Self {
+    fn root(pgid: Pgid) -> Self {
         Work::Page {
             pgid,
             lo: None,
@@ -190,7 +192,7 @@ struct Walker<'a> {
     visited: u64,
     map: &'a [u8],
     ps: usize,
-    hwm: u64,
+    hwm: Pgid,
     seen: Bits,
     free: Bits,
     errors: Vec<CheckError>,
@@ -203,7 +205,7 @@ struct Walker<'a> {
 }
 
 impl<'a> Walker<'a> {
-    fn new(map: &'a [u8], ps: usize, hwm: u64) -> Self {
+    fn new(map: &'a [u8], ps: usize, hwm: Pgid) -> Self {
         Self {
             key_fmt: None,
             progress: None,
@@ -226,18 +228,18 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn err(&mut self, pgid: impl Into<Option<u64>>, msg: impl Into<String>) {
+    fn err(&mut self, pgid: impl Into<Option<Pgid>>, msg: impl Into<String>) {
         self.structural.get_or_insert(self.errors.len());
         self.errors.push(CheckError::new(pgid, msg));
     }
 
     /// A key out of order or with unknown flags: wrong, but no danger to the page structure.
-    fn key_err(&mut self, pgid: impl Into<Option<u64>>, msg: impl Into<String>) {
+    fn key_err(&mut self, pgid: impl Into<Option<Pgid>>, msg: impl Into<String>) {
         self.errors.push(CheckError::new(pgid, msg));
     }
 
     /// Marks a page span as reachable; false if it was seen before (then it is not walked).
-    fn mark(&mut self, pgid: u64, overflow: u32) -> bool {
+    fn mark(&mut self, pgid: Pgid, overflow: u32) -> bool {
         let before = self.visited;
         self.visited = before.saturating_add(u64::from(overflow) + 1);
         if let Some(p) = self.progress
@@ -246,7 +248,7 @@ impl<'a> Walker<'a> {
             p(self.visited);
         }
         let mut first = true;
-        for id in pgid..=pgid + u64::from(overflow) {
+        for id in (pgid.get()..=pgid.get() + u64::from(overflow)).map(Pgid) {
             if self.seen.set(id) {
                 self.err(id, "multiple references");
                 first = false;
@@ -258,7 +260,7 @@ impl<'a> Walker<'a> {
         first
     }
 
-    fn page(&mut self, pgid: u64) -> Option<(&'a [u8], PageHeader)> {
+    fn page(&mut self, pgid: Pgid) -> Option<(&'a [u8], PageHeader)> {
         match page_span(self.map, self.ps, self.hwm, pgid) {
             Ok(r) => {
                 let bytes = &self.map[r];
@@ -297,7 +299,7 @@ impl<'a> Walker<'a> {
 
     fn visit_page(
         &mut self,
-        pgid: u64,
+        pgid: Pgid,
         lo: Option<&'a [u8]>,
         hi: Option<&'a [u8]>,
         depth: usize,
@@ -323,7 +325,7 @@ impl<'a> Walker<'a> {
 
     fn check_key(
         &mut self,
-        pgid: Option<u64>,
+        pgid: Option<Pgid>,
         i: usize,
         k: &[u8],
         prev: Option<&[u8]>,
@@ -357,7 +359,7 @@ impl<'a> Walker<'a> {
     )]
     fn walk_branch(
         &mut self,
-        pgid: u64,
+        pgid: Pgid,
         bytes: &'a [u8],
         lo: Option<&'a [u8]>,
         hi: Option<&'a [u8]>,
@@ -395,7 +397,7 @@ impl<'a> Walker<'a> {
 
     fn walk_leaf(
         &mut self,
-        pgid: u64,
+        pgid: Pgid,
         bytes: &'a [u8],
         lo: Option<&[u8]>,
         hi: Option<&[u8]>,
@@ -435,7 +437,7 @@ impl<'a> Walker<'a> {
     /// Visits the bucket whose header (and inline page) is `value`, found on page `parent`.
     fn visit_bucket(
         &mut self,
-        parent: u64,
+        parent: Pgid,
         value: &'a [u8],
         nesting: usize,
         stack: &mut Vec<Work<'a>>,
@@ -447,7 +449,7 @@ impl<'a> Walker<'a> {
         if let Err(e) = check_nesting(nesting) {
             return self.err(parent, e.to_string());
         }
-        if h.root != 0 {
+        if h.root != Pgid(0) {
             stack.push(Work::Page {
                 pgid: h.root,
                 lo: None,
@@ -484,7 +486,7 @@ impl<'a> Walker<'a> {
         match rbolt_format::decode_freelist(bytes) {
             Ok(ids) => {
                 for id in ids {
-                    if id < 2 || id >= self.hwm {
+                    if id < Pgid(2) || id >= self.hwm {
                         self.err(id, format!("freelist id out of bounds [2, {})", self.hwm));
                     } else if self.free.set(id) {
                         self.err(id, "already freed");
@@ -516,13 +518,13 @@ pub(crate) fn check_snapshot(
     meta: &Meta,
     ps: usize,
     opts: &CheckOptions,
-    free: Option<&[u64]>,
+    free: Option<&[Pgid]>,
 ) -> Vec<CheckError> {
     let mut w = Walker::new(map, ps, meta.pgid);
     w.key_fmt = opts.key_fmt.as_deref();
     w.progress = opts.progress.as_deref();
-    w.seen.set(0);
-    w.seen.set(1);
+    w.seen.set(Pgid(0));
+    w.seen.set(Pgid(1));
     match free {
         Some(ids) => {
             if meta.freelist != PGID_NO_FREELIST {
@@ -537,7 +539,7 @@ pub(crate) fn check_snapshot(
                 }
             }
             for &id in ids {
-                if id < 2 || id >= w.hwm {
+                if id < Pgid(2) || id >= w.hwm {
                     w.err(id, format!("freelist id out of bounds [2, {})", w.hwm));
                 } else if w.free.set(id) {
                     w.err(id, "already freed");
@@ -548,7 +550,7 @@ pub(crate) fn check_snapshot(
     }
     let sweep = free.is_some() || meta.freelist != PGID_NO_FREELIST;
     match opts.page_id {
-        Some(id) if id < 2 || id >= meta.pgid => {
+        Some(id) if id < Pgid(2) || id >= meta.pgid => {
             w.err(
                 None,
                 format!("page ID ({id}) out of range [2, {})", meta.pgid),
@@ -557,7 +559,7 @@ pub(crate) fn check_snapshot(
         Some(id) => w.run(Work::root(id)),
         None => {
             w.run(Work::root(meta.root.root));
-            for id in 2..w.hwm {
+            for id in (2..w.hwm.get()).map(Pgid) {
                 if sweep && !w.seen.get(id) && !w.free.get(id) {
                     w.err(id, "unreachable unfreed");
                 }
@@ -577,26 +579,32 @@ pub(crate) fn check_snapshot(
 /// freelist page the free set is what the walk did not reach (bbolt's `freepages`). A page
 /// reachable twice is refused too: copy-on-write would free it through one parent while the
 /// other still reaches it.
-pub(crate) fn writer_free_set(map: &[u8], meta: &Meta, ps: usize) -> Result<Vec<u64>> {
+pub(crate) fn writer_free_set(map: &[u8], meta: &Meta, ps: usize) -> Result<Vec<Pgid>> {
     let mut w = Walker::new(map, ps, meta.pgid);
     w.keys = false;
-    w.seen.set(0);
-    w.seen.set(1);
+    w.seen.set(Pgid(0));
+    w.seen.set(Pgid(1));
     w.load_freelist(meta);
     w.run(Work::root(meta.root.root));
     if let Some(e) = w.structural.and_then(|i| w.errors.get(i)) {
         return Err(Error::corrupted(e.pgid, &e.message));
     }
     if meta.freelist == PGID_NO_FREELIST {
-        return Ok((2..meta.pgid).filter(|&id| !w.seen.get(id)).collect());
+        return Ok((2..meta.pgid.get())
+            .map(Pgid)
+            .filter(|&id| !w.seen.get(id))
+            .collect());
     }
-    Ok((2..meta.pgid).filter(|&id| w.free.get(id)).collect())
+    Ok((2..meta.pgid.get())
+        .map(Pgid)
+        .filter(|&id| w.free.get(id))
+        .collect())
 }
 
 /// Pages in `[2, hwm)` the tree does not reach: the free set of a file written without a
 /// freelist. Any structural problem
 /// found on the way is an error.
-pub(crate) fn unreachable_pages(map: Arc<Mapping>, meta: Meta, ps: usize) -> Result<Vec<u64>> {
+pub(crate) fn unreachable_pages(map: Arc<Mapping>, meta: Meta, ps: usize) -> Result<Vec<Pgid>> {
     let mut meta = meta;
     meta.freelist = PGID_NO_FREELIST;
     writer_free_set(map.bytes(), &meta, ps)

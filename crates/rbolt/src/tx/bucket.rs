@@ -12,7 +12,7 @@ use crate::state::{BucketHandle, BucketId, BucketState, Loc};
 use crate::tx::{Cursor, Item, Iter, Tx};
 use rbolt_format::{
     BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, LEAF_PAGE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
-    PageHeader,
+    PageHeader, Pgid,
 };
 use std::fmt;
 use std::ops::RangeBounds;
@@ -38,7 +38,7 @@ impl fmt::Debug for Bucket<'_> {
 fn empty_bucket_value() -> [u8; BUCKET_HEADER_SIZE + 16] {
     let mut v = [0u8; BUCKET_HEADER_SIZE + 16];
     PageHeader {
-        id: 0,
+        id: Pgid(0),
         flags: LEAF_PAGE,
         count: 0,
         overflow: 0,
@@ -88,7 +88,7 @@ impl<'tx> Bucket<'tx> {
     }
 
     /// Page id of the bucket's root page as of the start of the transaction (0 if inline).
-    pub fn root(&self) -> u64 {
+    pub fn root(&self) -> Pgid {
         match self.h {
             BucketHandle::Read { root, .. } => root,
             BucketHandle::Write(id) => self.tx.view().bucket_state(id).header.root,
@@ -188,7 +188,7 @@ impl<'tx> Bucket<'tx> {
             return Ok(None);
         }
         let header = BucketHeader::decode(e.value).map_err(|err| Error::corrupted(None, err))?;
-        let inline = (header.root == 0).then(|| {
+        let inline = (header.root == Pgid(0)).then(|| {
             e.value_slot
                 .sub(BUCKET_HEADER_SIZE, e.value.len() - BUCKET_HEADER_SIZE)
         });

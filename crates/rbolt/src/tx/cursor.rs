@@ -311,7 +311,7 @@ impl<'tx> Cursor<'tx> {
         self.crossed = true;
         self.saved.clone_from(&self.stack);
         // A file can hold at most `pgid` distinct pages; more empty leaves means a loop.
-        let mut budget = self.tx.snap.meta.pgid.saturating_add(16);
+        let mut budget = self.tx.snap.meta.pgid.get().saturating_add(16);
         loop {
             let mut level = None;
             for i in (0..self.stack.len()).rev() {

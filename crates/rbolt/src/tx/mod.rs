@@ -19,6 +19,7 @@ use crate::read::{Snapshot, View};
 use crate::shared::{Shared, WriterLease};
 use crate::state::{BucketHandle, Staged};
 use crate::write::{ShrinkMode, WriteCtx, WriterData, write_all};
+use rbolt_format::{Pgid, Txid};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::sync::Arc;
@@ -73,7 +74,7 @@ pub struct Tx {
     /// options decide.
     pub(crate) shrink: Cell<ShrinkMode>,
     /// The snapshot's free ids, sorted, once [`Tx::page`] needed them.
-    pub(crate) free_ids: OnceCell<Vec<u64>>,
+    pub(crate) free_ids: OnceCell<Vec<Pgid>>,
 }
 
 impl fmt::Debug for Tx {
@@ -135,7 +136,7 @@ impl Tx {
     }
 
     /// The transaction id: the txid of the snapshot for a reader, one more for the writer.
-    pub fn id(&self) -> u64 {
+    pub fn id(&self) -> Txid {
         self.snap.meta.txid
     }
 
@@ -146,7 +147,7 @@ impl Tx {
 
     /// Logical size of the database this transaction sees: high-water mark × page size.
     pub fn size(&self) -> u64 {
-        self.snap.meta.pgid * self.snap.page_size as u64
+        self.snap.meta.pgid.get() * self.snap.page_size as u64
     }
 
     /// Page size of the database.

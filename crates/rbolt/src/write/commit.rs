@@ -16,7 +16,7 @@ use crate::read::walk::{CheckOptions, check_snapshot};
 use crate::state::{BucketId, Inode, MAP, NodeId, Slot, Val};
 use rbolt_format::{
     BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE,
-    PGID_NO_FREELIST, PageHeader,
+    PGID_NO_FREELIST, PageHeader, Pgid, Txid,
 };
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -25,15 +25,14 @@ use std::time::{Duration, Instant};
 const FLUSH_BYTES: usize = 8 << 20;
 /// Largest single write when coalescing a run of pages. Small on purpose: ext4 (Linux ≥ 6.16)
 /// caches a file region in folios as large as the write that created them, and a later 4 KiB
-/// write into a large folio walks every block of it. Measured on this project's VM (256 MiB
-/// written in chunks of N, then random 4 KiB pwrites): N = 4 MiB → 34 µs per later write,
-/// 1 MiB → 31 µs, 64 KiB → 6.2 µs, 16 KiB → 4.6 µs, 4 KiB → 3.0 µs; writing the 256 MiB took
-/// 0.21 s at 1 MiB, 0.35 s at 16 KiB, 0.55 s at 4 KiB. Every small commit pays the per-write
-/// cost on each page, so 16 KiB wins; Go bbolt writes page by page and never hits this.
+/// write into a large folio walks every block of it — about ten times slower after 1 MiB
+/// writes than after 16 KiB ones, while 16 KiB writes still coalesce most of a commit's
+/// pages. Every small commit pays that per-write cost on each page, so 16 KiB wins; Go bbolt
+/// writes page by page and never hits this. (docs/benchmarks.md has the measurement.)
 const MAX_WRITE: usize = 16 << 10;
 /// Collects page images and writes them in sorted, coalesced runs.
 pub(crate) struct PageWriter {
-    pages: Vec<(u64, Vec<u8>)>,
+    pages: Vec<(Pgid, Vec<u8>)>,
     bytes: usize,
     /// Pages written and time spent writing (for `TxStats`).
     writes: u64,
@@ -50,7 +49,7 @@ impl PageWriter {
         }
     }
 
-    fn push(&mut self, w: &mut WriterData, pgid: u64, buf: Vec<u8>) -> Result<()> {
+    fn push(&mut self, w: &mut WriterData, pgid: Pgid, buf: Vec<u8>) -> Result<()> {
         self.bytes += buf.len();
         self.pages.push((pgid, buf));
         if self.bytes >= FLUSH_BYTES {
@@ -70,12 +69,12 @@ impl PageWriter {
         let end = self
             .pages
             .last()
-            .map_or(0, |(id, b)| id * ps + b.len() as u64);
+            .map_or(0, |(id, b)| id.get() * ps + b.len() as u64);
         w.grow(end)?;
         let mut run: Vec<u8> = Vec::new();
         let mut run_start = 0u64;
         for (pgid, buf) in self.pages.drain(..) {
-            let off = pgid * ps;
+            let off = pgid.get() * ps;
             if !run.is_empty()
                 && (run_start + run.len() as u64 != off || run.len() + buf.len() > MAX_WRITE)
             {
@@ -100,15 +99,15 @@ impl PageWriter {
 struct Spill<'a> {
     w: &'a mut WriterData,
     pw: PageWriter,
-    txid: u64,
+    txid: Txid,
     /// High-water mark: grows when no free run fits.
-    hwm: u64,
+    hwm: Pgid,
     /// Allocation, split and spill counts for `TxStats`.
     stats: TxStats,
 }
 
 impl Spill<'_> {
-    fn allocate(&mut self, pages: u64) -> Result<u64> {
+    fn allocate(&mut self, pages: u64) -> Result<Pgid> {
         self.stats.page_count += 1;
         self.stats.page_alloc += pages * self.w.page_size as u64;
         if let Some(id) = self.w.freelist.allocate(self.txid, pages) {
@@ -117,7 +116,7 @@ impl Spill<'_> {
         let id = self.hwm;
         self.hwm += pages;
         if let Some(max) = self.w.max_size
-            && self.hwm * self.w.page_size as u64 > max
+            && self.hwm.get() * self.w.page_size as u64 > max
         {
             return Err(Error::MaxSizeReached);
         }
@@ -169,7 +168,7 @@ impl WriteCtx<'_> {
         leaf: bool,
         inodes: &[Inode],
         fill: f64,
-    ) -> Result<Vec<(Slot, u64)>> {
+    ) -> Result<Vec<(Slot, Pgid)>> {
         let ps = self.snap.page_size;
         let mut out = Vec::new();
         let runs = split_runs(inodes, ps, fill);
@@ -213,12 +212,17 @@ impl WriteCtx<'_> {
     }
 
     /// Spills node `n` and its materialised descendants; returns the pages that replace it.
-    fn spill_node(&self, sp: &mut Spill<'_>, n: NodeId, is_root: bool) -> Result<Vec<(Slot, u64)>> {
+    fn spill_node(
+        &self,
+        sp: &mut Spill<'_>,
+        n: NodeId,
+        is_root: bool,
+    ) -> Result<Vec<(Slot, Pgid)>> {
         let (leaf, inodes, bucket, pristine) = {
             let st = self.wstate();
             let node = &st.nodes[n as usize];
             let pristine =
-                (!node.leaf && !node.restructured && node.pgid != 0).then_some(node.pgid);
+                (!node.leaf && !node.restructured && node.pgid != Pgid(0)).then_some(node.pgid);
             (node.leaf, node.inodes.clone(), node.bucket, pristine)
         };
         let mut spilled = Vec::new();
@@ -262,10 +266,10 @@ impl WriteCtx<'_> {
     fn patch_branch(
         &self,
         sp: &mut Spill<'_>,
-        src_pgid: u64,
+        src_pgid: Pgid,
         inodes: &[Inode],
-        spilled: &[(usize, Vec<(Slot, u64)>)],
-    ) -> Result<Option<Vec<(Slot, u64)>>> {
+        spilled: &[(usize, Vec<(Slot, Pgid)>)],
+    ) -> Result<Option<Vec<(Slot, Pgid)>>> {
         let mut children = Vec::with_capacity(spilled.len());
         for (i, pages) in spilled {
             match pages.as_slice() {
@@ -310,7 +314,7 @@ impl WriteCtx<'_> {
             as usize];
         let mut v = vec![0u8; BUCKET_HEADER_SIZE + node.size];
         BucketHeader {
-            root: 0,
+            root: Pgid(0),
             sequence: bs.header.sequence,
         }
         .encode(&mut v);
@@ -318,14 +322,14 @@ impl WriteCtx<'_> {
             Val::Data(d) => (i.flags, self.bytes(i.key), self.bytes(d)),
             _ => unreachable!("invariant: leaf inodes hold data"),
         });
-        rbolt_format::encode_leaf(&mut v[BUCKET_HEADER_SIZE..], 0, 0, items);
+        rbolt_format::encode_leaf(&mut v[BUCKET_HEADER_SIZE..], Pgid(0), 0, items);
         v
     }
 
     /// Spills bucket `b`: each opened sub-bucket first (its new value rewritten into its
     /// parent), then the bucket's own nodes. Returns `b`'s root page id. Sub-buckets are
     /// visited with an explicit stack, so nesting depth costs heap, not call stack.
-    fn spill_bucket(&self, sp: &mut Spill<'_>, b: BucketId) -> Result<u64> {
+    fn spill_bucket(&self, sp: &mut Spill<'_>, b: BucketId) -> Result<Pgid> {
         struct Frame {
             bucket: BucketId,
             name: Vec<u8>,
@@ -363,7 +367,7 @@ impl WriteCtx<'_> {
                         .root_node
                         .expect("invariant: checked by inlineable");
                     st.free_node_page(root);
-                    st.nodes[root as usize].pgid = 0;
+                    st.nodes[root as usize].pgid = Pgid(0);
                     drop(st);
                     self.inline_value(c)
                 };
@@ -402,7 +406,7 @@ impl WriteCtx<'_> {
 
     /// Writes bucket `b`'s changed nodes (its sub-buckets are already spilled) and returns
     /// its root page id.
-    fn spill_own_nodes(&self, sp: &mut Spill<'_>, b: BucketId) -> Result<u64> {
+    fn spill_own_nodes(&self, sp: &mut Spill<'_>, b: BucketId) -> Result<Pgid> {
         let Some(root) = self.wstate().buckets[b].root_node else {
             return Ok(self.wstate().buckets[b].header.root);
         };
@@ -485,12 +489,12 @@ pub(crate) fn write_all(
     }
     meta.pgid = sp.hwm;
     let slot = if defects::active("wrong-meta-parity") {
-        (txid + 1) % 2
+        (txid.get() + 1) % 2
     } else {
-        txid % 2
+        txid.get() % 2
     };
     let mut page = vec![0u8; ps];
-    meta.encode_page(slot, &mut page);
+    meta.encode_page(Pgid(slot), &mut page);
     meta.checksum = meta.sum();
     if defects::active("meta-before-data") {
         sp.w.storage.write_at(&page, slot * ps as u64)?;

@@ -10,14 +10,14 @@ use crate::error::{Error, Result};
 use crate::limits::{EAGER_SPLIT_ELEMS, EAGER_SPLIT_PAGES};
 use crate::limits::{MAX_DEPTH, check_nesting, too_deep};
 use crate::state::{BucketId, Finger, Inode, Loc, Node, NodeId, Slot, Val, WState};
-use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, PAGE_HEADER_SIZE, key_prefix};
+use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, PAGE_HEADER_SIZE, Pgid, key_prefix};
 
 impl WriteCtx<'_> {
     /// Reads the page (or inline page) at `slot` into a new node.
     fn materialize(
         &self,
         slot: Slot,
-        pgid: u64,
+        pgid: Pgid,
         parent: Option<NodeId>,
         bucket: BucketId,
     ) -> Result<NodeId> {
@@ -61,7 +61,7 @@ impl WriteCtx<'_> {
         let mut node = Node::new(leaf, (inodes, prefixes), parent, bucket);
         node.restructured = false;
         node.pgid = pgid;
-        node.overflow = if pgid == 0 { 0 } else { overflow };
+        node.overflow = if pgid == Pgid(0) { 0 } else { overflow };
         Ok(self.wstate_mut().push_node(node))
     }
 
@@ -77,7 +77,7 @@ impl WriteCtx<'_> {
         }
         let n = match inline {
             Some(slot) => {
-                let n = self.materialize(slot, 0, None, b)?;
+                let n = self.materialize(slot, Pgid(0), None, b)?;
                 if !self.wstate().nodes[n as usize].leaf {
                     return Err(Error::corrupted(None, "inline bucket page is not a leaf"));
                 }
@@ -437,7 +437,7 @@ impl WriteCtx<'_> {
                     let ps = self.snap.page_size as u64;
                     self.wstate_mut()
                         .freed
-                        .push((s.off / ps, u64::from(s.len) / ps - 1));
+                        .push((Pgid(s.off / ps), u64::from(s.len) / ps - 1));
                 }
                 Loc::Page(_) => {}
             }
@@ -464,7 +464,7 @@ impl WriteCtx<'_> {
                     None => {
                         let h = BucketHeader::decode(e.value)
                             .map_err(|err| Error::corrupted(None, err))?;
-                        if h.root != 0 {
+                        if h.root != Pgid(0) {
                             stack.push(FreeWork {
                                 loc: Loc::Page(self.page_slot(h.root)?),
                                 real: true,

@@ -22,7 +22,7 @@ fn fresh_file_is_four_pages_like_bbolt() {
         &0x264C_351A_5179_480Fu64.to_le_bytes()
     );
     let tx = db.begin_read().unwrap();
-    assert_eq!((tx.id(), tx.size()), (1, 16384));
+    assert_eq!((tx.id().get(), tx.size()), (1, 16384));
 }
 
 #[test]
@@ -174,6 +174,7 @@ fn root_of(db: &rbolt::Db, name: &[u8]) -> u64 {
         .unwrap()
         .unwrap()
         .root()
+        .get()
 }
 
 #[test]
@@ -202,7 +203,7 @@ fn buckets_move_between_inline_and_paged_form() {
     db.reopen();
     let r = db.begin_read().unwrap();
     let b = r.bucket(b"b").unwrap().unwrap();
-    assert_eq!(b.root(), 0, "shrank: inline again");
+    assert_eq!(b.root().get(), 0, "shrank: inline again");
     assert_eq!(b.get(b"k").unwrap(), Some(&b"v"[..]));
 }
 
@@ -380,7 +381,7 @@ fn rollback_drop_and_closure_errors_discard_changes() {
     for n in [&b"a"[..], b"b", b"c", b"d"] {
         assert!(tx.bucket(n).unwrap().is_none());
     }
-    assert_eq!(tx.id(), 1, "nothing was committed");
+    assert_eq!(tx.id().get(), 1, "nothing was committed");
 }
 
 #[test]
@@ -543,7 +544,7 @@ fn bad_files_give_clear_errors() {
     one[4096 + 70] ^= 1; // meta 1 (the newer, txid 1) broken: opens on meta 0
     std::fs::write(&p, &one).unwrap();
     let db = Options::new().read_only(true).open(&p).unwrap();
-    assert_eq!(db.begin_read().unwrap().id(), 0);
+    assert_eq!(db.begin_read().unwrap().id().get(), 0);
 }
 
 #[test]
@@ -563,7 +564,8 @@ fn corrupt_page_is_an_error_not_a_panic() {
         .bucket(b"b")
         .unwrap()
         .unwrap()
-        .root();
+        .root()
+        .get();
     db.close();
     let mut bytes = std::fs::read(db.path()).unwrap();
     let saved = bytes.clone();

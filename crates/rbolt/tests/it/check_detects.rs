@@ -7,7 +7,7 @@
 use rbolt::{CheckError, Options};
 use rbolt_format::{
     BRANCH_PAGE, BUCKET_HEADER_SIZE, BranchPage, FREELIST_PAGE, LEAF_PAGE, LeafPage, Meta,
-    PAGE_HEADER_SIZE, PageHeader,
+    PAGE_HEADER_SIZE, PageHeader, Pgid,
 };
 use std::sync::OnceLock;
 
@@ -91,7 +91,7 @@ impl Image {
     }
 
     fn hwm(&self) -> u64 {
-        self.meta.pgid
+        self.meta.pgid.get()
     }
 
     fn page(&self, id: u64) -> &[u8] {
@@ -120,7 +120,7 @@ impl Image {
         f(&mut self.meta);
         let slot = self.meta_slot;
         let mut page = vec![0u8; PS];
-        self.meta.encode_page(slot, &mut page);
+        self.meta.encode_page(Pgid(slot), &mut page);
         self.page_mut(slot).copy_from_slice(&page);
         self.meta = Meta::decode(&page).expect("resealed meta is valid");
     }
@@ -129,7 +129,7 @@ impl Image {
     fn children(&self, id: u64) -> Vec<(Vec<u8>, u64)> {
         let p = BranchPage::new(self.page(id)).unwrap();
         (0..p.len())
-            .map(|i| (p.key(i).unwrap().to_vec(), p.child(i).unwrap()))
+            .map(|i| (p.key(i).unwrap().to_vec(), p.child(i).unwrap().get()))
             .collect()
     }
 
@@ -164,7 +164,7 @@ impl Image {
 
     /// Element index and page of top-level bucket `name` in the root bucket's leaf.
     fn bucket_elem(&self, name: &[u8]) -> (u64, usize) {
-        let root = self.meta.root.root;
+        let root = self.meta.root.root.get();
         let leaf = LeafPage::new(self.page(root)).expect("the root bucket is one leaf");
         let i = (0..leaf.len())
             .find(|&i| leaf.key(i).unwrap() == name)
@@ -193,19 +193,23 @@ impl Image {
     }
 
     fn freelist(&self) -> Vec<u64> {
-        rbolt_format::decode_freelist(self.page(self.meta.freelist)).unwrap()
+        rbolt_format::decode_freelist(self.page(self.meta.freelist.get()))
+            .unwrap()
+            .into_iter()
+            .map(Pgid::get)
+            .collect()
     }
 
     /// Rewrites the freelist page with `ids` (unsorted and duplicate ids are kept as given).
     fn set_freelist(&mut self, ids: Vec<u64>) {
-        let id = self.meta.freelist;
+        let id = self.meta.freelist.get();
         let h = self.header(id);
         let len = (h.overflow as usize + 1) * PS;
         assert!(rbolt_format::freelist_encoded_size(ids.len()) <= len);
         let o = id as usize * PS;
         let buf = &mut self.bytes[o..o + len];
         buf.fill(0);
-        rbolt_format::encode_freelist(buf, id, h.overflow, ids.into_iter());
+        rbolt_format::encode_freelist(buf, Pgid(id), h.overflow, ids.into_iter().map(Pgid));
     }
 
     /// Leaf pages of bucket "a", left to right, and its root branch.
@@ -243,7 +247,7 @@ fn assert_reported(img: &Image, pgid: u64, what: &str) {
     assert!(
         errors
             .iter()
-            .any(|e| e.pgid() == Some(pgid) && e.message().contains(what)),
+            .any(|e| e.pgid() == Some(Pgid(pgid)) && e.message().contains(what)),
         "check did not report \"{what}\" on page {pgid}; it reported:\n{}",
         errors
             .iter()
@@ -296,7 +300,7 @@ fn check_reports_a_reachable_page_listed_as_free() {
 
     // The freelist listing its own page.
     let mut img = base().clone();
-    let own = img.meta.freelist;
+    let own = img.meta.freelist.get();
     let mut ids = img.freelist();
     ids.push(own);
     ids.sort_unstable();
@@ -359,8 +363,8 @@ fn check_reports_ids_past_the_high_water_mark() {
     // bucket's page, below it, points to).
     let mut img = base().clone();
     let (branch, _) = img.a_tree();
-    assert!(img.meta.root.root < branch);
-    img.set_meta(|m| m.pgid = branch);
+    assert!(img.meta.root.root.get() < branch);
+    img.set_meta(|m| m.pgid = Pgid(branch));
     assert_reported(&img, branch, "out of range");
 }
 
@@ -428,7 +432,7 @@ fn check_reports_wrong_page_types() {
 
     // The meta's freelist pointing at a leaf.
     let mut img = base().clone();
-    img.set_meta(|m| m.freelist = leaf);
+    img.set_meta(|m| m.freelist = Pgid(leaf));
     assert_reported(&img, leaf, "expected freelist");
 }
 

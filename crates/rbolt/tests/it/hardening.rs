@@ -85,11 +85,15 @@ fn deep_file_opens_walks_and_writes_on_a_small_stack() {
 
         // Deleting the top bucket frees all of it; shrink then gives the space back.
         db.update(|tx| tx.delete_bucket(b"b")).unwrap();
-        let before = db.info().hwm;
+        let before = db.info().hwm.get();
         db.shrink().unwrap();
         let tx = db.begin_read().unwrap();
         assert_eq!(tx.check(), vec![]);
-        assert!(db.info().hwm < before / 10, "{} vs {before}", db.info().hwm);
+        assert!(
+            db.info().hwm.get() < before / 10,
+            "{} vs {before}",
+            db.info().hwm.get()
+        );
     });
 }
 
@@ -184,7 +188,9 @@ fn file_with_bucket(path: &Path) -> (Vec<u8>, usize, u64) {
         Ok(())
     })
     .unwrap();
-    let root = db.view(|tx| Ok(tx.bucket(b"a")?.unwrap().root())).unwrap();
+    let root = db
+        .view(|tx| Ok(tx.bucket(b"a")?.unwrap().root().get()))
+        .unwrap();
     assert_ne!(root, 0, "bucket a must have pages of its own");
     drop(db);
     (std::fs::read(path).unwrap(), 4096, root)
@@ -203,7 +209,7 @@ fn freelist_listing_a_live_page_is_refused_by_the_writer() {
 
     match open_rw(&path) {
         Err(Error::Corrupted { pgid, what }) => {
-            assert_eq!(pgid, Some(root), "{what}");
+            assert_eq!(pgid, Some(rbolt::Pgid(root)), "{what}");
             assert!(what.contains("reachable freed"), "{what}");
         }
         Err(e) => panic!("unexpected error {e}"),
@@ -241,7 +247,7 @@ fn freelist_listing_a_live_page_is_refused_by_the_writer() {
     assert!(
         problems
             .iter()
-            .any(|p| p.pgid() == Some(root) && p.message() == "reachable freed"),
+            .any(|p| p.pgid() == Some(rbolt::Pgid(root)) && p.message() == "reachable freed"),
         "{problems:?}"
     );
 }
@@ -255,7 +261,7 @@ fn page_reachable_twice_is_refused_by_the_writer() {
     let (mut img, ps, root) = file_with_bucket(&path);
     // Point bucket b's header at bucket a's root.
     let meta = meta_of(&img, ps);
-    let o = meta.root.root as usize * ps;
+    let o = meta.root.root.get() as usize * ps;
     let page = LeafPage::new(&img[o..o + ps]).unwrap();
     let e = (0..page.len())
         .map(|i| page.elem(i).unwrap())

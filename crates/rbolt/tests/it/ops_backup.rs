@@ -46,8 +46,8 @@ fn write_to_produces_bbolts_image() {
     assert!(meta_ok(m0) && meta_ok(m1));
     assert_eq!(u64_at(m0, 0), 0, "page id 0");
     assert_eq!(u64_at(m1, 0), 1, "page id 1");
-    assert_eq!(u64_at(m0, 64), tx.id(), "meta 0 has txid T");
-    assert_eq!(u64_at(m1, 64), tx.id() - 1, "meta 1 has txid T-1");
+    assert_eq!(u64_at(m0, 64), tx.id().get(), "meta 0 has txid T");
+    assert_eq!(u64_at(m1, 64), tx.id().get() - 1, "meta 1 has txid T-1");
     assert_eq!(m0[32..64], m1[32..64], "same root, freelist and pgid");
     let file = std::fs::read(db.path()).unwrap();
     assert_eq!(image[8192..], file[8192..tx.size() as usize], "raw pages");
@@ -164,9 +164,9 @@ fn a_write_transaction_copies_the_state_it_started_from() {
         .put(b"x", b"y")
         .unwrap();
     tx.copy_file(&copy).unwrap();
-    let txid = tx.id();
+    let txid = tx.id().get();
     tx.commit().unwrap();
     let c = Options::new().read_only(true).open(&copy).unwrap();
     assert_eq!(dump(&c), before);
-    assert_eq!(c.begin_read().unwrap().id(), txid);
+    assert_eq!(c.begin_read().unwrap().id().get(), txid);
 }

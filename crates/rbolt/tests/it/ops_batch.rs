@@ -47,7 +47,7 @@ fn sixteen_callers_with_injected_failures() {
             .max_batch_delay(Duration::from_millis(20)),
     );
     db.update(|tx| tx.create_bucket(b"b").map(|_| ())).unwrap();
-    let start_txid = db.view(|tx| Ok(tx.id())).unwrap();
+    let start_txid = db.view(|tx| Ok(tx.id().get())).unwrap();
     let total_runs = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for t in 0..THREADS {
@@ -87,7 +87,7 @@ fn sixteen_callers_with_injected_failures() {
             });
         }
     });
-    let end_txid = db.view(|tx| Ok(tx.id())).unwrap();
+    let end_txid = db.view(|tx| Ok(tx.id().get())).unwrap();
     let commits = end_txid - start_txid;
     let calls = u64::from(THREADS * CALLS);
     assert!(
@@ -150,7 +150,7 @@ fn a_full_batch_runs_without_waiting_for_the_delay() {
 #[test]
 fn batch_size_one_is_a_plain_update() {
     let db = TempDb::with_options(Options::new().max_batch_size(1));
-    let before = db.view(|tx| Ok(tx.id())).unwrap();
+    let before = db.view(|tx| Ok(tx.id().get())).unwrap();
     let mut runs = 0;
     let r = db.batch(|tx| {
         runs += 1;
@@ -160,7 +160,7 @@ fn batch_size_one_is_a_plain_update() {
     assert!(matches!(r, Err(Error::Io(_))));
     assert_eq!(runs, 1, "a lone failing call runs once");
     db.batch(|tx| tx.create_bucket(b"x").map(|_| ())).unwrap();
-    assert_eq!(db.view(|tx| Ok(tx.id())).unwrap(), before + 1);
+    assert_eq!(db.view(|tx| Ok(tx.id().get())).unwrap(), before + 1);
 }
 
 #[test]

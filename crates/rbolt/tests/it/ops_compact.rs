@@ -75,10 +75,10 @@ fn compaction_preserves_the_dump_exactly() {
         let want = dump(&src);
         assert!(want.contains(" seq="), "has buckets");
         let mut dst = TempDb::new();
-        let txid0 = dst.info().txid;
+        let txid0 = dst.info().txid.get();
         rbolt::compact(&dst, &src, tx_max).unwrap();
         assert_eq!(dump(&dst), want, "seed {seed}, tx_max {tx_max}");
-        let commits = dst.info().txid - txid0;
+        let commits = dst.info().txid.get() - txid0;
         if tx_max == 0 {
             assert_eq!(commits, 1, "one transaction");
         } else if tx_max == 4096 {
@@ -119,10 +119,10 @@ fn compaction_shrinks_a_churned_file() {
         dst.view(|tx| tx.bucket(b"b")?.unwrap().stats()).unwrap(),
     );
     assert!(
-        d.hwm * 4 < s.hwm,
+        d.hwm.get() * 4 < s.hwm.get(),
         "high-water mark {} → {} pages",
-        s.hwm,
-        d.hwm
+        s.hwm.get(),
+        d.hwm.get()
     );
     assert!(file_len(dst.path()) * 4 < file_len(src.path()));
     // Fill percent 1.0: leaves come out nearly full.
@@ -157,13 +157,17 @@ fn compaction_into_an_empty_file_syncs_once_and_leaves_no_slack() {
     let want = dump(&src);
     let (mut dst, probe) = probed(Options::new().page_size(4096));
     let syncs = &probe.syncs;
-    let (txid0, syncs0) = (dst.info().txid, syncs.load(Ordering::SeqCst));
+    let (txid0, syncs0) = (dst.info().txid.get(), syncs.load(Ordering::SeqCst));
     rbolt::compact(&dst, &src, 64 << 10).unwrap();
-    let commits = dst.info().txid - txid0;
+    let commits = dst.info().txid.get() - txid0;
     let during = syncs.load(Ordering::SeqCst) - syncs0;
     assert!(commits > 50, "{commits} commits");
     assert!(during <= 3, "{during} syncs for {commits} commits");
-    assert_eq!(file_len(dst.path()), dst.info().hwm * 4096, "no slack");
+    assert_eq!(
+        file_len(dst.path()),
+        dst.info().hwm.get() * 4096,
+        "no slack"
+    );
     // 40,000 / 34 = 1,177 full leaves and a few branch pages: 4.9 MB.
     assert!(file_len(dst.path()) < 5 << 20, "{}", file_len(dst.path()));
     let before = syncs.load(Ordering::SeqCst);
@@ -186,9 +190,9 @@ fn compaction_into_a_non_empty_file_syncs_every_commit() {
     let syncs = &probe.syncs;
     dst.update(|tx| tx.create_bucket(b"already")?.put(b"k", b"v"))
         .unwrap();
-    let (txid0, syncs0) = (dst.info().txid, syncs.load(Ordering::SeqCst));
+    let (txid0, syncs0) = (dst.info().txid.get(), syncs.load(Ordering::SeqCst));
     rbolt::compact(&dst, &src, 64 << 10).unwrap();
-    let commits = dst.info().txid - txid0;
+    let commits = dst.info().txid.get() - txid0;
     assert!(commits > 20, "{commits} commits");
     assert!(syncs.load(Ordering::SeqCst) - syncs0 >= 2 * commits);
 }

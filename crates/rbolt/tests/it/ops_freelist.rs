@@ -46,12 +46,13 @@ fn no_freelist_sync_reopen_rebuilds_an_identical_free_set() {
     let written = db.freelist_ids().unwrap();
     let fl_page = db
         .view(|tx| {
-            Ok((0..tx.size() / tx.page_size() as u64)
-                .find(|&p| tx.page(p).unwrap().unwrap().page_type == rbolt::PageType::Freelist))
+            Ok((0..tx.size() / tx.page_size() as u64).find(|&p| {
+                tx.page(rbolt::Pgid(p)).unwrap().unwrap().page_type == rbolt::PageType::Freelist
+            }))
         })
         .unwrap()
         .expect("a freelist page");
-    assert!(!written.contains(&fl_page));
+    assert!(!written.contains(&rbolt::Pgid(fl_page)));
     assert!(written.iter().all(|id| ids.contains(id)));
     db.close();
     go_agrees(db.path(), &before);
@@ -101,7 +102,7 @@ fn max_size_hit_mid_transaction_changes_nothing() {
     })
     .unwrap();
     let before = dump(&db);
-    let txid = db.info().txid;
+    let txid = db.info().txid.get();
     let tx = db.begin_write().unwrap();
     let b = tx.bucket(b"b").unwrap().unwrap();
     for i in 0u32..400 {
@@ -109,7 +110,7 @@ fn max_size_hit_mid_transaction_changes_nothing() {
     }
     assert!(matches!(tx.commit(), Err(Error::MaxSizeReached)));
     assert_eq!(dump(&db), before);
-    assert_eq!(db.info().txid, txid);
+    assert_eq!(db.info().txid.get(), txid);
     assert!(file_len(db.path()) <= max, "the file never passed max_size");
     // Still usable, and a transaction that fits commits.
     db.update(|tx| tx.bucket(b"b")?.unwrap().put(b"small", b"ok"))
@@ -137,7 +138,7 @@ fn strict_mode_fails_the_commit_instead_of_writing_a_corrupt_meta() {
             let hwm = tx.size() / 4096;
             Ok((2..hwm)
                 .find(|&p| {
-                    let i = tx.page(p).unwrap().unwrap();
+                    let i = tx.page(rbolt::Pgid(p)).unwrap().unwrap();
                     i.page_type == rbolt::PageType::Leaf && i.count > 10
                 })
                 .unwrap())
@@ -152,13 +153,13 @@ fn strict_mode_fails_the_commit_instead_of_writing_a_corrupt_meta() {
     f.read_exact_at(&mut saved, leaf * 4096).unwrap();
     f.write_all_at(&(leaf + 1).to_le_bytes(), leaf * 4096)
         .unwrap(); // wrong page id
-    let txid = db.info().txid;
+    let txid = db.info().txid.get();
     let r = db.update(|tx| tx.bucket(b"other")?.unwrap().put(b"k", b"v"));
     match r {
         Err(Error::Corrupted { what, .. }) => assert!(what.starts_with("strict mode"), "{what}"),
         other => panic!("expected a strict-mode error, got {other:?}"),
     }
-    assert_eq!(db.info().txid, txid, "nothing committed");
+    assert_eq!(db.info().txid.get(), txid, "nothing committed");
     f.write_all_at(&saved, leaf * 4096).unwrap();
     db.update(|tx| tx.bucket(b"other")?.unwrap().put(b"k", b"v"))
         .unwrap();
@@ -172,7 +173,7 @@ fn alloc_size_and_initial_mmap_size_shape_the_file() {
     let big = |db: &TempDb| {
         db.update(|tx| tx.create_bucket(b"b")?.put(b"k", &vec![1; 20 << 20]))
             .unwrap();
-        let need = db.info().hwm * db.page_size() as u64;
+        let need = db.info().hwm.get() * db.page_size() as u64;
         (file_len(db.path()), need)
     };
     let default = TempDb::with_options(Options::new().no_sync(true));
@@ -265,7 +266,7 @@ fn bench_commits_with_a_million_free_pages() {
         t.elapsed().as_secs_f64(),
         s.free_page_n,
         s.pending_page_n,
-        db.info().hwm,
+        db.info().hwm.get(),
         file_len(db.path()) >> 20
     );
     println!("| freelist | reopen | commit, n=1 | commit, n=2 | commit, n=8 |");

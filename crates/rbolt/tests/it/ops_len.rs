@@ -117,7 +117,7 @@ fn len_matches_a_model_through_nested_inline_and_uncommitted_changes() {
             let top = tx.bucket(b"top")?.unwrap();
             let mut inline = 0;
             for (name, sub) in &m.top {
-                if sub.is_some() && top.bucket(name)?.unwrap().root() == 0 {
+                if sub.is_some() && top.bucket(name)?.unwrap().root().get() == 0 {
                     inline += 1;
                 }
             }
@@ -184,8 +184,8 @@ fn len_rejects_shared_and_cyclic_pages() {
     .unwrap();
     let (root, first_child) = db
         .view(|tx| {
-            let root = tx.bucket(b"b")?.unwrap().root();
-            let p = tx.page(root)?.unwrap();
+            let root = tx.bucket(b"b")?.unwrap().root().get();
+            let p = tx.page(rbolt::Pgid(root))?.unwrap();
             assert_eq!(p.page_type, rbolt::PageType::Branch, "needs a branch root");
             Ok((root, p.count))
         })

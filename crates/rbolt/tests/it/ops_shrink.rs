@@ -38,7 +38,7 @@ fn commits_cut_free_pages_at_the_end_by_themselves() {
             .unwrap();
     }
     let info = db.info();
-    assert!(info.hwm < 10, "high-water mark {}", info.hwm);
+    assert!(info.hwm.get() < 10, "high-water mark {}", info.hwm.get());
     assert!(
         file_len(db.path()) <= 64 << 10,
         "{} (was {full})",
@@ -61,7 +61,7 @@ fn shrink_off_keeps_the_file_and_db_shrink_still_works() {
         db.update(|_| Ok(())).unwrap();
     }
     assert_eq!(file_len(db.path()), full);
-    assert!(db.info().hwm > 1000);
+    assert!(db.info().hwm.get() > 1000);
     let len = db.shrink().unwrap();
     assert_eq!(len, file_len(db.path()));
     assert!(len <= 8 * PS, "{len}");
@@ -96,10 +96,10 @@ fn db_shrink_relocates_scattered_data() {
         })
         .unwrap();
         let want = dump(&db);
-        let before = (db.info().hwm, file_len(db.path()));
+        let before = (db.info().hwm.get(), file_len(db.path()));
         let stats_before = db.view(|tx| tx.bucket(b"b\x01")?.unwrap().stats()).unwrap();
         let len = db.shrink().unwrap();
-        let hwm = db.info().hwm;
+        let hwm = db.info().hwm.get();
         assert_eq!(dump(&db), want, "{t:?}");
         assert!(hwm * 2 < before.0, "{t:?}: hwm {} → {hwm}", before.0);
         assert!(len * 2 < before.1, "{t:?}: file {} → {len}", before.1);
@@ -108,7 +108,9 @@ fn db_shrink_relocates_scattered_data() {
         let free = db
             .view(|tx| {
                 Ok((2..hwm)
-                    .filter(|&p| tx.page(p).unwrap().unwrap().page_type == PageType::Free)
+                    .filter(|&p| {
+                        tx.page(rbolt::Pgid(p)).unwrap().unwrap().page_type == PageType::Free
+                    })
                     .count() as u64)
             })
             .unwrap();
@@ -146,7 +148,7 @@ fn shrink_under_concurrent_readers() {
                     for _ in 0..3 {
                         assert!(file_len(db.path()) >= tx.size(), "file cut under a reader");
                         for p in 0..hwm {
-                            tx.page(p).unwrap().unwrap();
+                            tx.page(rbolt::Pgid(p)).unwrap().unwrap();
                         }
                         let mut image = Vec::new();
                         tx.write_to(&mut image).unwrap();
@@ -329,9 +331,9 @@ fn db_shrink_moves_a_large_tail_in_rounds() {
     })
     .unwrap();
     let want = dump(&db);
-    let (hwm0, txid0) = (db.info().hwm, db.info().txid);
+    let (hwm0, txid0) = (db.info().hwm.get(), db.info().txid.get());
     db.shrink().unwrap();
-    let (hwm, txid) = (db.info().hwm, db.info().txid);
+    let (hwm, txid) = (db.info().hwm.get(), db.info().txid.get());
     assert_eq!(dump(&db), want);
     assert!(hwm * 2 < hwm0, "{hwm0} → {hwm}");
     assert!(txid - txid0 >= 4, "several rounds: {}", txid - txid0);
@@ -362,13 +364,13 @@ fn db_shrink_with_a_reader_open_stops_cleanly() {
     .unwrap();
     let reader = db.begin_read().unwrap();
     let seen = dump_tx_string(&reader);
-    let (len0, txid0) = (file_len(db.path()), db.info().txid);
+    let (len0, txid0) = (file_len(db.path()), db.info().txid.get());
     db.shrink().unwrap();
     assert!(file_len(db.path()) <= len0);
     assert!(
-        db.info().txid - txid0 < 12,
+        db.info().txid.get() - txid0 < 12,
         "{} rounds",
-        db.info().txid - txid0
+        db.info().txid.get() - txid0
     );
     assert_eq!(dump_tx_string(&reader), seen);
     drop(reader);
@@ -387,11 +389,11 @@ fn shrink_stops_when_rounds_make_no_progress() {
     let db = TempDb::with_options(spec.options());
     let mut shrinks = 0;
     for tx in generate(&spec) {
-        let before = db.info().txid;
+        let before = db.info().txid.get();
         run_tx(&db, &tx).unwrap();
         if tx.shrink {
             shrinks += 1;
-            let commits = db.info().txid - before;
+            let commits = db.info().txid.get() - before;
             assert!(commits <= 32, "one shrink made {commits} commits");
         }
     }

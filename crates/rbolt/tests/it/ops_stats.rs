@@ -172,10 +172,16 @@ fn pages_info_and_inspect() {
     let db = db4k();
     db.view(|tx| {
         let kinds: Vec<String> = (0..4)
-            .map(|i| tx.page(i).unwrap().unwrap().page_type.to_string())
+            .map(|i| {
+                tx.page(rbolt::Pgid(i))
+                    .unwrap()
+                    .unwrap()
+                    .page_type
+                    .to_string()
+            })
             .collect();
         assert_eq!(kinds, ["meta", "meta", "freelist", "leaf"]);
-        assert_eq!(tx.page(4)?, None);
+        assert_eq!(tx.page(rbolt::Pgid(4))?, None);
         Ok(())
     })
     .unwrap();
@@ -193,17 +199,17 @@ fn pages_info_and_inspect() {
     .unwrap();
     let info = db.info();
     assert_eq!(info.page_size, 4096);
-    assert!(info.map_len >= info.hwm * 4096);
+    assert!(info.map_len >= info.hwm.get() * 4096);
     db.view(|tx| {
-        assert_eq!(tx.id(), info.txid);
-        assert_eq!(tx.size(), info.hwm * 4096);
+        assert_eq!(tx.id().get(), info.txid.get());
+        assert_eq!(tx.size(), info.hwm.get() * 4096);
         // The first commit freed the initial freelist (2) and root leaf (3).
-        assert_eq!(tx.page(2)?.unwrap().page_type, PageType::Free);
-        assert_eq!(tx.page(3)?.unwrap().page_type, PageType::Free);
+        assert_eq!(tx.page(rbolt::Pgid(2))?.unwrap().page_type, PageType::Free);
+        assert_eq!(tx.page(rbolt::Pgid(3))?.unwrap().page_type, PageType::Free);
         let mut counts = std::collections::BTreeMap::new();
-        for id in 0..info.hwm {
-            let p = tx.page(id)?.unwrap();
-            assert_eq!(p.id, id);
+        for id in 0..info.hwm.get() {
+            let p = tx.page(rbolt::Pgid(id))?.unwrap();
+            assert_eq!(p.id.get(), id);
             *counts.entry(p.page_type.to_string()).or_insert(0) += 1;
         }
         assert_eq!(counts["meta"], 2);
@@ -235,17 +241,24 @@ fn check_options_page_id_and_key_formatter() {
     })
     .unwrap();
     let (root, hwm) = db
-        .view(|tx| Ok((tx.bucket(b"b")?.unwrap().root(), tx.size() / 4096)))
+        .view(|tx| Ok((tx.bucket(b"b")?.unwrap().root().get(), tx.size() / 4096)))
         .unwrap();
     db.view(|tx| {
-        assert!(tx.check_with(&CheckOptions::new().page_id(root)).is_empty());
-        let e = tx.check_with(&CheckOptions::new().page_id(hwm));
+        assert!(
+            tx.check_with(&CheckOptions::new().page_id(rbolt::Pgid(root)))
+                .is_empty()
+        );
+        let e = tx.check_with(&CheckOptions::new().page_id(rbolt::Pgid(hwm)));
         assert_eq!(e.len(), 1);
         assert_eq!(
             e[0].to_string(),
             format!("page ID ({hwm}) out of range [2, {hwm})")
         );
-        assert_eq!(tx.check_with(&CheckOptions::new().page_id(1)).len(), 1);
+        assert_eq!(
+            tx.check_with(&CheckOptions::new().page_id(rbolt::Pgid(1)))
+                .len(),
+            1
+        );
         Ok(())
     })
     .unwrap();
@@ -255,7 +268,7 @@ fn check_options_page_id_and_key_formatter() {
         .view(|tx| {
             (2..hwm)
                 .find(|&id| {
-                    let p = tx.page(id).unwrap().unwrap();
+                    let p = tx.page(rbolt::Pgid(id)).unwrap().unwrap();
                     p.page_type == PageType::Leaf && p.count > 2
                 })
                 .ok_or(rbolt::Error::BucketNotFound)

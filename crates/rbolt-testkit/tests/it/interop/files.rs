@@ -51,7 +51,11 @@ fn edge_file(go: &Path, name: &str, page_size: usize, expect_txid: u64) -> Meta 
             .expect("rbolt opens");
         assert_eq!(ro.page_size(), page_size, "{name}: page size");
         let tx = ro.begin_read().expect("begin read");
-        assert_eq!(tx.id(), expect_txid, "{name}: opened at the wrong txid");
+        assert_eq!(
+            tx.id().get(),
+            expect_txid,
+            "{name}: opened at the wrong txid"
+        );
         let problems = tx.check();
         assert!(problems.is_empty(), "{name}: rbolt check: {problems:?}");
     }
@@ -82,7 +86,7 @@ fn edge_file(go: &Path, name: &str, page_size: usize, expect_txid: u64) -> Meta 
     script::apply_file(&db, &ops, None, false).expect("rbolt writes on the fixed file");
     let after = meta(&db);
     assert_eq!(
-        after.txid,
+        after.txid.get(),
         expect_txid + 1,
         "{name}: one commit after opening"
     );
@@ -127,7 +131,7 @@ fn edge_file_freelist_overflow_1k() {
     let db = data_copy("freelist-overflow-1k.db.gz", dir.path());
     let m = meta(&db);
     let bytes = std::fs::read(&db).expect("read");
-    let count_at = |m: &Meta| read_u16(&bytes, m.freelist as usize * 1024 + 10);
+    let count_at = |m: &Meta| read_u16(&bytes, m.freelist.get() as usize * 1024 + 10);
     assert_eq!(
         count_at(&m),
         Some(FREELIST_COUNT_OVERFLOW),
@@ -136,7 +140,7 @@ fn edge_file_freelist_overflow_1k() {
     drop(bytes);
     // ...rbolt reads it, and after an rbolt commit the freelist rbolt wrote must be in that
     // form too (it holds > 64K ids) and Go must accept it.
-    let after = edge_file(go, "freelist-overflow-1k.db.gz", 1024, m.txid);
+    let after = edge_file(go, "freelist-overflow-1k.db.gz", 1024, m.txid.get());
     assert_ne!(after.freelist, PGID_NO_FREELIST);
     // `edge_file` wrote to its own copy; check the form on a fresh one written the same way.
     let db2 = data_copy("freelist-overflow-1k.db.gz", dir.path());
@@ -144,7 +148,7 @@ fn edge_file_freelist_overflow_1k() {
     let m2 = meta(&db2);
     let bytes = std::fs::read(&db2).expect("read");
     assert_eq!(
-        read_u16(&bytes, m2.freelist as usize * 1024 + 10),
+        read_u16(&bytes, m2.freelist.get() as usize * 1024 + 10),
         Some(FREELIST_COUNT_OVERFLOW),
         "rbolt's freelist with > 0xFFFF ids uses the overflow count form"
     );
@@ -162,8 +166,8 @@ fn edge_file_corrupt_newest_meta() {
     let db = data_copy("corrupt-newest-meta.db", dir.path());
     let bytes = std::fs::read(&db).expect("read");
     assert!(Meta::decode(&bytes).is_err(), "fixture: meta 0 is corrupt");
-    assert_eq!(Meta::decode_unverified(&bytes).map(|m| m.txid), Ok(4));
-    assert_eq!(Meta::decode(&bytes[4096..]).map(|m| m.txid), Ok(3));
+    assert_eq!(Meta::decode_unverified(&bytes).map(|m| m.txid.get()), Ok(4));
+    assert_eq!(Meta::decode(&bytes[4096..]).map(|m| m.txid.get()), Ok(3));
     drop(bytes);
     // rbolt opens at txid 3 (like bbolt), sees the txid-3 state, and its next commit (txid 4)
     // replaces the corrupt meta so Go reads the new state.
@@ -342,8 +346,8 @@ fn no_freelist_sync_file_gets_a_freelist_on_plain_open() {
         apply_with(go, second, "", dir.path(), &db, 4096, false).unwrap_or_else(|e| panic!("{e}"));
         let after = meta(&db);
         assert_eq!(
-            after.txid,
-            before.txid + 1,
+            after.txid.get(),
+            before.txid.get() + 1,
             "{second:?} committed once on open"
         );
         assert_ne!(

@@ -485,7 +485,8 @@ fn rbolt_writes_go_reads() {
         if sc.no_freelist_sync != (m.freelist == PGID_NO_FREELIST) {
             p.note(Err(format!(
                 "no-freelist-sync {} but the meta's freelist is {:#x}",
-                sc.no_freelist_sync, m.freelist
+                sc.no_freelist_sync,
+                m.freelist.get()
             )));
         }
         p.into_result()
