@@ -63,9 +63,12 @@ impl Sink {
         self.reject(r, path, None)
     }
 
-    /// Stores one pair in the bucket at `path`.
-    fn put(&mut self, path: &[Vec<u8>], k: &[u8], v: &[u8]) -> Result<(), CliError> {
+    /// Stores one pair in the bucket at `path`. Returns false, storing nothing, when the
+    /// bucket already holds `k` with another value (two versions of a pair reached through
+    /// damaged pointers): the caller keeps the second elsewhere.
+    fn put(&mut self, path: &[Vec<u8>], k: &[u8], v: &[u8]) -> Result<bool, CliError> {
         let tx = self.tx()?;
+        let mut clash = false;
         let r = (|| -> rbolt::Result<()> {
             let Some((first, rest)) = path.split_first() else {
                 return Err(rbolt::Error::IncompatibleValue);
@@ -74,8 +77,15 @@ impl Sink {
             for n in rest {
                 b = b.create_bucket_if_not_exists(n)?;
             }
+            if b.get(k)?.is_some_and(|old| old != v) {
+                clash = true;
+                return Ok(());
+            }
             b.put(k, v)
         })();
+        if clash {
+            return Ok(false);
+        }
         let ok = r.is_ok();
         self.reject(r, path, Some(k))?;
         if ok {
@@ -85,7 +95,7 @@ impl Sink {
                 self.commit()?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// A pair or bucket the copy refuses (an empty key, a name both a key and a bucket) is
@@ -131,6 +141,8 @@ struct Copy<'s> {
     problems: Vec<Problem>,
     err: Option<CliError>,
     root_pairs: u64,
+    /// Pairs whose key the bucket already held with another value.
+    clashes: u64,
 }
 
 impl Visit for Copy<'_> {
@@ -160,7 +172,7 @@ impl Visit for Copy<'_> {
         }
     }
 
-    fn pair(&mut self, bucket: u32, _page: u64, flags: u32, k: &[u8], v: &[u8]) {
+    fn pair(&mut self, bucket: u32, page: u64, flags: u32, k: &[u8], v: &[u8]) {
         if flags & BUCKET_LEAF_FLAG != 0 || self.err.is_some() {
             return;
         }
@@ -175,7 +187,16 @@ impl Visit for Copy<'_> {
         } else {
             path.clone()
         };
-        self.err = self.sink.put(&path, k, v).err();
+        match self.sink.put(&path, k, v) {
+            Ok(true) => {}
+            Ok(false) => {
+                // Another version of a pair already copied: kept beside the lost pages.
+                self.clashes += 1;
+                let aside = vec![b"lost+found".to_vec(), page.to_string().into_bytes()];
+                self.err = self.sink.put(&aside, k, v).err();
+            }
+            Err(e) => self.err = Some(e),
+        }
     }
 
     fn problem(&mut self, p: &Problem) {
@@ -195,6 +216,7 @@ struct Report {
     lost_pairs: u64,
     lost_bucket_refs: u64,
     root_pairs: u64,
+    clashes: u64,
     buckets: usize,
     problems: Vec<Problem>,
     rejected: Vec<String>,
@@ -226,6 +248,13 @@ impl Report {
                 o,
                 "  {} plain keys among the top-level buckets went to lost+found/root",
                 self.root_pairs
+            )?;
+        }
+        if self.clashes > 0 {
+            writeln!(
+                o,
+                "  {} pairs reached twice with different values: the later ones went to lost+found/<page>",
+                self.clashes
             )?;
         }
         writeln!(o, "  skipped: {} problems", self.problems.len())?;
@@ -349,6 +378,7 @@ fn salvage(
             problems: Vec::new(),
             err: None,
             root_pairs: 0,
+            clashes: 0,
         };
         let mut w = Walker::new(raw, meta, copy, opts);
         w.progress = Some(bar.clone());
@@ -359,6 +389,7 @@ fn salvage(
         report.buckets = w.buckets.len().saturating_sub(1);
         report.problems = std::mem::take(&mut w.v.problems);
         report.root_pairs = w.v.root_pairs;
+        report.clashes = w.v.clashes;
         report.walked = (0..w.hwm).filter(|&id| w.seen.get(id)).count() as u64;
         seen = std::mem::take(&mut w.v.copied);
     } else {

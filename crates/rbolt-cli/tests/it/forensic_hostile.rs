@@ -4,7 +4,8 @@
 //! --from-page-scan` recovers every pair on every leaf page the mutation left intact; and
 //! every copy `doctor --apply` calls repaired passes rbolt's and Go bbolt's check.
 //!
-//! The seed is printed; `RBOLT_SEED` replays it and `RBOLT_FORENSIC_ROUNDS` runs longer.
+//! The seed is printed; `RBOLT_SEED` replays it, `RBOLT_FORENSIC_ROUNDS` runs longer, and
+//! `RBOLT_FORENSIC_KEEP=DIR` keeps a file salvage failed on.
 
 use crate::fixtures::{Fx, go_check, go_helper, rbolt};
 use crate::salvage::all_pairs;
@@ -13,6 +14,7 @@ use rbolt_testkit::r#gen::Script;
 use rbolt_testkit::hostile::{Layout, mutate};
 use rbolt_testkit::rng::{Rng, env_count, env_seed};
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
 const COMMANDS: &[&[&str]] = &[
@@ -162,6 +164,11 @@ fn hostile_files_never_crash_and_salvage_keeps_intact_leaves() {
                     .map(|(_, k, v)| (k, v))
                     .collect();
                 let missing: Vec<_> = want.difference(&got).take(3).collect();
+                if !missing.is_empty()
+                    && let Ok(dir) = std::env::var("RBOLT_FORENSIC_KEEP")
+                {
+                    std::fs::copy(fx.path("h.db"), Path::new(&dir).join("failed.db")).unwrap();
+                }
                 assert!(
                     missing.is_empty(),
                     "{what}: not recovered, e.g. {missing:?}"
