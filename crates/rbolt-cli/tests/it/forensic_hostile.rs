@@ -53,7 +53,10 @@ fn ends_cleanly(fx: &Fx, args: &[&str], what: &str) -> bool {
 
 /// The page size `salvage` reads the image with (as `RawFile::open_lenient` decides).
 fn page_size_read(img: &[u8]) -> u64 {
-    if let Ok(m) = Meta::decode(img) {
+    if let Ok(m) = Meta::decode(img)
+        && m.page_size.is_power_of_two()
+        && (1024..=1 << 24).contains(&m.page_size)
+    {
         return u64::from(m.page_size);
     }
     let mut s = 1024usize;
