@@ -26,11 +26,21 @@ fn histogram(
         s.rect_titled(bx, base - h, 26, h.max(1), fill, &label)?;
         s.text(bx + 2, base + 14, 10, "normal", &format!("{}", i * 10))?;
         if n > 0 {
-            s.text(bx + 2, base - h - 3, 10, "normal", &n.to_string())?;
+            s.text(bx + 2, base - h - 3, 10, "normal", &short(n))?;
         }
     }
     s.text(x + 120, base + 28, 10, "normal", "% full")?;
     Ok(())
+}
+
+/// A count in at most four characters, so labels of neighbouring bars do not overlap (the
+/// tooltip has the exact number).
+fn short(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{}k", n / 1000),
+        _ => format!("{}M", n / 1_000_000),
+    }
 }
 
 pub(crate) fn write(
