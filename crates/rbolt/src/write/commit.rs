@@ -111,6 +111,7 @@ impl Spill<'_> {
         self.stats.page_count += 1;
         self.stats.page_alloc += pages * self.w.page_size as u64;
         if let Some(id) = self.w.freelist.allocate(self.txid, pages) {
+            self.w.counts.forget(id, pages);
             return Ok(id);
         }
         let id = self.hwm;
@@ -121,6 +122,8 @@ impl Spill<'_> {
             return Err(Error::MaxSizeReached);
         }
         self.w.freelist.note_alloc(self.txid, id);
+        // Ids past the high-water mark may have been counted before the file was cut.
+        self.w.counts.forget(id, pages);
         Ok(id)
     }
 
