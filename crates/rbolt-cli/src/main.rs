@@ -12,10 +12,14 @@ mod compat;
 mod error;
 mod goprint;
 mod json;
+mod pack;
+mod pagemap;
 mod progress;
 mod raw;
 mod source;
+mod svg;
 mod values;
+mod walk;
 
 use clap::{CommandFactory, FromArgMatches};
 use error::CliError;

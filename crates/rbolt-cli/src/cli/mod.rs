@@ -4,6 +4,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod data;
+pub(crate) mod space;
 pub(crate) mod surgery;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -147,6 +148,34 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
     #[command(override_usage = "rbolt bench [flags]")]
     Bench(bench::BenchArgs),
 
+    /// draw a map of the file's pages: what each one is, where the free space is
+    #[command(
+        override_usage = "rbolt map <bbolt-file> [--width W] [--svg OUT] [flags]",
+        long_about = space::MAP_ABOUT
+    )]
+    Map(space::MapArgs),
+
+    /// show where the space goes: per bucket, page fill, free runs, compaction estimate
+    #[command(
+        override_usage = "rbolt analyze <bbolt-file> [--json] [--svg OUT] [flags]",
+        long_about = space::ANALYZE_ABOUT
+    )]
+    Analyze(space::AnalyzeArgs),
+
+    /// diagnose a damaged file and print (or apply, to a copy) the surgery that repairs it
+    #[command(
+        override_usage = "rbolt doctor <bbolt-file> [--apply -o OUT] [flags]",
+        long_about = space::DOCTOR_ABOUT
+    )]
+    Doctor(space::DoctorArgs),
+
+    /// copy every pair that can still be read from a damaged file into a fresh database
+    #[command(
+        override_usage = "rbolt salvage <bbolt-file> -o OUT [--from-page-scan] [flags]",
+        long_about = space::SALVAGE_ABOUT
+    )]
+    Salvage(space::SalvageArgs),
+
     /// surgery related commands
     #[command(subcommand, override_usage = "rbolt surgery <subcommand> [flags]")]
     Surgery(surgery::SurgeryCmd),
@@ -248,6 +277,8 @@ pub(crate) struct Json {
     /// Print JSON instead of text (bytes as strings when UTF-8, else {"hex": ...}).
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -260,6 +291,8 @@ pub(crate) struct BucketsArgs {
     /// Print one JSON object per bucket.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -275,6 +308,8 @@ pub(crate) struct KeysArgs {
     /// Print one JSON object per key.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -293,6 +328,8 @@ pub(crate) struct GetArgs {
     /// Print a JSON object with the key and value.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +342,8 @@ pub(crate) struct CheckArgs {
     /// Print a JSON object with the problems found.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -371,6 +410,8 @@ pub(crate) struct StatsArgs {
     /// Print the statistics as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]

@@ -1,14 +1,20 @@
 //! One module per subcommand; this one dispatches and holds what several share (argument
 //! counts, bucket paths).
 
+mod analyze;
+mod analyze_svg;
 pub(crate) mod bench;
 mod check;
 mod compact;
 mod data;
+mod doctor;
 mod inspect;
+mod map;
 mod page;
 mod pages;
+mod rawread;
 mod read;
+mod salvage;
 mod stats;
 pub(crate) mod surgery;
 
@@ -41,6 +47,10 @@ pub(crate) fn run(
         Cmd::Stats(a) => stats::run(&a, ctx, out),
         Cmd::Inspect(a) => inspect::run(&a, ctx, out),
         Cmd::Bench(a) => bench::run(&a, ctx, out),
+        Cmd::Map(a) => map::run(&a, ctx, out),
+        Cmd::Analyze(a) => analyze::run(&a, ctx, out),
+        Cmd::Doctor(a) => doctor::run(&a, ctx, out),
+        Cmd::Salvage(a) => salvage::run(&a, ctx, out),
         Cmd::Surgery(s) => surgery::run(s, name, out),
         Cmd::Ls(a) => data::ls::ls(&a, ctx, out),
         Cmd::Tree(a) => data::ls::tree(&a, ctx, out),

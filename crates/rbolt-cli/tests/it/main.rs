@@ -6,6 +6,7 @@
 //! output and reviewed by eye. Every snapshot holds the exit code, stdout and the first line
 //! of stderr.
 
+mod analyze;
 mod backup;
 mod bench;
 mod buckets;
@@ -13,10 +14,12 @@ mod check;
 mod compact;
 mod delete;
 mod diff;
+mod doctor;
 mod dump;
 mod errors;
 mod export;
 mod fixtures;
+mod forensic_hostile;
 mod get;
 mod hostile;
 mod import;
@@ -25,6 +28,7 @@ mod inspect;
 mod keys;
 mod lock;
 mod ls;
+mod map;
 mod mkbucket;
 mod mvbucket;
 mod page;
@@ -35,7 +39,9 @@ mod put;
 mod quoting;
 mod rmbucket;
 mod roundtrip;
+mod salvage;
 mod seq;
+mod snapshot_reads;
 mod stats;
 mod surgery;
 mod tree;
