@@ -56,6 +56,8 @@ fn estimate_and_actual(fx: &Fx, name: &str) -> (u64, u64, u64) {
     let _ = std::fs::remove_file(fx.path(&dst));
     let c = run(fx, &["compact", "-o", &dst, name]);
     assert!(c.starts_with("exit: 0"), "{c}");
+    let checked = run(fx, &["check", &dst]);
+    assert!(checked.starts_with("exit: 0"), "{checked}");
     let actual = std::fs::metadata(fx.path(&dst)).unwrap().len();
     (est / ps, actual / ps, biggest)
 }

@@ -186,4 +186,5 @@ fn write_a_big_file() {
         Ok(())
     })
     .unwrap();
+    assert!(db.begin_read().unwrap().check().is_empty());
 }
