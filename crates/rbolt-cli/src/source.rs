@@ -37,35 +37,37 @@ pub(crate) fn open_read_only(
     timeout: Option<Duration>,
 ) -> Result<rbolt::Db, CliError> {
     check_source(path)?;
-    let mut opts = rbolt::Options::new().read_only(true);
-    if let Some(t) = timeout {
-        opts = opts.timeout(t);
-    }
-    opts.open(path).map_err(|e| lock_error(path, e))
+    open_with(path, rbolt::Options::new().read_only(true), timeout)
 }
 
-/// Opens `path` read-write (an exclusive lock) after [`check_source`], giving up after
-/// `timeout` like [`open_read_only`].
+/// Opens `path` for writing (an exclusive lock), giving up after `timeout` as
+/// [`open_read_only`] does. The file must exist unless `create`.
 pub(crate) fn open_read_write(
     path: &Path,
     timeout: Option<Duration>,
+    create: bool,
 ) -> Result<rbolt::Db, CliError> {
-    check_source(path)?;
-    let mut opts = rbolt::Options::new();
+    if !create {
+        check_source(path)?;
+    }
+    open_with(path, rbolt::Options::new(), timeout)
+}
+
+fn open_with(
+    path: &Path,
+    mut opts: rbolt::Options,
+    timeout: Option<Duration>,
+) -> Result<rbolt::Db, CliError> {
     if let Some(t) = timeout {
         opts = opts.timeout(t);
     }
-    opts.open(path).map_err(|e| lock_error(path, e))
-}
-
-fn lock_error(path: &Path, e: rbolt::Error) -> CliError {
-    match e {
+    opts.open(path).map_err(|e| match e {
         rbolt::Error::Timeout => CliError::msg(match lock_holder(path) {
             Some(who) => format!("timeout: {} is locked by {who}", quoted(path)),
             None => "timeout".to_string(),
         }),
         other => other.into(),
-    }
+    })
 }
 
 /// The process holding an exclusive `flock` on `path`, from `/proc/locks` ("pid 42

@@ -6,7 +6,7 @@
 
 use crate::{
     BRANCH_ELEM_SIZE, BRANCH_PAGE, FormatError, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, Pgid,
-    read_u16, read_u32, read_u64, write_u16, write_u32, write_u64,
+    read_u32, read_u64, write_u16, write_u32, write_u64,
 };
 use std::cmp::Ordering;
 use std::ops::Range;
@@ -26,13 +26,18 @@ pub struct PageHeader {
 
 impl PageHeader {
     /// Decodes the header at the start of `page`.
+    #[inline]
     pub fn decode(page: &[u8]) -> Result<Self, FormatError> {
-        let short = || FormatError::PageTooShort { len: page.len() };
+        // One bounds check for all four fields: this runs at every level of every descent.
+        let Some(h) = page.first_chunk::<PAGE_HEADER_SIZE>() else {
+            return Err(FormatError::PageTooShort { len: page.len() });
+        };
+        let [a, b, c, d, e, f, g, i, fl0, fl1, c0, c1, o0, o1, o2, o3] = *h;
         Ok(Self {
-            id: Pgid(read_u64(page, 0).ok_or_else(short)?),
-            flags: read_u16(page, 8).ok_or_else(short)?,
-            count: read_u16(page, 10).ok_or_else(short)?,
-            overflow: read_u32(page, 12).ok_or_else(short)?,
+            id: Pgid(u64::from_le_bytes([a, b, c, d, e, f, g, i])),
+            flags: u16::from_le_bytes([fl0, fl1]),
+            count: u16::from_le_bytes([c0, c1]),
+            overflow: u32::from_le_bytes([o0, o1, o2, o3]),
         })
     }
 
@@ -105,7 +110,12 @@ impl<'a> LeafPage<'a> {
     /// Checks that `page` is a leaf whose element array fits in the span. Element bodies are
     /// checked when they are read.
     pub fn new(page: &'a [u8]) -> Result<Self, FormatError> {
-        let h = PageHeader::decode(page)?;
+        Self::with_header(page, &PageHeader::decode(page)?)
+    }
+
+    /// [`LeafPage::new`] for a caller that has already decoded the span's header `h`.
+    #[inline]
+    pub fn with_header(page: &'a [u8], h: &PageHeader) -> Result<Self, FormatError> {
         if h.flags != LEAF_PAGE {
             return Err(FormatError::WrongPageType {
                 pgid: h.id,
@@ -207,7 +217,12 @@ pub struct BranchPage<'a> {
 impl<'a> BranchPage<'a> {
     /// Checks that `page` is a branch whose element array fits in the span.
     pub fn new(page: &'a [u8]) -> Result<Self, FormatError> {
-        let h = PageHeader::decode(page)?;
+        Self::with_header(page, &PageHeader::decode(page)?)
+    }
+
+    /// [`BranchPage::new`] for a caller that has already decoded the span's header `h`.
+    #[inline]
+    pub fn with_header(page: &'a [u8], h: &PageHeader) -> Result<Self, FormatError> {
         if h.flags != BRANCH_PAGE {
             return Err(FormatError::WrongPageType {
                 pgid: h.id,
@@ -296,6 +311,7 @@ impl<'a> BranchPage<'a> {
     clippy::big_endian_bytes,
     reason = "a comparison key, never written to disk: big-endian orders like the bytes"
 )]
+#[inline]
 pub fn key_prefix(k: &[u8]) -> u64 {
     if let Some(head) = k.first_chunk::<8>() {
         return u64::from_be_bytes(*head);
@@ -322,14 +338,29 @@ fn search_elems(
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let base = PAGE_HEADER_SIZE + mid * esize;
-        let bad = || FormatError::ElementOutOfBounds { index: mid };
-        let pos = read_u32(page, base + poff).ok_or_else(bad)?;
-        let ksize = read_u32(page, base + poff + 4).ok_or_else(bad)?;
+        // One check for the (pos, ksize) pair, one for the key: a probe is two bounds checks,
+        // an 8-byte integer compare and, only on equal prefixes, a memcmp.
+        let Some(&[p0, p1, p2, p3, s0, s1, s2, s3]) =
+            page.get(base + poff..).and_then(<[u8]>::first_chunk::<8>)
+        else {
+            return Err(FormatError::ElementOutOfBounds { index: mid });
+        };
+        let pos = u32::from_le_bytes([p0, p1, p2, p3]) as usize;
+        let ksize = u32::from_le_bytes([s0, s1, s2, s3]) as usize;
         if ksize == 0 {
             return Err(FormatError::EmptyKey { index: mid });
         }
-        let k = &page[span(page, base, pos, ksize, mid)?];
-        match key_prefix(k).cmp(&kp).then_with(|| k.cmp(key)) {
+        // Wrapping: a hostile `pos` then points at the wrong bytes (or none), never past the
+        // page, and 64-bit targets cannot wrap at all.
+        let start = base.wrapping_add(pos);
+        let Some(k) = page.get(start..start.wrapping_add(ksize)) else {
+            return Err(FormatError::ElementOutOfBounds { index: mid });
+        };
+        let ord = match key_prefix(k).cmp(&kp) {
+            Ordering::Equal => k.cmp(key),
+            o => o,
+        };
+        match ord {
             Ordering::Less => lo = mid + 1,
             Ordering::Equal => return Ok((mid, true)),
             Ordering::Greater => hi = mid,

@@ -100,7 +100,7 @@ impl Data {
         timeout: Option<Duration>,
     ) -> Result<Self, CliError> {
         let db = if write {
-            source::open_read_write(path, timeout)?
+            source::open_read_write(path, timeout, false)?
         } else {
             source::open_read_only(path, timeout)?
         };
