@@ -4,7 +4,6 @@
 //! cancelled.
 
 use super::data::BucketPath;
-use super::views::base64;
 use rbolt::{Bucket, Db, PageType, Tx};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -156,11 +155,12 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Lossless JSON for bytes: a string when valid UTF-8, else `{"b64": …}`.
+/// Bytes as `rbolt export` writes them: a JSON string when they are text (as the inspector
+/// decides: valid UTF-8, printable or tab and line breaks), else `{"hex": …}`.
 pub(crate) fn json_bytes(b: &[u8]) -> Value {
     match std::str::from_utf8(b) {
-        Ok(s) => Value::String(s.to_string()),
-        Err(_) => json!({ "b64": base64(b) }),
+        Ok(s) if super::views::is_text(b) => Value::String(s.to_string()),
+        _ => json!({ "hex": crate::values::hex(b) }),
     }
 }
 
@@ -325,8 +325,8 @@ impl Worker {
             w.write_all(b"\n")?;
             Ok(())
         };
+        let segs: Vec<Value> = path.iter().map(|s| json_bytes(s)).collect();
         if let Some(b) = b {
-            let segs: Vec<Value> = path.iter().map(|s| json_bytes(s)).collect();
             line(w, &json!({ "bucket": segs, "seq": b.sequence() }))?;
         }
         let iter = match b {
@@ -339,7 +339,10 @@ impl Worker {
                 Some(v) => {
                     *n += 1;
                     self.tick(*n, None)?;
-                    line(w, &json!({ "key": json_bytes(k), "value": json_bytes(v) }))?;
+                    line(
+                        w,
+                        &json!({ "bucket": segs, "key": json_bytes(k), "value": json_bytes(v) }),
+                    )?;
                 }
                 None => {
                     let child = match b {
@@ -466,7 +469,7 @@ mod tests {
     }
 
     #[test]
-    fn export_is_lossless_json_lines() {
+    fn export_writes_the_json_lines_of_rbolt_export() {
         let (d, db) = db();
         let file = d.path().join("out.jsonl");
         let job = spawn(
@@ -482,10 +485,10 @@ mod tests {
         assert_eq!(
             text,
             "{\"bucket\":[\"a\"],\"seq\":0}\n\
-             {\"key\":\"k1\",\"value\":\"needle here\"}\n\
-             {\"key\":\"needle\",\"value\":\"x\"}\n\
+             {\"bucket\":[\"a\"],\"key\":\"k1\",\"value\":\"needle here\"}\n\
+             {\"bucket\":[\"a\"],\"key\":\"needle\",\"value\":\"x\"}\n\
              {\"bucket\":[\"a\",\"sub\"],\"seq\":0}\n\
-             {\"key\":{\"b64\":\"/wA=\"},\"value\":\"needle\"}\n"
+             {\"bucket\":[\"a\",\"sub\"],\"key\":{\"hex\":\"ff00\"},\"value\":\"needle\"}\n"
         );
     }
 
