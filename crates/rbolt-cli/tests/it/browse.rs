@@ -449,3 +449,47 @@ fn no_color_means_no_colour_codes() {
         });
     }
 }
+
+/// `X` exports a bucket in `rbolt export`'s format: `rbolt import` reads it back whole.
+#[test]
+fn journey_export_then_import() {
+    let fx = Fx::new();
+    fx.nested();
+    let Some(p) = Pane::start(&fx) else { return };
+    p.run("browse fx.db");
+    p.wait_text("keys /");
+    p.send(&[":"]);
+    p.type_text("alpha");
+    p.send(&["Enter", "X"]);
+    p.wait_text("alpha.jsonl");
+    p.send(&["Enter"]);
+    p.wait_text("exported 5 pairs to alpha.jsonl");
+    p.send(&["q"]);
+    p.assert_restored();
+    let o = rbolt(fx.dir.path())
+        .args(["import", "copy.db", "-i", "alpha.jsonl"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let db = rbolt::Options::new()
+        .read_only(true)
+        .open(fx.path("copy.db"))
+        .unwrap();
+    let src = rbolt::Options::new()
+        .read_only(true)
+        .open(fx.path("fx.db"))
+        .unwrap();
+    let (a, b) = (db.begin_read().unwrap(), src.begin_read().unwrap());
+    assert!(a.check().is_empty());
+    let dump = |tx: &rbolt::Tx| {
+        let alpha = tx.bucket(b"alpha").unwrap().unwrap();
+        let mut v: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        for item in alpha.iter() {
+            let (k, val) = item.unwrap();
+            v.push((k.to_vec(), val.map(<[u8]>::to_vec)));
+        }
+        let n = alpha.bucket(b"nested").unwrap().unwrap();
+        (v, n.sequence(), n.get(b"deep").unwrap().map(<[u8]>::to_vec))
+    };
+    assert_eq!(dump(&a), dump(&b));
+}
