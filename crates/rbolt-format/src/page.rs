@@ -168,12 +168,33 @@ impl<'a> LeafPage<'a> {
     }
 
     /// Flags, key and value of element `i`, as slices of the span.
+    #[inline]
     pub fn entry(&self, i: usize) -> Result<(u32, &'a [u8], &'a [u8]), FormatError> {
-        let e = self.elem(i)?;
-        let bad = FormatError::ElementOutOfBounds { index: i };
-        let key = self.page.get(e.key).ok_or(bad.clone())?;
-        let value = self.page.get(e.value).ok_or(bad)?;
-        Ok((e.flags, key, value))
+        // The step of every cursor: the element and then key and value in one slice each,
+        // without building ranges first.
+        let p = self.page;
+        let base = PAGE_HEADER_SIZE + i * LEAF_ELEM_SIZE;
+        let e = match p
+            .get(base..)
+            .and_then(<[u8]>::first_chunk::<LEAF_ELEM_SIZE>)
+        {
+            Some(e) if i < self.count => e,
+            _ if i >= self.count => return Err(FormatError::NoSuchElement { index: i }),
+            _ => return Err(FormatError::ElementOutOfBounds { index: i }),
+        };
+        let word = |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]);
+        let (flags, pos, ksize, vsize) = (word(0), word(4), word(8), word(12));
+        if ksize == 0 {
+            return Err(FormatError::EmptyKey { index: i });
+        }
+        // Wrapping as in `search_elems`: out-of-page offsets fail the `get`, never index.
+        let start = base.wrapping_add(pos as usize);
+        let mid = start.wrapping_add(ksize as usize);
+        let end = mid.wrapping_add(vsize as usize);
+        match (p.get(start..mid), p.get(mid..end)) {
+            (Some(key), Some(value)) => Ok((flags, key, value)),
+            _ => Err(FormatError::ElementOutOfBounds { index: i }),
+        }
     }
 
     /// Key of element `i`.
@@ -475,6 +496,29 @@ mod tests {
         let used = encode_leaf(&mut buf, Pgid(3), 0, items.iter().copied());
         assert_eq!(used, buf.len());
         buf
+    }
+
+    /// `entry` is the cursor's fast path; on every damaged element it must answer exactly as
+    /// the checked `elem` does: the same slices, or an error.
+    #[test]
+    fn entry_agrees_with_elem_on_damaged_elements() {
+        let good = leaf(&[
+            (0, b"apple", b"1"),
+            (1, b"banana", b"22"),
+            (0, b"cherry", b""),
+        ]);
+        let header_and_elems = PAGE_HEADER_SIZE + 3 * LEAF_ELEM_SIZE;
+        for at in PAGE_HEADER_SIZE..header_and_elems {
+            for x in [0u8, 1, 7, 0x40, 0x7f, 0x80, 0xff] {
+                let mut page = good.clone();
+                page[at] = x;
+                let p = LeafPage::new(&page).unwrap();
+                for i in 0..4 {
+                    let slow = p.elem(i).map(|e| (e.flags, &page[e.key], &page[e.value]));
+                    assert_eq!(p.entry(i), slow, "byte {at} = {x:#x}, element {i}");
+                }
+            }
+        }
     }
 
     #[test]
