@@ -104,7 +104,7 @@ pub(crate) struct PutArgs {
     /// Read the value from this file (then the last argument is the key).
     #[arg(long, value_name = "F")]
     pub(crate) value_file: Option<OsString>,
-    /// Create missing buckets along the path.
+    /// Create missing buckets along the path, and the database file if it does not exist.
     #[arg(short = 'p', long)]
     pub(crate) create_buckets: bool,
     /// Leave an existing key as it is.
@@ -145,7 +145,8 @@ pub(crate) struct DeleteArgs {
 pub(crate) struct MkbucketArgs {
     #[command(flatten)]
     pub(crate) target: Target,
-    /// Create missing parents too, and accept a bucket that exists.
+    /// Create missing parents too (and the database file if it does not exist), and accept
+    /// a bucket that exists.
     #[arg(short, long)]
     pub(crate) parents: bool,
     #[command(flatten)]

@@ -40,3 +40,20 @@ fn mkbucket_errors() {
     ));
     crate::written::assert_consistent(&fx.path("fx.db"));
 }
+
+/// `-p` creates what is missing, the database file included; without `-p`, or in a dry run,
+/// a missing file stays missing.
+#[test]
+fn parents_flag_creates_a_missing_file() {
+    let fx = Fx::new();
+    assert_snapshot!(run(&fx, &["mkbucket", "new.db", "a"]));
+    assert!(!fx.path("new.db").exists());
+    assert_snapshot!(run(&fx, &["mkbucket", "-p", "--dry-run", "new.db", "a"]));
+    assert!(!fx.path("new.db").exists());
+    assert_snapshot!(run(&fx, &["mkbucket", "-p", "new.db", "a", "b"]));
+    assert_snapshot!(run(&fx, &["put", "-p", "other.db", "users", "alice", "1"]));
+    assert_snapshot!(contents(&fx, "new.db"));
+    assert_snapshot!(contents(&fx, "other.db"));
+    assert_consistent_in_go_too(&fx.path("new.db"));
+    assert_consistent_in_go_too(&fx.path("other.db"));
+}

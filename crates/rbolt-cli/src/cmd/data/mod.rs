@@ -92,15 +92,16 @@ fn at(e: rbolt::Error, path: &str) -> CliError {
 
 /// Runs `f` in one write transaction on `file`, then commits and prints `committed txid N`;
 /// with `dry_run`, rolls back and says so. `f` prints what it does and returns whether it
-/// changed anything; when it did not, nothing is committed.
+/// changed anything; when it did not, nothing is committed. `create`: a missing file is
+/// created (never for a dry run, which must leave the disk as it was).
 fn write_tx(
     file: &OsStr,
     ctx: &Ctx,
-    dry_run: bool,
+    (dry_run, create): (bool, bool),
     out: &mut dyn Write,
     f: impl FnOnce(&rbolt::Tx, &mut dyn Write) -> Result<bool, CliError>,
 ) -> Result<(), CliError> {
-    let db = open_read_write(path_arg(file), ctx.timeout, false)?;
+    let db = open_read_write(path_arg(file), ctx.timeout, create && !dry_run)?;
     let tx = db.begin_write()?;
     let changed = f(&tx, out)?;
     let id = tx.id();

@@ -79,7 +79,8 @@ pub(crate) fn put(a: &PutArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), Cli
     if key.is_empty() {
         return Err(CliError::msg("a key cannot be empty"));
     }
-    write_tx(&file, ctx, a.write.dry_run, out, |tx, out| {
+    let mode = (a.write.dry_run, a.create_buckets);
+    write_tx(&file, ctx, mode, out, |tx, out| {
         let b = walk_path(tx, &path, a.create_buckets)?;
         let shown = show_key(&path, &key);
         let old = match b.get(&key)? {
@@ -107,7 +108,7 @@ pub(crate) fn delete(a: &DeleteArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(
     let (file, buckets, key) = split_last(&a.args, "KEY")?;
     let path = names(&buckets, a.bucket_format)?;
     let key = arg_bytes(&key, a.key_format.into())?;
-    write_tx(&file, ctx, a.write.dry_run, out, |tx, out| {
+    write_tx(&file, ctx, (a.write.dry_run, false), out, |tx, out| {
         let b = walk_path(tx, &path, false)?;
         let shown = show_key(&path, &key);
         match b.get(&key)? {
@@ -142,7 +143,8 @@ fn parent_and_name(t: &Target) -> Result<(Vec<Vec<u8>>, Vec<u8>), CliError> {
 pub(crate) fn mkbucket(a: &MkbucketArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     let (parent, name) = parent_and_name(&a.target)?;
     let full = names(&a.target.buckets, a.target.bucket_format)?;
-    write_tx(&a.target.file, ctx, a.write.dry_run, out, |tx, out| {
+    let mode = (a.write.dry_run, a.parents);
+    write_tx(&a.target.file, ctx, mode, out, |tx, out| {
         let shown = show_path(&full);
         if walk_path(tx, &full, false).is_ok() {
             if !a.parents {
@@ -162,20 +164,26 @@ pub(crate) fn mkbucket(a: &MkbucketArgs, ctx: &Ctx, out: &mut dyn Write) -> Resu
 pub(crate) fn rmbucket(a: &RmbucketArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     let (parent, name) = parent_and_name(&a.target)?;
     let full = names(&a.target.buckets, a.target.bucket_format)?;
-    write_tx(&a.target.file, ctx, a.write.dry_run, out, |tx, out| {
-        let b = walk_path(tx, &full, false)?;
-        let shown = show_path(&full);
-        if !a.recursive && !b.is_empty()? {
-            return Err(CliError::msg(format!(
-                "bucket {shown} is not empty: use -r to delete it with everything in it"
-            )));
-        }
-        walk_path(tx, &parent, false)?
-            .delete_bucket(&name)
-            .map_err(|e| at(e, &shown))?;
-        writeln!(out, "deleted bucket {shown}")?;
-        Ok(true)
-    })
+    write_tx(
+        &a.target.file,
+        ctx,
+        (a.write.dry_run, false),
+        out,
+        |tx, out| {
+            let b = walk_path(tx, &full, false)?;
+            let shown = show_path(&full);
+            if !a.recursive && !b.is_empty()? {
+                return Err(CliError::msg(format!(
+                    "bucket {shown} is not empty: use -r to delete it with everything in it"
+                )));
+            }
+            walk_path(tx, &parent, false)?
+                .delete_bucket(&name)
+                .map_err(|e| at(e, &shown))?;
+            writeln!(out, "deleted bucket {shown}")?;
+            Ok(true)
+        },
+    )
 }
 
 /// `rbolt mvbucket FILE SRC... --to DST...`: SRC's last bucket becomes a child of DST.
@@ -183,27 +191,35 @@ pub(crate) fn mvbucket(a: &MvbucketArgs, ctx: &Ctx, out: &mut dyn Write) -> Resu
     let (parent, name) = parent_and_name(&a.target)?;
     let full = names(&a.target.buckets, a.target.bucket_format)?;
     let dst = names(&a.to, a.target.bucket_format)?;
-    write_tx(&a.target.file, ctx, a.write.dry_run, out, |tx, out| {
-        walk_path(tx, &full, false)?;
-        let src = walk_path(tx, &parent, false)?;
-        let to = walk_path(tx, &dst, a.parents)?;
-        let mut dest = dst.clone();
-        dest.push(name.clone());
-        let (from, into) = (show_path(&full), show_path(&dest));
-        src.move_bucket(&name, &to).map_err(|e| match e {
-            rbolt::Error::SameBuckets => CliError::msg(format!("bucket {from} is already there")),
-            rbolt::Error::BucketExists => CliError::msg(format!("bucket exists: {into}")),
-            rbolt::Error::IncompatibleValue if to.get(&name).ok().flatten().is_some() => {
-                CliError::msg(format!("{into} is a key with a value"))
-            }
-            rbolt::Error::IncompatibleValue => {
-                CliError::msg(format!("cannot move bucket {from} into itself"))
-            }
-            other => other.into(),
-        })?;
-        writeln!(out, "moved bucket {from} to {into}")?;
-        Ok(true)
-    })
+    write_tx(
+        &a.target.file,
+        ctx,
+        (a.write.dry_run, false),
+        out,
+        |tx, out| {
+            walk_path(tx, &full, false)?;
+            let src = walk_path(tx, &parent, false)?;
+            let to = walk_path(tx, &dst, a.parents)?;
+            let mut dest = dst.clone();
+            dest.push(name.clone());
+            let (from, into) = (show_path(&full), show_path(&dest));
+            src.move_bucket(&name, &to).map_err(|e| match e {
+                rbolt::Error::SameBuckets => {
+                    CliError::msg(format!("bucket {from} is already there"))
+                }
+                rbolt::Error::BucketExists => CliError::msg(format!("bucket exists: {into}")),
+                rbolt::Error::IncompatibleValue if to.get(&name).ok().flatten().is_some() => {
+                    CliError::msg(format!("{into} is a key with a value"))
+                }
+                rbolt::Error::IncompatibleValue => {
+                    CliError::msg(format!("cannot move bucket {from} into itself"))
+                }
+                other => other.into(),
+            })?;
+            writeln!(out, "moved bucket {from} to {into}")?;
+            Ok(true)
+        },
+    )
 }
 
 /// `rbolt seq get|set|next`.
@@ -225,7 +241,7 @@ fn seq_set(a: &SeqSetArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliErro
     let (file, buckets, n) = split_last(&a.args, "N")?;
     let path = names(&buckets, a.bucket_format)?;
     let n = super::super::parse_uint(n.as_bytes())?;
-    write_tx(&file, ctx, a.write.dry_run, out, |tx, out| {
+    write_tx(&file, ctx, (a.write.dry_run, false), out, |tx, out| {
         let b = walk_path(tx, &path, false)?;
         let old = b.sequence();
         b.set_sequence(n)?;
@@ -244,7 +260,7 @@ fn seq_next(a: &SeqNextArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliEr
     if path.is_empty() {
         return Err(CliError::usage("missing argument(s): BUCKET"));
     }
-    write_tx(&t.file, ctx, a.write.dry_run, out, |tx, out| {
+    write_tx(&t.file, ctx, (a.write.dry_run, false), out, |tx, out| {
         let n = walk_path(tx, &path, false)?.next_sequence()?;
         writeln!(out, "{n}")?;
         Ok(true)
