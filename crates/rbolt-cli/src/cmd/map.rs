@@ -120,11 +120,11 @@ pub(crate) fn summary(m: &PageMap) -> String {
     let largest = runs.iter().max_by_key(|r| (r.1, std::cmp::Reverse(r.0)));
     let tail = runs.last().filter(|r| r.0 + r.1 == m.pages && m.pages > 0);
     let largest = match largest {
-        Some((s, n)) => format!("largest free run {n} pages at page {s}"),
+        Some((s, n)) => format!("largest free run {} at page {s}", pages(*n)),
         None => "no free run".to_string(),
     };
     let tail = match tail {
-        Some((s, n)) => format!("free tail from page {s} ({n} pages)"),
+        Some((s, n)) => format!("free tail from page {s} ({})", pages(*n)),
         None => "no free tail".to_string(),
     };
     format!(
@@ -346,4 +346,13 @@ fn write_svg(
     }
     s.text(10, h - 10, 12, "normal", &last)?;
     s.finish()
+}
+
+/// "1 page", "2 pages".
+fn pages(n: u64) -> String {
+    if n == 1 {
+        "1 page".to_string()
+    } else {
+        format!("{n} pages")
+    }
 }
