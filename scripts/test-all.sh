@@ -22,6 +22,8 @@ step "Go bbolt helper (interop tests)"
 # Builds interop/go/bin/bbolt-interop, installing golang-go and bbolt from Debian if missing.
 interop/go/build.sh
 export RBOLT_REQUIRE_GO=1
+# lmdb-utils was installed above: the mdb_dump round trips must run, not skip.
+export RBOLT_REQUIRE_LMDB=1
 
 step "no import cycles among any crate's top-level modules"
 python3 scripts/module-cycles.py

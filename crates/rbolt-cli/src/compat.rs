@@ -164,6 +164,11 @@ pub(crate) fn report_clap_error(
                 .unwrap_or('?');
             format!("unknown shorthand flag: '{c}' in {invalid}")
         }
+        ErrorKind::MissingRequiredArgument if !invalid.starts_with('-') => {
+            // A positional argument (bbolt's commands count theirs; newer ones let clap).
+            let names = invalid.replace(['<', '>'], "");
+            format!("missing argument(s): {names}")
+        }
         ErrorKind::MissingRequiredArgument => {
             let flags: Vec<String> = match e.get(ContextKind::InvalidArg) {
                 Some(ContextValue::Strings(v)) => v.iter().map(|s| flag_name(s)).collect(),
@@ -208,6 +213,10 @@ pub(crate) fn report_clap_error(
         }
     }
     report_error(&CliError::usage(msg), root, &known, name, compat);
+    // `diff` keeps exit 1 for "the files differ", as diff(1) does.
+    if known.first().is_some_and(|c| c == "diff") {
+        return ExitCode::from(2);
+    }
     ExitCode::FAILURE
 }
 

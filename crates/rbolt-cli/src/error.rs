@@ -11,6 +11,10 @@ pub(crate) struct CliError {
     message: String,
     usage: bool,
     broken_pipe: bool,
+    /// The exit code: 1 unless a command says otherwise (`diff` uses 2 for errors).
+    code: u8,
+    /// Nothing to print: the exit code is the whole answer (`diff` finding differences).
+    silent: bool,
 }
 
 impl CliError {
@@ -20,7 +24,31 @@ impl CliError {
             message: message.into(),
             usage: false,
             broken_pipe: false,
+            code: 1,
+            silent: false,
         }
+    }
+
+    /// Ends the command with `code` and no message.
+    pub(crate) fn exit(code: u8) -> Self {
+        Self {
+            code,
+            silent: true,
+            ..Self::msg("")
+        }
+    }
+
+    /// The same error, exiting with `code`.
+    pub(crate) fn with_code(self, code: u8) -> Self {
+        Self { code, ..self }
+    }
+
+    pub(crate) fn code(&self) -> u8 {
+        self.code
+    }
+
+    pub(crate) fn is_silent(&self) -> bool {
+        self.silent
     }
 
     /// A mistake in the command line: wrong argument count, unknown flag...

@@ -6,16 +6,21 @@
 //! outcome to an exit code (0, or 1 for every error; a closed pipe is not an error).
 #![forbid(unsafe_code)]
 
+mod browse;
 mod cli;
 mod cmd;
 mod compat;
 mod error;
 mod goprint;
 mod json;
+mod pack;
+mod pagemap;
 mod progress;
 mod raw;
 mod source;
+mod svg;
 mod values;
+mod walk;
 
 use clap::{CommandFactory, FromArgMatches};
 use error::CliError;
@@ -56,13 +61,17 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) if e.is_silent() => {
+            let _ = out.flush();
+            ExitCode::from(e.code())
+        }
         Err(e) => {
             // What the command printed before failing belongs before the error (bbolt's
             // `check` lists problems, then fails).
             let _ = out.flush();
             drop(out);
             compat::report_error(&e, &mut command, &sub_path, name, compat);
-            ExitCode::FAILURE
+            ExitCode::from(e.code())
         }
     }
 }

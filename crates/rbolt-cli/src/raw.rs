@@ -3,7 +3,9 @@
 //! refuses to open.
 
 use crate::error::CliError;
-use rbolt_format::{MAGIC, MAX_PAGE_SIZE, META_SIZE, Meta, PAGE_HEADER_SIZE, PageHeader};
+use rbolt_format::{
+    MAGIC, MAX_PAGE_SIZE, META_SIZE, MIN_PAGE_SIZE, Meta, PAGE_HEADER_SIZE, PageHeader,
+};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -130,6 +132,19 @@ impl RawFile {
         Ok((h, buf))
     }
 
+    /// Pages `id..id + n` as one buffer, for a caller that has already bounded `n` (no
+    /// high-water-mark guard, unlike [`RawFile::read_page`]).
+    pub(crate) fn read_span(&self, id: u64, n: u64) -> Result<Vec<u8>, CliError> {
+        let off = id
+            .checked_mul(self.page_size)
+            .ok_or_else(|| CliError::msg("EOF"))?;
+        let len = n
+            .checked_mul(self.page_size)
+            .and_then(|l| usize::try_from(l).ok())
+            .ok_or_else(|| CliError::msg("EOF"))?;
+        self.read_at(off, len)
+    }
+
     /// Both meta pages, decoded without trusting their checksums (`None` when a page does
     /// not even carry the magic), with each one's validity.
     pub(crate) fn metas(&self) -> Result<[MetaSlot; 2], CliError> {
@@ -157,6 +172,115 @@ impl RawFile {
 
     pub(crate) fn file_len(&self) -> u64 {
         self.len
+    }
+
+    /// Whole pages in the file.
+    pub(crate) fn pages(&self) -> u64 {
+        self.len / self.page_size.max(1)
+    }
+
+    /// Like [`RawFile::open`], for forensic commands: a meta page 0 that is torn or wiped
+    /// does not stop it. The page size then comes from meta page 1, found by trying every
+    /// page size bbolt can write.
+    pub(crate) fn open_lenient(path: &Path) -> Result<Self, CliError> {
+        let first = Self::open(path);
+        // The engine's rule: meta 0's page size if meta 0 is valid and its size is one
+        // bbolt can write, else the first size at which a valid meta page 1 sits.
+        if let Ok(raw) = &first
+            && raw.page_size.is_power_of_two()
+            && (MIN_PAGE_SIZE as u64..=MAX_PAGE_SIZE as u64).contains(&raw.page_size)
+            && raw.metas().is_ok_and(|[m0, _]| m0.valid.is_ok())
+        {
+            return first;
+        }
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let mut ps = MIN_PAGE_SIZE as u64;
+        while ps <= MAX_PAGE_SIZE as u64 {
+            let mut buf = vec![0u8; PAGE_HEADER_SIZE + META_SIZE];
+            if file.read_exact_at(&mut buf, ps).is_ok()
+                && let Ok(m) = Meta::decode(&buf)
+                && u64::from(m.page_size) == ps
+            {
+                let mut raw = Self {
+                    file,
+                    len,
+                    page_size: ps,
+                    hwm0: m.pgid.0,
+                    hwm_guard: m.pgid.0,
+                };
+                if let Ok([m0, _]) = raw.metas()
+                    && let Some(m0) = m0.meta
+                {
+                    raw.hwm0 = m0.pgid.0;
+                    raw.hwm_guard = m.pgid.0.max(m0.pgid.0.min(raw.pages()));
+                }
+                return Ok(raw);
+            }
+            ps *= 2;
+        }
+        first
+    }
+
+    /// A file no meta page describes, read as pages of `page_size` bytes (for `map`,
+    /// which still draws it).
+    pub(crate) fn assume(path: &Path, page_size: u64) -> Result<Self, CliError> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let pages = len / page_size.max(1);
+        Ok(Self {
+            file,
+            len,
+            page_size,
+            hwm0: pages,
+            hwm_guard: pages,
+        })
+    }
+
+    /// The snapshot to read: meta page `want` when given (it must be valid), else the
+    /// active one.
+    pub(crate) fn snapshot(&self, want: Option<u64>) -> Result<(u64, Meta), CliError> {
+        match want {
+            Some(id) => {
+                let slot = self.metas()?[usize::from(id == 1)];
+                match (slot.meta, slot.valid) {
+                    (Some(m), Ok(())) => Ok((id, m)),
+                    (_, Err(e)) => Err(CliError::msg(format!("meta page {id} is invalid: {e}"))),
+                    (None, Ok(())) => Err(CliError::msg(format!("meta page {id} is invalid"))),
+                }
+            }
+            None => {
+                // The engine's choice on open: a valid meta that also fits this file.
+                let [m0, m1] = self.metas()?;
+                let fits = |m: Option<Meta>| m.filter(|m| self.fits(m));
+                match (fits(m0.checked()), fits(m1.checked())) {
+                    (Some(a), Some(b)) if b.txid.0 > a.txid.0 => Ok((1, b)),
+                    (Some(a), _) => Ok((0, a)),
+                    (None, Some(b)) => Ok((1, b)),
+                    (None, None) => Err(CliError::msg(
+                        "invalid database: neither meta page is valid",
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Whether a meta page describes this file: its page size, a high-water mark within
+    /// the file, root and freelist below it (what the engine checks before using one).
+    fn fits(&self, m: &Meta) -> bool {
+        let hwm_ok = m
+            .pgid
+            .0
+            .checked_mul(self.page_size)
+            .is_some_and(|b| b <= self.len);
+        let root_ok = m.root.root.0 >= 2 && m.root.root.0 < m.pgid.0;
+        let fl_ok = m.freelist.0 == rbolt_format::PGID_NO_FREELIST.0
+            || (m.freelist.0 >= 2 && m.freelist.0 < m.pgid.0);
+        u64::from(m.page_size) == self.page_size
+            && hwm_ok
+            && root_ok
+            && fl_ok
+            && m.txid.0 != u64::MAX
     }
 }
 

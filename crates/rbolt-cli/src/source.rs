@@ -37,7 +37,27 @@ pub(crate) fn open_read_only(
     timeout: Option<Duration>,
 ) -> Result<rbolt::Db, CliError> {
     check_source(path)?;
-    let mut opts = rbolt::Options::new().read_only(true);
+    open_with(path, rbolt::Options::new().read_only(true), timeout)
+}
+
+/// Opens `path` for writing (an exclusive lock), giving up after `timeout` as
+/// [`open_read_only`] does. The file must exist unless `create`.
+pub(crate) fn open_read_write(
+    path: &Path,
+    timeout: Option<Duration>,
+    create: bool,
+) -> Result<rbolt::Db, CliError> {
+    if !create {
+        check_source(path)?;
+    }
+    open_with(path, rbolt::Options::new(), timeout)
+}
+
+fn open_with(
+    path: &Path,
+    mut opts: rbolt::Options,
+    timeout: Option<Duration>,
+) -> Result<rbolt::Db, CliError> {
     if let Some(t) = timeout {
         opts = opts.timeout(t);
     }

@@ -115,14 +115,7 @@ fn invalid_byte(c: u8) -> CliError {
     ))
 }
 
-/// Lower-case hex without separators.
-pub(crate) fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
-}
+pub(crate) use rbolt_format::hex;
 
 /// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space.
 pub(crate) fn is_print(c: u32) -> bool {

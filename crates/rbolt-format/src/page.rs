@@ -6,7 +6,7 @@
 
 use crate::{
     BRANCH_ELEM_SIZE, BRANCH_PAGE, FormatError, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, Pgid,
-    read_u16, read_u32, read_u64, write_u16, write_u32, write_u64,
+    read_u32, read_u64, write_u16, write_u32, write_u64,
 };
 use std::cmp::Ordering;
 use std::ops::Range;
@@ -26,13 +26,18 @@ pub struct PageHeader {
 
 impl PageHeader {
     /// Decodes the header at the start of `page`.
+    #[inline]
     pub fn decode(page: &[u8]) -> Result<Self, FormatError> {
-        let short = || FormatError::PageTooShort { len: page.len() };
+        // One bounds check for all four fields: this runs at every level of every descent.
+        let Some(h) = page.first_chunk::<PAGE_HEADER_SIZE>() else {
+            return Err(FormatError::PageTooShort { len: page.len() });
+        };
+        let [a, b, c, d, e, f, g, i, fl0, fl1, c0, c1, o0, o1, o2, o3] = *h;
         Ok(Self {
-            id: Pgid(read_u64(page, 0).ok_or_else(short)?),
-            flags: read_u16(page, 8).ok_or_else(short)?,
-            count: read_u16(page, 10).ok_or_else(short)?,
-            overflow: read_u32(page, 12).ok_or_else(short)?,
+            id: Pgid(u64::from_le_bytes([a, b, c, d, e, f, g, i])),
+            flags: u16::from_le_bytes([fl0, fl1]),
+            count: u16::from_le_bytes([c0, c1]),
+            overflow: u32::from_le_bytes([o0, o1, o2, o3]),
         })
     }
 
@@ -105,7 +110,12 @@ impl<'a> LeafPage<'a> {
     /// Checks that `page` is a leaf whose element array fits in the span. Element bodies are
     /// checked when they are read.
     pub fn new(page: &'a [u8]) -> Result<Self, FormatError> {
-        let h = PageHeader::decode(page)?;
+        Self::with_header(page, &PageHeader::decode(page)?)
+    }
+
+    /// [`LeafPage::new`] for a caller that has already decoded the span's header `h`.
+    #[inline]
+    pub fn with_header(page: &'a [u8], h: &PageHeader) -> Result<Self, FormatError> {
         if h.flags != LEAF_PAGE {
             return Err(FormatError::WrongPageType {
                 pgid: h.id,
@@ -158,12 +168,33 @@ impl<'a> LeafPage<'a> {
     }
 
     /// Flags, key and value of element `i`, as slices of the span.
+    #[inline]
     pub fn entry(&self, i: usize) -> Result<(u32, &'a [u8], &'a [u8]), FormatError> {
-        let e = self.elem(i)?;
-        let bad = FormatError::ElementOutOfBounds { index: i };
-        let key = self.page.get(e.key).ok_or(bad.clone())?;
-        let value = self.page.get(e.value).ok_or(bad)?;
-        Ok((e.flags, key, value))
+        // The step of every cursor: the element and then key and value in one slice each,
+        // without building ranges first.
+        let p = self.page;
+        let base = PAGE_HEADER_SIZE + i * LEAF_ELEM_SIZE;
+        let e = match p
+            .get(base..)
+            .and_then(<[u8]>::first_chunk::<LEAF_ELEM_SIZE>)
+        {
+            Some(e) if i < self.count => e,
+            _ if i >= self.count => return Err(FormatError::NoSuchElement { index: i }),
+            _ => return Err(FormatError::ElementOutOfBounds { index: i }),
+        };
+        let word = |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]);
+        let (flags, pos, ksize, vsize) = (word(0), word(4), word(8), word(12));
+        if ksize == 0 {
+            return Err(FormatError::EmptyKey { index: i });
+        }
+        // Wrapping as in `search_elems`: out-of-page offsets fail the `get`, never index.
+        let start = base.wrapping_add(pos as usize);
+        let mid = start.wrapping_add(ksize as usize);
+        let end = mid.wrapping_add(vsize as usize);
+        match (p.get(start..mid), p.get(mid..end)) {
+            (Some(key), Some(value)) => Ok((flags, key, value)),
+            _ => Err(FormatError::ElementOutOfBounds { index: i }),
+        }
     }
 
     /// Key of element `i`.
@@ -207,7 +238,12 @@ pub struct BranchPage<'a> {
 impl<'a> BranchPage<'a> {
     /// Checks that `page` is a branch whose element array fits in the span.
     pub fn new(page: &'a [u8]) -> Result<Self, FormatError> {
-        let h = PageHeader::decode(page)?;
+        Self::with_header(page, &PageHeader::decode(page)?)
+    }
+
+    /// [`BranchPage::new`] for a caller that has already decoded the span's header `h`.
+    #[inline]
+    pub fn with_header(page: &'a [u8], h: &PageHeader) -> Result<Self, FormatError> {
         if h.flags != BRANCH_PAGE {
             return Err(FormatError::WrongPageType {
                 pgid: h.id,
@@ -296,6 +332,7 @@ impl<'a> BranchPage<'a> {
     clippy::big_endian_bytes,
     reason = "a comparison key, never written to disk: big-endian orders like the bytes"
 )]
+#[inline]
 pub fn key_prefix(k: &[u8]) -> u64 {
     if let Some(head) = k.first_chunk::<8>() {
         return u64::from_be_bytes(*head);
@@ -322,14 +359,29 @@ fn search_elems(
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let base = PAGE_HEADER_SIZE + mid * esize;
-        let bad = || FormatError::ElementOutOfBounds { index: mid };
-        let pos = read_u32(page, base + poff).ok_or_else(bad)?;
-        let ksize = read_u32(page, base + poff + 4).ok_or_else(bad)?;
+        // One check for the (pos, ksize) pair, one for the key: a probe is two bounds checks,
+        // an 8-byte integer compare and, only on equal prefixes, a memcmp.
+        let Some(&[p0, p1, p2, p3, s0, s1, s2, s3]) =
+            page.get(base + poff..).and_then(<[u8]>::first_chunk::<8>)
+        else {
+            return Err(FormatError::ElementOutOfBounds { index: mid });
+        };
+        let pos = u32::from_le_bytes([p0, p1, p2, p3]) as usize;
+        let ksize = u32::from_le_bytes([s0, s1, s2, s3]) as usize;
         if ksize == 0 {
             return Err(FormatError::EmptyKey { index: mid });
         }
-        let k = &page[span(page, base, pos, ksize, mid)?];
-        match key_prefix(k).cmp(&kp).then_with(|| k.cmp(key)) {
+        // Wrapping: a hostile `pos` then points at the wrong bytes (or none), never past the
+        // page, and 64-bit targets cannot wrap at all.
+        let start = base.wrapping_add(pos);
+        let Some(k) = page.get(start..start.wrapping_add(ksize)) else {
+            return Err(FormatError::ElementOutOfBounds { index: mid });
+        };
+        let ord = match key_prefix(k).cmp(&kp) {
+            Ordering::Equal => k.cmp(key),
+            o => o,
+        };
+        match ord {
             Ordering::Less => lo = mid + 1,
             Ordering::Equal => return Ok((mid, true)),
             Ordering::Greater => hi = mid,
@@ -444,6 +496,29 @@ mod tests {
         let used = encode_leaf(&mut buf, Pgid(3), 0, items.iter().copied());
         assert_eq!(used, buf.len());
         buf
+    }
+
+    /// `entry` is the cursor's fast path; on every damaged element it must answer exactly as
+    /// the checked `elem` does: the same slices, or an error.
+    #[test]
+    fn entry_agrees_with_elem_on_damaged_elements() {
+        let good = leaf(&[
+            (0, b"apple", b"1"),
+            (1, b"banana", b"22"),
+            (0, b"cherry", b""),
+        ]);
+        let header_and_elems = PAGE_HEADER_SIZE + 3 * LEAF_ELEM_SIZE;
+        for at in PAGE_HEADER_SIZE..header_and_elems {
+            for x in [0u8, 1, 7, 0x40, 0x7f, 0x80, 0xff] {
+                let mut page = good.clone();
+                page[at] = x;
+                let p = LeafPage::new(&page).unwrap();
+                for i in 0..4 {
+                    let slow = p.elem(i).map(|e| (e.flags, &page[e.key], &page[e.value]));
+                    assert_eq!(p.entry(i), slow, "byte {at} = {x:#x}, element {i}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -139,6 +139,36 @@ fn reads(c: &mut Criterion) {
             s
         })
     });
+    let mut cur = b.cursor();
+    cur.first().expect("first");
+    g.bench_function("cursor_next_100k", |bench| {
+        bench.iter(|| match cur.next().expect("next") {
+            Some((k, _)) => k[0],
+            None => cur.first().expect("first").map_or(0, |(k, _)| k[0]),
+        })
+    });
+    g.bench_function("len_100k_remembered", |bench| {
+        bench.iter(|| b.len().expect("len"))
+    });
+    // A copy, opened afresh for every call: a new handle has nothing remembered.
+    std::fs::copy(dir.path().join("bench.db"), dir.path().join("h.db")).expect("copy");
+    g.bench_function("len_100k_first_walk", |bench| {
+        bench.iter_batched(
+            || {
+                let db = rbolt::Db::open(dir.path().join("h.db")).expect("reopen");
+                let tx = db.begin_read().expect("begin_read");
+                (db, tx)
+            },
+            |(_db, tx)| {
+                tx.bucket(b"t")
+                    .expect("bucket")
+                    .expect("t")
+                    .len()
+                    .expect("len")
+            },
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 

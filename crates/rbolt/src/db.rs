@@ -9,6 +9,7 @@ use crate::freelist::{Freelist, FreelistType};
 use crate::mmap::{ByteArena, Mapping};
 use crate::options::Options;
 use crate::read::Snapshot;
+use crate::read::counts::SubtreeCounts;
 use crate::read::walk::writer_free_set;
 use crate::registry::Registration;
 use crate::shared::{Shared, State, WriterLease};
@@ -150,6 +151,7 @@ impl Db {
             counters: DbCounters::default(),
             storage: (!opts.read_only).then(|| storage.clone()),
             generations: Mutex::new(Vec::new()),
+            counts: Arc::new(SubtreeCounts::default()),
             _registration: registration,
         };
         let mut persist_freelist = false;
@@ -171,6 +173,7 @@ impl Db {
                 page_size,
                 storage,
                 file.clone(),
+                shared.counts.clone(),
                 &opts,
             ))));
         }

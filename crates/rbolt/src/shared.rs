@@ -18,6 +18,7 @@ use crate::counters::DbCounters;
 use crate::error::Result;
 use crate::freelist::FreelistType;
 use crate::mmap::Mapping;
+use crate::read::counts::SubtreeCounts;
 use crate::registry::Registration;
 use crate::storage::Storage;
 use crate::sync::lock;
@@ -117,6 +118,8 @@ pub(crate) struct Shared {
     /// Every mapping generation handed to transactions, weakly: the file is never truncated
     /// below a live one (`mmap.rs` point 4).
     pub(crate) generations: Mutex<Vec<Weak<Mapping>>>,
+    /// Entry counts of committed subtrees, for `Bucket::len`.
+    pub(crate) counts: Arc<SubtreeCounts>,
     /// Last, so that it goes after every field that keeps the file (and its lock) open.
     pub(crate) _registration: Registration,
 }

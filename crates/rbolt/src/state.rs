@@ -189,7 +189,14 @@ impl Node {
 
     pub(crate) fn split_off(&mut self, at: usize) -> (Vec<Inode>, Vec<u64>) {
         self.restructured = true;
-        let right = (self.inodes.split_off(at), self.prefixes.split_off(at));
+        let mut right = (self.inodes.split_off(at), self.prefixes.split_off(at));
+        // A split near the end is what appends make: the next puts all land in the small
+        // right node, so give it the room the whole node had instead of doubling up from two
+        // entries (five reallocations of both vectors per page otherwise).
+        if right.0.len() * 4 <= at {
+            right.0.reserve(at);
+            right.1.reserve(at);
+        }
         self.size -= right.0.iter().map(Inode::page_size).sum::<usize>();
         right
     }

@@ -3,6 +3,9 @@
 //! ("accepts 1 arg(s), received 0") rather than clap's.
 
 pub(crate) mod bench;
+pub(crate) mod browse;
+pub(crate) mod data;
+pub(crate) mod space;
 pub(crate) mod surgery;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -146,13 +149,115 @@ with the prefix) and prints the page counts, tree depth and space use summed ove
     #[command(override_usage = "rbolt bench [flags]")]
     Bench(bench::BenchArgs),
 
+    /// draw a map of the file's pages: what each one is, where the free space is
+    #[command(
+        override_usage = "rbolt map <bbolt-file> [--width W] [--svg OUT] [flags]",
+        long_about = space::MAP_ABOUT
+    )]
+    Map(space::MapArgs),
+
+    /// show where the space goes: per bucket, page fill, free runs, compaction estimate
+    #[command(
+        override_usage = "rbolt analyze <bbolt-file> [--json] [--svg OUT] [flags]",
+        long_about = space::ANALYZE_ABOUT
+    )]
+    Analyze(space::AnalyzeArgs),
+
+    /// diagnose a damaged file and print (or apply, to a copy) the surgery that repairs it
+    #[command(
+        override_usage = "rbolt doctor <bbolt-file> [--apply -o OUT] [flags]",
+        long_about = space::DOCTOR_ABOUT
+    )]
+    Doctor(space::DoctorArgs),
+
+    /// copy every pair that can still be read from a damaged file into a fresh database
+    #[command(
+        override_usage = "rbolt salvage <bbolt-file> -o OUT [--from-page-scan] [flags]",
+        long_about = space::SALVAGE_ABOUT
+    )]
+    Salvage(space::SalvageArgs),
+
     /// surgery related commands
     #[command(subcommand, override_usage = "rbolt surgery <subcommand> [flags]")]
     Surgery(surgery::SurgeryCmd),
 
+    /// browse a bbolt database in the terminal (read-only unless --write)
+    #[command(alias = "tui", override_usage = "rbolt browse <bbolt-file> [bucket...] [flags]", long_about = browse::LONG_ABOUT)]
+    Browse(browse::BrowseArgs),
+
     /// Generate the autocompletion script for the specified shell
     #[command(override_usage = "rbolt completion <bash|zsh|fish|powershell|elvish>")]
     Completion(CompletionArgs),
+
+    /// list a bucket's keys (sub-buckets end in /), from a prefix or start key, up to a limit
+    #[command(after_help = "Example:\n  rbolt ls app.db users --prefix user: --limit 20 --values")]
+    Ls(data::LsArgs),
+
+    /// print the bucket hierarchy, with key counts and sizes
+    #[command(after_help = "Example:\n  rbolt tree app.db --counts --sizes --depth 2")]
+    Tree(data::TreeArgs),
+
+    /// set a key's value, in one write transaction
+    #[command(
+        override_usage = "rbolt put FILE BUCKET... KEY [VALUE | - | --value-file F]",
+        after_help = "Examples:\n  rbolt put app.db users alice '{\"age\":30}'\n  rbolt put --key-format hex app.db ids 0001 - < value.bin"
+    )]
+    Put(data::PutArgs),
+
+    /// delete a key, in one write transaction
+    #[command(
+        override_usage = "rbolt delete FILE BUCKET... KEY",
+        after_help = "Example:\n  rbolt delete app.db users alice"
+    )]
+    Delete(data::DeleteArgs),
+
+    /// create a bucket (with -p, its missing parents too)
+    #[command(after_help = "Example:\n  rbolt mkbucket -p app.db tenants acme users")]
+    Mkbucket(data::MkbucketArgs),
+
+    /// delete a bucket (a non-empty one only with -r)
+    #[command(after_help = "Example:\n  rbolt rmbucket -r app.db sessions")]
+    Rmbucket(data::RmbucketArgs),
+
+    /// move a bucket, with everything in it, under another parent bucket
+    #[command(
+        override_usage = "rbolt mvbucket FILE SRC... --to [DST...]",
+        after_help = "Examples:\n  rbolt mvbucket app.db staging users --to prod     (staging/users -> prod/users)\n  rbolt mvbucket app.db prod users --to             (prod/users -> users)"
+    )]
+    Mvbucket(data::MvbucketArgs),
+
+    /// read or change a bucket's sequence number
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  rbolt seq get app.db users\n  rbolt seq set app.db users 1000\n  rbolt seq next app.db users"
+    )]
+    Seq(data::SeqCmd),
+
+    /// copy a database while others keep reading it, then check the copy
+    #[command(after_help = "Example:\n  rbolt backup app.db -o /backups/app-$(date +%F).db")]
+    Backup(data::BackupArgs),
+
+    /// compare two databases key by key (exit 0 if equal, 1 if different, 2 on error)
+    #[command(
+        long_about = "Compare two databases key by key, walking both in key order. Each \
+difference is one line: `+ PATH KEY` (only in B), `- PATH KEY` (only in A) or `~ PATH KEY` \
+(changed); a whole bucket present on one side only is one line `+ PATH/`. Exit status is 0 \
+when the files hold the same data, 1 when they differ and 2 on error, like diff(1).",
+        after_help = "Example:\n  rbolt diff before.db after.db users"
+    )]
+    Diff(data::DiffArgs),
+
+    /// write every bucket, key and value as JSON lines or in LMDB's mdb_dump format
+    #[command(
+        after_help = "Examples:\n  rbolt export app.db > app.jsonl\n  rbolt export --format mdb app.db | mdb_load -n app.mdb"
+    )]
+    Export(data::ExportArgs),
+
+    /// load JSON lines or an mdb_dump into a database, in batched transactions
+    #[command(
+        after_help = "Examples:\n  rbolt import new.db < app.jsonl\n  mdb_dump -n -a app.mdb | rbolt import --format mdb new.db"
+    )]
+    Import(data::ImportArgs),
 }
 
 /// Positional arguments, counted by the command.
@@ -177,6 +282,8 @@ pub(crate) struct Json {
     /// Print JSON instead of text (bytes as strings when UTF-8, else {"hex": ...}).
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +296,8 @@ pub(crate) struct BucketsArgs {
     /// Print one JSON object per bucket.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +313,8 @@ pub(crate) struct KeysArgs {
     /// Print one JSON object per key.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +333,8 @@ pub(crate) struct GetArgs {
     /// Print a JSON object with the key and value.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +347,8 @@ pub(crate) struct CheckArgs {
     /// Print a JSON object with the problems found.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]
@@ -300,6 +415,8 @@ pub(crate) struct StatsArgs {
     /// Print the statistics as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) from: space::ReadFrom,
 }
 
 #[derive(Debug, Args)]

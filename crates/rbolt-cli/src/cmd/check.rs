@@ -14,6 +14,39 @@ use std::io::Write;
 
 pub(crate) fn run(a: &CheckArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     exact(&a.pos.args, 1)?;
+    let errors = if a.from.raw() {
+        super::rawread::check(a)?
+    } else {
+        engine_check(a, ctx)?
+    };
+    if a.json {
+        let list: Vec<_> = errors
+            .iter()
+            .map(|(page, message)| json!({ "page": page, "message": message }))
+            .collect();
+        json::line(out, &json!({ "ok": errors.is_empty(), "errors": list }))?;
+    } else {
+        for (page, message) in &errors {
+            match page {
+                Some(p) => writeln!(out, "page {p}: {message}")?,
+                None => writeln!(out, "{message}")?,
+            }
+        }
+        if errors.is_empty() {
+            writeln!(out, "OK")?;
+        } else {
+            writeln!(out, "{} errors found", errors.len())?;
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::msg("invalid value"))
+    }
+}
+
+/// The engine's check of the active snapshot, with a progress bar.
+fn engine_check(a: &CheckArgs, ctx: &Ctx) -> Result<Vec<(Option<u64>, String)>, CliError> {
     let db = open_read_only(path_arg(&a.pos.args[0]), ctx.timeout)?;
     let tx = db.begin_read()?;
     // Keys in messages as bbolt's CLI prints them: text when printable, hex otherwise.
@@ -28,25 +61,8 @@ pub(crate) fn run(a: &CheckArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), C
     opts = opts.progress(move |n| b.set_position(n));
     let errors = tx.check_with(&opts);
     bar.finish_and_clear();
-    if a.json {
-        let list: Vec<_> = errors
-            .iter()
-            .map(|e| json!({ "page": e.pgid(), "message": e.message() }))
-            .collect();
-        json::line(out, &json!({ "ok": errors.is_empty(), "errors": list }))?;
-    } else {
-        for e in &errors {
-            writeln!(out, "{e}")?;
-        }
-        if errors.is_empty() {
-            writeln!(out, "OK")?;
-        } else {
-            writeln!(out, "{} errors found", errors.len())?;
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::msg("invalid value"))
-    }
+    Ok(errors
+        .into_iter()
+        .map(|e| (e.pgid().map(|p| p.get()), e.message().to_string()))
+        .collect())
 }

@@ -15,8 +15,12 @@ use std::io::Write;
 
 pub(crate) fn run(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     exact(&a.pos.args, 1)?;
-    let db = open_read_only(path_arg(&a.pos.args[0]), ctx.timeout)?;
-    let tree = db.view(|tx| tx.inspect())?;
+    let tree = if a.from.raw() {
+        super::rawread::inspect(&super::rawread::open(path_arg(&a.pos.args[0]), &a.from)?)?
+    } else {
+        let db = open_read_only(path_arg(&a.pos.args[0]), ctx.timeout)?;
+        db.view(|tx| tx.inspect())?
+    };
     if a.json {
         return json::line(out, &lossless(&tree));
     }

@@ -1,13 +1,20 @@
 //! One module per subcommand; this one dispatches and holds what several share (argument
 //! counts, bucket paths).
 
+mod analyze;
+mod analyze_svg;
 pub(crate) mod bench;
 mod check;
 mod compact;
+mod data;
+mod doctor;
 mod inspect;
+mod map;
 mod page;
 mod pages;
+mod rawread;
 mod read;
+mod salvage;
 mod stats;
 pub(crate) mod surgery;
 
@@ -40,7 +47,24 @@ pub(crate) fn run(
         Cmd::Stats(a) => stats::run(&a, ctx, out),
         Cmd::Inspect(a) => inspect::run(&a, ctx, out),
         Cmd::Bench(a) => bench::run(&a, ctx, out),
+        Cmd::Map(a) => map::run(&a, ctx, out),
+        Cmd::Analyze(a) => analyze::run(&a, ctx, out),
+        Cmd::Doctor(a) => doctor::run(&a, ctx, out),
+        Cmd::Salvage(a) => salvage::run(&a, ctx, out),
         Cmd::Surgery(s) => surgery::run(s, name, out),
+        Cmd::Browse(a) => crate::browse::run(&a, ctx),
+        Cmd::Ls(a) => data::ls::ls(&a, ctx, out),
+        Cmd::Tree(a) => data::ls::tree(&a, ctx, out),
+        Cmd::Put(a) => data::write::put(&a, ctx, out),
+        Cmd::Delete(a) => data::write::delete(&a, ctx, out),
+        Cmd::Mkbucket(a) => data::write::mkbucket(&a, ctx, out),
+        Cmd::Rmbucket(a) => data::write::rmbucket(&a, ctx, out),
+        Cmd::Mvbucket(a) => data::write::mvbucket(&a, ctx, out),
+        Cmd::Seq(c) => data::write::seq(&c, ctx, out),
+        Cmd::Backup(a) => data::backup::run(&a, ctx, out),
+        Cmd::Diff(a) => data::diff::run(&a, ctx, out),
+        Cmd::Export(a) => data::export::run(&a, ctx, out),
+        Cmd::Import(a) => data::import::run(&a, ctx, out),
         Cmd::Completion(a) => {
             let mut c = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(a.shell, &mut c, name, out);

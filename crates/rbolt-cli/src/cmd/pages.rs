@@ -12,11 +12,12 @@ use std::io::Write;
 
 pub(crate) fn run(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     exact(&a.pos.args, 1)?;
-    let db = open_read_only(path_arg(&a.pos.args[0]), ctx.timeout)?;
-    if !a.json {
-        writeln!(out, "ID       TYPE       ITEMS  OVRFLW")?;
-        writeln!(out, "======== ========== ====== ======")?;
+    if a.from.raw() {
+        header(a, out)?;
+        return super::rawread::pages(a, &mut |id, page| row(a, out, id, page));
     }
+    let db = open_read_only(path_arg(&a.pos.args[0]), ctx.timeout)?;
+    header(a, out)?;
     let tx = db.begin_read()?;
     let mut id = rbolt::Pgid(0);
     loop {
@@ -25,38 +26,54 @@ pub(crate) fn run(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliErr
             Ok(None) => break,
             Err(e) => return Err(CliError::msg(format!("page error: id={id}, err={e}"))),
         };
-        let free = p.page_type == rbolt::PageType::Free;
-        if a.json {
-            let v = if free {
-                json!({ "id": p.id, "type": "free" })
-            } else {
-                json!({ "id": p.id, "type": p.page_type.to_string(), "count": p.count, "overflow": p.overflow })
-            };
-            json::line(out, &v)?;
+        if p.page_type == rbolt::PageType::Free {
+            row(a, out, id.get(), None)?;
+            id += 1;
         } else {
-            let (count, overflow) = if free {
-                (String::new(), String::new())
-            } else {
-                let o = if p.overflow > 0 {
-                    p.overflow.to_string()
-                } else {
-                    String::new()
-                };
-                (p.count.to_string(), o)
-            };
-            writeln!(
+            row(
+                a,
                 out,
-                "{:<8} {:<10} {:<6} {:<6}",
-                p.id,
-                p.page_type.to_string(),
-                count,
-                overflow
+                id.get(),
+                Some((p.page_type.to_string(), p.count, p.overflow)),
             )?;
-        }
-        id += 1;
-        if !free {
-            id += u64::from(p.overflow);
+            id += 1 + u64::from(p.overflow);
         }
     }
+    Ok(())
+}
+
+fn header(a: &Json, out: &mut dyn Write) -> Result<(), CliError> {
+    if !a.json {
+        writeln!(out, "ID       TYPE       ITEMS  OVRFLW")?;
+        writeln!(out, "======== ========== ====== ======")?;
+    }
+    Ok(())
+}
+
+/// One page: its type, element count and overflow, or `None` when it is free.
+fn row(
+    a: &Json,
+    out: &mut dyn Write,
+    id: u64,
+    page: Option<(String, u16, u32)>,
+) -> Result<(), CliError> {
+    if a.json {
+        let v = match page {
+            None => json!({ "id": id, "type": "free" }),
+            Some((t, count, overflow)) => {
+                json!({ "id": id, "type": t, "count": count, "overflow": overflow })
+            }
+        };
+        return json::line(out, &v);
+    }
+    let (t, count, overflow) = match page {
+        None => ("free".to_string(), String::new(), String::new()),
+        Some((t, c, o)) => (
+            t,
+            c.to_string(),
+            if o > 0 { o.to_string() } else { String::new() },
+        ),
+    };
+    writeln!(out, "{id:<8} {t:<10} {count:<6} {overflow:<6}")?;
     Ok(())
 }

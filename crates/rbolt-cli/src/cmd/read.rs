@@ -29,7 +29,7 @@ pub(crate) fn version(out: &mut dyn Write) -> Result<(), CliError> {
     Ok(())
 }
 
-fn meta_json(
+pub(crate) fn meta_json(
     m: Option<rbolt_format::Meta>,
     valid: &Result<(), rbolt_format::MetaError>,
 ) -> serde_json::Value {
@@ -53,6 +53,9 @@ fn meta_json(
 /// `rbolt info FILE`: the page size (and with `--json`, both metas and the sizes).
 pub(crate) fn info(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     exact(&a.pos.args, 1)?;
+    if a.from.raw() {
+        return super::rawread::info(a, out);
+    }
     let path = path_arg(&a.pos.args[0]);
     let db = open_read_only(path, ctx.timeout)?;
     if !a.json {
@@ -80,6 +83,9 @@ pub(crate) fn info(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliEr
 /// `rbolt buckets FILE`: top-level bucket names, raw bytes unless `--format` says otherwise.
 pub(crate) fn buckets(a: &BucketsArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     exact(&a.pos.args, 1)?;
+    if a.from.raw() {
+        return super::rawread::buckets(a, out);
+    }
     let db = open_read_only(path_arg(&a.pos.args[0]), ctx.timeout)?;
     let fmt = Format::parse(&a.format);
     let tx = db.begin_read()?;
@@ -98,6 +104,9 @@ pub(crate) fn buckets(a: &BucketsArgs, ctx: &Ctx, out: &mut dyn Write) -> Result
 /// `rbolt keys FILE BUCKET...`: every key of the last bucket, sub-bucket names included.
 pub(crate) fn keys(a: &KeysArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     at_least(&a.pos.args, 2)?;
+    if a.from.raw() {
+        return super::rawread::keys(a, out);
+    }
     let path = path_arg(&a.pos.args[0]);
     let names = bucket_names(&a.pos.args[1..], a.bucket_format)?;
     let db = open_read_only(path, ctx.timeout)?;
@@ -125,6 +134,9 @@ pub(crate) fn get(a: &GetArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), Cli
     let key = parse_bytes(args[args.len() - 1].as_bytes(), &a.parse_format)?;
     if key.is_empty() {
         return Err(CliError::msg("key is required: key required"));
+    }
+    if a.from.raw() {
+        return super::rawread::get(a, &key, out);
     }
     let path = path_arg(&args[0]);
     let names = bucket_names(&args[1..args.len() - 1], a.bucket_format)?;

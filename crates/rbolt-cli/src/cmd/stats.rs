@@ -27,22 +27,12 @@ pub(crate) fn run(a: &StatsArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), C
     let prefix = bucket_names(&args[1..], a.bucket_format)?
         .pop()
         .unwrap_or_default();
-    let db = open_read_only(path_arg(&args[0]), ctx.timeout)?;
-    let tx = db.begin_read()?;
-    let mut s = rbolt::BucketStats::default();
-    let mut count = 0u64;
-    let mut res = Ok(());
-    tx.for_each_bucket(|name, b| {
-        if name.starts_with(&prefix) {
-            match b.stats() {
-                Ok(bs) => s.add(&bs),
-                Err(e) => res = Err(e),
-            }
-            count += 1;
-        }
-        Ok(())
-    })?;
-    res?;
+    let (s, count) = if a.from.raw() {
+        let snap = super::rawread::open(path_arg(&args[0]), &a.from)?;
+        super::rawread::stats(&snap, &prefix)?
+    } else {
+        engine_stats(path_arg(&args[0]), &prefix, ctx)?
+    };
     if a.json {
         return json::line(
             out,
@@ -120,6 +110,31 @@ pub(crate) fn run(a: &StatsArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), C
         percent(s.inline_bucket_inuse, s.leaf_inuse)
     )?;
     Ok(())
+}
+
+/// The stats of the active snapshot, summed over the top-level buckets matching `prefix`.
+fn engine_stats(
+    path: &std::path::Path,
+    prefix: &[u8],
+    ctx: &Ctx,
+) -> Result<(rbolt::BucketStats, u64), CliError> {
+    let db = open_read_only(path, ctx.timeout)?;
+    let tx = db.begin_read()?;
+    let mut s = rbolt::BucketStats::default();
+    let mut count = 0u64;
+    let mut res = Ok(());
+    tx.for_each_bucket(|name, b| {
+        if name.starts_with(prefix) {
+            match b.stats() {
+                Ok(bs) => s.add(&bs),
+                Err(e) => res = Err(e),
+            }
+            count += 1;
+        }
+        Ok(())
+    })?;
+    res?;
+    Ok((s, count))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use crate::fixtures::{Fx, go_helper, rbolt};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use rbolt_format::hex;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
@@ -30,10 +31,6 @@ fn go_answers(go: &std::path::Path, inputs: &[Vec<u8>]) -> Vec<(String, bool)> {
     writer.join().unwrap();
     assert!(child.wait().unwrap().success());
     answers
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// rbolt's answers, through the binary: the values are stored in a scratch database and

@@ -7,22 +7,12 @@
 use crate::lincheck::{Kind, Op, Verdict, check};
 use rbolt_raft::process::ProcessCluster;
 use rbolt_raft::{Client, ClientError, Compare, Op as KvOp, Target, Txn};
+use rbolt_testkit::rng::Rng;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const KEYS: u64 = 6;
 const CLIENTS: u64 = 5;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn key(k: u64) -> Vec<u8> {
     format!("key{k}").into_bytes()
@@ -43,18 +33,18 @@ async fn client_loop(
     end: Instant,
     history: Arc<Mutex<Vec<Op>>>,
 ) -> (u64, u64) {
-    let mut rng = Rng(seed ^ (c + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut rng = Rng::new(seed ^ (c + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut client = Client::new(addrs, Duration::from_secs(3));
     let mut last_seen = vec![None; KEYS as usize];
     let (mut done, mut unknown) = (0, 0);
     let mut seq = 0u64;
     let now = || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
     while Instant::now() < end {
-        let k = rng.next() % KEYS;
+        let k = rng.next_u64() % KEYS;
         seq += 1;
         let id = (c + 1) * 1_000_000 + seq;
         let call = now();
-        let dice = rng.next() % 100;
+        let dice = rng.next_u64() % 100;
         let kind = if dice < 45 {
             match client.put(&key(k), id.to_string().as_bytes()).await {
                 Ok(_) => Ok(Kind::Put(id)),
@@ -172,21 +162,21 @@ fn kill_nine_under_concurrent_clients_stays_linearizable() {
                 ))
             })
             .collect();
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let mut kills = 0;
         while Instant::now() + Duration::from_secs(4) < end {
-            tokio::time::sleep(Duration::from_millis(1500 + rng.next() % 1500)).await;
-            let victim = if rng.next().is_multiple_of(2) {
+            tokio::time::sleep(Duration::from_millis(1500 + rng.next_u64() % 1500)).await;
+            let victim = if rng.next_u64().is_multiple_of(2) {
                 cluster
                     .wait_leader(Duration::from_secs(5))
                     .await
                     .unwrap_or(1)
             } else {
-                1 + rng.next() % 3
+                1 + rng.next_u64() % 3
             };
             cluster.kill(victim).await.unwrap();
             kills += 1;
-            tokio::time::sleep(Duration::from_millis(500 + rng.next() % 1000)).await;
+            tokio::time::sleep(Duration::from_millis(500 + rng.next_u64() % 1000)).await;
             cluster.spawn(victim).unwrap();
         }
         let mut done = 0;

@@ -347,13 +347,8 @@ mod tests {
     /// Random inserts and allocations against a set of ids, checking lowest-fit exactly.
     #[test]
     fn matches_a_naive_first_fit_model() {
-        let mut rng = 12345u64;
-        let mut next = |m: u64| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng % m
-        };
+        let mut rng = rbolt_testkit::rng::Rng::new(12345);
+        let mut next = |m: u64| rng.below(m);
         let mut a = ArrayFree::default();
         let mut model = BTreeSet::new();
         for step in 0..20_000 {

@@ -17,20 +17,13 @@ use std::time::Instant;
 
 const FREE: u64 = 1_000_000;
 
-fn xorshift(s: &mut u64) -> u64 {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    *s
-}
-
 /// (start, len) runs of the fragmented free set, and the high-water mark.
 fn fragmented() -> (Vec<(u64, u64)>, u64) {
-    let mut rng = 0x2545_F491_4F6C_DD1D;
+    let mut rng = rbolt_testkit::rng::Rng::new(0x2545_F491_4F6C_DD1D);
     let (mut runs, mut id, mut free) = (Vec::new(), 2u64, 0u64);
     while free < FREE {
-        id += xorshift(&mut rng) % 8 + 1; // used pages
-        let len = (xorshift(&mut rng) % 8 + 1).min(FREE - free);
+        id += rng.below(8) + 1; // used pages
+        let len = (rng.below(8) + 1).min(FREE - free);
         runs.push((id, len));
         id += len;
         free += len;

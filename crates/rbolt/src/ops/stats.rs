@@ -193,10 +193,13 @@ impl Bucket<'_> {
     /// recursive count is [`stats`](Bucket::stats)`().key_n`. In a write transaction it counts
     /// the transaction's own puts and deletes.
     ///
-    /// The bbolt format stores no count, so this walks the tree, but reads only branch pages
-    /// and each leaf page's header (its element count): no keys or values, so about one
-    /// memory access per leaf page, O(n / keys per page). A corrupt or hostile tree (cycles,
-    /// shared pages, too deep) is an [`Error::Corrupted`].
+    /// The bbolt format stores no count, so the first call walks the tree, reading only branch
+    /// pages and each leaf page's header (its element count): no keys or values, about one
+    /// memory access per leaf page, O(n / keys per page). The count under each committed
+    /// branch page is then remembered by the open database until that page is rewritten, so
+    /// later calls — in any transaction, after any commit — walk only the branch pages that
+    /// changed since: O(changed pages), O(1) with no change. A corrupt or hostile tree
+    /// (cycles, shared pages, too deep) met during a walk is an [`Error::Corrupted`].
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -236,13 +239,28 @@ fn count_level(tx: &Tx, loc: Loc, inline: bool, depth: usize, seen: &mut Seen) -
             format!("tree deeper than {MAX_DEPTH} levels"),
         ));
     }
-    if let Some(pgid) = mapped_pgid(tx, loc, inline) {
+    let pgid = mapped_pgid(tx, loc, inline);
+    if let Some(pgid) = pgid {
         seen.visit(pgid)?;
     }
     let (leaf, count) = tx.view().level(loc)?;
     if leaf {
         return Ok(count as u64);
     }
+    // A committed branch page counted before: its subtree cannot have changed (see
+    // `read::counts`), so only what a commit rewrote is walked again.
+    if let Some(n) = pgid.and_then(|p| tx.shared.counts.get(p)) {
+        return Ok(n);
+    }
+    let n = count_branch(tx, loc, count, depth, seen)?;
+    if let Some(pgid) = pgid {
+        tx.shared.counts.insert(pgid, n);
+    }
+    Ok(n)
+}
+
+/// [`count_level`] of a branch level with `count` children, walked.
+fn count_branch(tx: &Tx, loc: Loc, count: usize, depth: usize, seen: &mut Seen) -> Result<u64> {
     let mut n = 0u64;
     let Loc::Page(slot) = loc else {
         for i in 0..count {

@@ -1,7 +1,8 @@
 //! The read layer: everything that turns mapped bytes into validated pages and tree levels,
 //! and the reachability walk behind the consistency check. Nothing here writes.
 
+pub(crate) mod counts;
 mod view;
 pub(crate) mod walk;
 
-pub(crate) use view::{LeafEntry, PageStep, Snapshot, View};
+pub(crate) use view::{LeafEntry, Snapshot, View};

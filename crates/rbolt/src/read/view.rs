@@ -8,6 +8,7 @@
 //! checked (in range, self-identifying, well-formed) before its bytes are used.
 
 use crate::error::{Error, Result};
+use crate::limits::{MAX_DEPTH, too_deep};
 use crate::mmap::Mapping;
 use crate::state::{BucketHandle, BucketState, Loc, MAP, Node, Slot, Staged, Val, WState};
 use rbolt_format::{BranchPage, LeafPage, Meta, PageHeader, Pgid};
@@ -31,12 +32,6 @@ pub(crate) struct View<'a> {
     pub(crate) w: Option<&'a Staged>,
 }
 
-/// One step of a lookup through a page: descend, or the answer.
-pub(crate) enum PageStep<'a> {
-    Child(Slot),
-    Found(Option<LeafEntry<'a>>),
-}
-
 /// One level of a cursor's seek: the element count, the index found, and the child to descend
 /// into (`None` at a leaf).
 pub(crate) struct SeekLevel<'a> {
@@ -54,6 +49,17 @@ enum TreePage<'a> {
         count: usize,
         index: usize,
         child: Slot,
+    },
+}
+
+/// [`TreePage`], plus the child's header for a descent that goes on.
+enum TreeStep<'a> {
+    Leaf(LeafPage<'a>),
+    Branch {
+        count: usize,
+        index: usize,
+        child: Slot,
+        header: PageHeader,
     },
 }
 
@@ -97,7 +103,13 @@ impl<'a> View<'a> {
     /// The span of page `pgid` (with its overflow), after checking it lies below the high-water
     /// mark, inside the mapping, and carries its own id.
     pub(crate) fn page_slot(self, pgid: Pgid) -> Result<Slot> {
-        let r = page_span(
+        self.page_slot_header(pgid).map(|(s, _)| s)
+    }
+
+    /// [`View::page_slot`], with the page's header (decoded for the checks anyway).
+    #[inline]
+    fn page_slot_header(self, pgid: Pgid) -> Result<(Slot, PageHeader)> {
+        let (r, h) = page_span_header(
             self.snap.map.bytes(),
             self.snap.page_size,
             self.snap.meta.pgid,
@@ -105,11 +117,12 @@ impl<'a> View<'a> {
         )?;
         let len = u32::try_from(r.end - r.start)
             .map_err(|_| Error::corrupted(pgid, "page run of 4 GiB or more"))?;
-        Ok(Slot {
+        let slot = Slot {
             off: r.start as u64,
             len,
             src: MAP,
-        })
+        };
+        Ok((slot, h))
     }
 
     pub(crate) fn root_loc(self, h: &BucketHandle) -> Result<Loc> {
@@ -262,52 +275,90 @@ impl<'a> View<'a> {
     /// branch's element count, chosen child index and that child's span.
     fn tree_page(self, s: Slot, key: &[u8]) -> Result<TreePage<'a>> {
         let bytes = self.bytes(s);
-        let pgid = self.pgid_of(s);
-        let h = PageHeader::decode(bytes).map_err(|e| Error::corrupted(pgid, e))?;
+        let h = PageHeader::decode(bytes).map_err(|e| Error::corrupted(self.pgid_of(s), e))?;
+        match self.tree_page_with(s, bytes, &h, key)? {
+            TreeStep::Leaf(p) => Ok(TreePage::Leaf(p)),
+            TreeStep::Branch {
+                count,
+                index,
+                child,
+                ..
+            } => Ok(TreePage::Branch {
+                count,
+                index,
+                child,
+            }),
+        }
+    }
+
+    /// [`View::tree_page`] for page bytes whose header `h` is already decoded; a branch step
+    /// also hands back the child's header, which checking the child's span decoded.
+    #[inline]
+    fn tree_page_with(
+        self,
+        s: Slot,
+        bytes: &'a [u8],
+        h: &PageHeader,
+        key: &[u8],
+    ) -> Result<TreeStep<'a>> {
+        let corrupt = |e: rbolt_format::FormatError| Error::corrupted(self.pgid_of(s), e);
         match h.flags {
-            rbolt_format::LEAF_PAGE => Ok(TreePage::Leaf(
-                LeafPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?,
+            rbolt_format::LEAF_PAGE => Ok(TreeStep::Leaf(
+                LeafPage::with_header(bytes, h).map_err(corrupt)?,
             )),
             rbolt_format::BRANCH_PAGE => {
-                let p = BranchPage::new(bytes).map_err(|e| Error::corrupted(pgid, e))?;
-                let index = p
-                    .child_index(key)
-                    .map_err(|e| Error::corrupted(pgid, e))?
-                    .ok_or_else(|| Error::corrupted(pgid, "branch page with no elements"))?;
-                let child = p.child(index).map_err(|e| Error::corrupted(pgid, e))?;
-                Ok(TreePage::Branch {
+                let p = BranchPage::with_header(bytes, h).map_err(corrupt)?;
+                let index = p.child_index(key).map_err(corrupt)?.ok_or_else(|| {
+                    Error::corrupted(self.pgid_of(s), "branch page with no elements")
+                })?;
+                let child = p.child(index).map_err(corrupt)?;
+                let (child, header) = self.page_slot_header(child)?;
+                Ok(TreeStep::Branch {
                     count: p.len(),
                     index,
-                    child: self.page_slot(child)?,
+                    child,
+                    header,
                 })
             }
             f => Err(Error::corrupted(
-                pgid,
+                self.pgid_of(s),
                 format!("invalid page type {f:#04x} in a tree"),
             )),
         }
     }
 
-    /// Looks `key` up in the page at `s`, decoding it once: the child to descend into, or
-    /// the matching leaf entry (if any).
-    pub(crate) fn page_lookup(self, s: Slot, key: &[u8]) -> Result<PageStep<'a>> {
-        let p = match self.tree_page(s, key)? {
-            TreePage::Branch { child, .. } => return Ok(PageStep::Child(child)),
-            TreePage::Leaf(p) => p,
-        };
-        let pgid = self.pgid_of(s);
-        let (i, exact) = p.search(key).map_err(|e| Error::corrupted(pgid, e))?;
-        if !exact {
-            return Ok(PageStep::Found(None));
+    /// Looks `key` up in the tree of pages rooted at `s`, decoding each page once and each
+    /// header once (the check of a child's span decodes the header the next level uses): the
+    /// matching leaf entry, if any. Below a page every level is a page, so the descent never
+    /// returns to nodes.
+    pub(crate) fn page_lookup(self, s: Slot, key: &[u8]) -> Result<Option<LeafEntry<'a>>> {
+        let mut s = s;
+        let mut bytes = self.bytes(s);
+        let mut h = PageHeader::decode(bytes).map_err(|e| Error::corrupted(self.pgid_of(s), e))?;
+        for _ in 0..MAX_DEPTH {
+            let p = match self.tree_page_with(s, bytes, &h, key)? {
+                TreeStep::Branch { child, header, .. } => {
+                    (s, h) = (child, header);
+                    bytes = self.bytes(s);
+                    continue;
+                }
+                TreeStep::Leaf(p) => p,
+            };
+            let corrupt = |e: rbolt_format::FormatError| Error::corrupted(self.pgid_of(s), e);
+            let (i, exact) = p.search(key).map_err(corrupt)?;
+            if !exact {
+                return Ok(None);
+            }
+            let e = p.elem(i).map_err(corrupt)?;
+            let bytes = p.bytes();
+            return Ok(Some(LeafEntry {
+                flags: e.flags,
+                key: &bytes[e.key.clone()],
+                value: &bytes[e.value.clone()],
+                value_slot: s.sub(e.value.start, e.value.len()),
+            }));
         }
-        let e = p.elem(i).map_err(|e| Error::corrupted(pgid, e))?;
-        let bytes = p.bytes();
-        Ok(PageStep::Found(Some(LeafEntry {
-            flags: e.flags,
-            key: &bytes[e.key.clone()],
-            value: &bytes[e.value.clone()],
-            value_slot: s.sub(e.value.start, e.value.len()),
-        })))
+        Err(too_deep(self.pgid_of(s)))
     }
 
     /// A cursor seek's step through `loc`, decoding a page once (as `page_lookup` does).
@@ -390,6 +441,17 @@ pub(crate) fn page_span(
     hwm: Pgid,
     pgid: Pgid,
 ) -> Result<std::ops::Range<usize>> {
+    page_span_header(map, ps, hwm, pgid).map(|(r, _)| r)
+}
+
+/// [`page_span`], with the page's header.
+#[inline]
+pub(crate) fn page_span_header(
+    map: &[u8],
+    ps: usize,
+    hwm: Pgid,
+    pgid: Pgid,
+) -> Result<(std::ops::Range<usize>, PageHeader)> {
     if pgid < Pgid(2) || pgid >= hwm {
         return Err(Error::corrupted(
             pgid,
@@ -419,5 +481,5 @@ pub(crate) fn page_span(
             format!("overflow {} runs past the end of the database", h.overflow),
         ));
     }
-    Ok(off as usize..end as usize)
+    Ok((off as usize..end as usize, h))
 }

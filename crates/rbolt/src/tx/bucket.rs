@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::limits::{DEFAULT_FILL_PERCENT, MAX_DEPTH, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::range::{KeyRange, prefix_bounds};
-use crate::read::{LeafEntry, PageStep};
+use crate::read::LeafEntry;
 use crate::state::{BucketHandle, BucketId, BucketState, Loc};
 use crate::tx::{Buckets, Cursor, Entries, Item, Iter, Keys, Pairs, Tx};
 use rbolt_format::{
@@ -101,15 +101,10 @@ impl<'tx> Bucket<'tx> {
         self.check_live()?;
         let mut loc = self.tx.view().root_loc(&self.h)?;
         for _ in 0..MAX_DEPTH {
-            // Pages: decode each one once (the hot path of every read transaction).
+            // Pages all the way down from here: decode each one once (the hot path of every
+            // read transaction).
             if let Loc::Page(s) = loc {
-                match self.tx.view().page_lookup(s, key)? {
-                    PageStep::Child(next) => {
-                        loc = Loc::Page(next);
-                        continue;
-                    }
-                    PageStep::Found(e) => return Ok(e),
-                }
+                return self.tx.view().page_lookup(s, key);
             }
             let (leaf, count) = self.tx.view().level(loc)?;
             let (i, exact) = self.tx.view().search(loc, key)?;

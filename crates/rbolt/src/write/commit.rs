@@ -26,11 +26,10 @@ use std::time::{Duration, Instant};
 const FLUSH_BYTES: usize = 8 << 20;
 /// Largest single write when coalescing a run of pages. Small on purpose: ext4 (Linux ≥ 6.16)
 /// caches a file region in folios as large as the write that created them, and a later 4 KiB
-/// write into a large folio walks every block of it. Measured on this project's VM (256 MiB
-/// written in chunks of N, then random 4 KiB pwrites): N = 4 MiB → 34 µs per later write,
-/// 1 MiB → 31 µs, 64 KiB → 6.2 µs, 16 KiB → 4.6 µs, 4 KiB → 3.0 µs; writing the 256 MiB took
-/// 0.21 s at 1 MiB, 0.35 s at 16 KiB, 0.55 s at 4 KiB. Every small commit pays the per-write
-/// cost on each page, so 16 KiB wins; Go bbolt writes page by page and never hits this.
+/// write into a large folio walks every block of it — about ten times slower after 1 MiB
+/// writes than after 16 KiB ones, while 16 KiB writes still coalesce most of a commit's
+/// pages. Every small commit pays that per-write cost on each page, so 16 KiB wins; Go bbolt
+/// writes page by page and never hits this. (docs/benchmarks.md has the measurement.)
 const MAX_WRITE: usize = 16 << 10;
 /// Collects page images and writes them in sorted, coalesced runs.
 pub(crate) struct PageWriter {
@@ -113,6 +112,7 @@ impl Spill<'_> {
         self.stats.page_count += 1;
         self.stats.page_alloc += pages * self.w.page_size as u64;
         if let Some(id) = self.w.freelist.allocate(self.txid, pages) {
+            self.w.counts.forget(id, pages);
             return Ok(id);
         }
         let id = self.hwm;
@@ -123,6 +123,8 @@ impl Spill<'_> {
             return Err(Error::MaxSizeReached);
         }
         self.w.freelist.note_alloc(self.txid, id);
+        // Ids past the high-water mark may have been counted before the file was cut.
+        self.w.counts.forget(id, pages);
         Ok(id)
     }
 

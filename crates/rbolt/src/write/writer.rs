@@ -4,6 +4,7 @@
 use crate::error::Result;
 use crate::freelist::Freelist;
 use crate::options::Options;
+use crate::read::counts::SubtreeCounts;
 use crate::storage::Storage;
 use std::fs::File;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub(crate) struct WriterData {
     pub(crate) shrink: bool,
     /// The file itself, for strict mode's check of what was written.
     pub(crate) file: Arc<File>,
+    /// Remembered subtree counts, forgotten for every page id this writer allocates.
+    pub(crate) counts: Arc<SubtreeCounts>,
     pool: Vec<Vec<u8>>,
 }
 
@@ -48,10 +51,12 @@ impl WriterData {
         page_size: usize,
         storage: Arc<dyn Storage>,
         file: Arc<File>,
+        counts: Arc<SubtreeCounts>,
         opts: &Options,
     ) -> Self {
         Self {
             freelist,
+            counts,
             file_len,
             page_size,
             storage,
