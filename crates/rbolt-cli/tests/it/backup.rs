@@ -1,8 +1,6 @@
-use crate::fixtures::{Fx, go_helper, rbolt, run};
+use crate::fixtures::{Fx, LockHolder, go_helper, rbolt, run};
 use crate::written::assert_consistent_in_go_too;
 use insta::assert_snapshot;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
 #[test]
 fn backup_copies_checks_and_matches_the_source() {
@@ -43,21 +41,9 @@ fn backup_runs_while_another_process_reads() {
     let Some(go) = go_helper() else { return };
     let fx = Fx::new();
     fx.nested();
-    let mut holder = Command::new(go)
-        .args(["lockhold", "--read-only"])
-        .arg(fx.path("fx.db"))
-        .arg("5")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(holder.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "locked");
+    let holder = LockHolder::start(&go, &fx.path("fx.db"), true, 5);
     let out = run(&fx, &["backup", "--timeout", "1s", "fx.db", "-o", "hot.db"]);
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    drop(holder);
     assert_snapshot!(out);
     assert_consistent_in_go_too(&fx.path("hot.db"));
 }

@@ -3,11 +3,9 @@
 //! then pass the engine's check and Go bbolt's, Ctrl-Z and `fg`, and a panic that must leave
 //! the terminal restored. Skipped when tmux is missing. Without a terminal, browse refuses.
 
-use crate::fixtures::{Fx, go_check, go_helper, rbolt};
-use std::io::{BufRead, BufReader};
+use crate::fixtures::{Fx, LockHolder, go_check, go_helper, rbolt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A tmux server of its own, with one 120×40 pane running `sh`; killed on drop.
@@ -182,18 +180,7 @@ fn browse_times_out_on_a_locked_file() {
     };
     let fx = Fx::new();
     fx.nested();
-    let mut holder = Command::new(&go)
-        .arg("lockhold")
-        .arg(fx.path("fx.db"))
-        .arg("5")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(holder.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "locked");
+    let holder = LockHolder::start(&go, &fx.path("fx.db"), false, 5);
     for args in [
         &["browse", "--timeout", "200ms", "fx.db"][..],
         &["browse", "--write", "--timeout", "200ms", "fx.db"],
@@ -205,8 +192,7 @@ fn browse_times_out_on_a_locked_file() {
         assert!(err.starts_with("Error: timeout"), "{args:?}: {err}");
         assert!(t.elapsed() < Duration::from_secs(3), "{args:?}");
     }
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
 }
 
 #[test]

@@ -202,3 +202,56 @@ pub(crate) fn go_check(go: &Path, path: &Path) -> (bool, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
     )
 }
+
+/// Go bbolt holding `db`'s lock (`bbolt-interop lockhold [--read-only] DB SECONDS`), from
+/// the moment it says so until it is dropped.
+pub(crate) struct LockHolder(pub(crate) std::process::Child);
+
+impl LockHolder {
+    pub(crate) fn start(go: &Path, db: &Path, read_only: bool, secs: u32) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = std::process::Command::new(go);
+        cmd.arg("lockhold");
+        if read_only {
+            cmd.arg("--read-only");
+        }
+        let mut child = cmd
+            .arg(db)
+            .arg(secs.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked");
+        LockHolder(child)
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `rbolt ARGS` in `fx`'s directory, killed after `limit`; the exit code must be 0 or 1
+/// (an answer, or a clean error — never a crash or a hang). True for 0.
+pub(crate) fn exits_0_or_1(fx: &Fx, args: &[&str], what: &str, limit: std::time::Duration) -> bool {
+    let o = rbolt(fx.dir.path())
+        .args(args)
+        .timeout(limit)
+        .output()
+        .unwrap();
+    let code = o.status.code();
+    assert!(
+        code == Some(0) || code == Some(1),
+        "{what}: `rbolt {}` ended with {:?}\nstderr: {}",
+        args.join(" "),
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    code == Some(0)
+}

@@ -7,7 +7,7 @@
 //! The seed is printed; `RBOLT_SEED` replays it, `RBOLT_FORENSIC_ROUNDS` runs longer, and
 //! `RBOLT_FORENSIC_KEEP=DIR` keeps a file salvage failed on.
 
-use crate::fixtures::{Fx, go_check, go_helper, rbolt};
+use crate::fixtures::{Fx, exits_0_or_1, go_check, go_helper};
 use crate::salvage::all_pairs;
 use rbolt_format::{BUCKET_LEAF_FLAG, LeafPage, Meta, PageHeader};
 use rbolt_testkit::r#gen::Script;
@@ -33,22 +33,9 @@ const COMMANDS: &[&[&str]] = &[
     &["inspect", "--no-lock", "h.db"],
 ];
 
-/// Runs `rbolt ARGS`; the exit code must be 0 or 1.
+/// Runs `rbolt ARGS`; the exit code must be 0 or 1. True for 0.
 fn ends_cleanly(fx: &Fx, args: &[&str], what: &str) -> bool {
-    let o = rbolt(fx.dir.path())
-        .args(args)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
-    let code = o.status.code();
-    assert!(
-        code == Some(0) || code == Some(1),
-        "{what}: `rbolt {}` ended with {:?}\nstderr: {}",
-        args.join(" "),
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    code == Some(0)
+    exits_0_or_1(fx, args, what, Duration::from_secs(30))
 }
 
 /// The page size `salvage` reads the image with (as `RawFile::open_lenient` decides).

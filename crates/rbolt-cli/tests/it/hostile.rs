@@ -3,7 +3,7 @@
 //! truncated and empty files. The seed is printed; `RBOLT_CLI_HOSTILE_SEED` replays it and
 //! `RBOLT_CLI_HOSTILE_ROUNDS` runs a longer soak.
 
-use crate::fixtures::{Fx, rbolt};
+use crate::fixtures::{Fx, exits_0_or_1};
 use std::time::Duration;
 
 const COMMANDS: &[&[&str]] = &[
@@ -29,19 +29,7 @@ const COMMANDS: &[&[&str]] = &[
 
 fn all_commands_end_cleanly(fx: &Fx, what: &str) {
     for args in COMMANDS {
-        let o = rbolt(fx.dir.path())
-            .args(*args)
-            .timeout(Duration::from_secs(20))
-            .output()
-            .unwrap();
-        let code = o.status.code();
-        assert!(
-            code == Some(0) || code == Some(1),
-            "{what}: `rbolt {}` ended with {:?}\nstderr: {}",
-            args.join(" "),
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
+        exits_0_or_1(fx, args, what, Duration::from_secs(20));
     }
 }
 

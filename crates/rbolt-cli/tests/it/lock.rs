@@ -1,45 +1,16 @@
 //! A file another process holds: `--timeout` gives up in time and says who holds it; `0`
 //! waits.
 
-use crate::fixtures::{Fx, go_helper, rbolt};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use crate::fixtures::{Fx, LockHolder, go_helper, rbolt};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// `bbolt-interop lockhold DB SECONDS`, once it says it holds the lock; killed on drop.
-struct Holder(Child);
-
-impl Holder {
-    fn start(go: &std::path::Path, db: &std::path::Path) -> Self {
-        let mut child = Command::new(go)
-            .arg("lockhold")
-            .arg(db)
-            .arg("5")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "locked");
-        Holder(child)
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn keys_times_out_on_a_locked_file() {
     let Some(go) = go_helper() else { return };
     let fx = Fx::new();
     fx.nested();
-    let holder = Holder::start(&go, &fx.path("fx.db"));
+    let holder = LockHolder::start(&go, &fx.path("fx.db"), false, 5);
     let t = Instant::now();
     let o = rbolt(fx.dir.path())
         .args(["keys", "--timeout", "200ms", "fx.db", "alpha"])
@@ -63,7 +34,7 @@ fn timeout_zero_waits_for_the_lock() {
     let Some(go) = go_helper() else { return };
     let fx = Fx::new();
     fx.nested();
-    let _holder = Holder::start(&go, &fx.path("fx.db"));
+    let _holder = LockHolder::start(&go, &fx.path("fx.db"), false, 5);
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("rbolt"))
         .current_dir(fx.dir.path())
         .args(["keys", "--timeout", "0", "fx.db", "alpha"])
@@ -83,7 +54,7 @@ fn page_level_commands_ignore_the_lock() {
     let Some(go) = go_helper() else { return };
     let fx = Fx::new();
     fx.nested();
-    let _holder = Holder::start(&go, &fx.path("fx.db"));
+    let _holder = LockHolder::start(&go, &fx.path("fx.db"), false, 5);
     let o = rbolt(fx.dir.path())
         .args(["page", "fx.db", "0"])
         .timeout(Duration::from_secs(5))

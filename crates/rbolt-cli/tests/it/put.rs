@@ -1,4 +1,4 @@
-use crate::fixtures::{Fx, rbolt, run};
+use crate::fixtures::{Fx, LockHolder, rbolt, run};
 use crate::written::{assert_consistent, assert_consistent_in_go_too, contents};
 use insta::assert_snapshot;
 
@@ -99,31 +99,19 @@ fn put_errors() {
 
 #[test]
 fn writes_give_up_on_a_locked_file() {
-    use std::io::{BufRead, BufReader};
     let Some(go) = crate::fixtures::go_helper() else {
         return;
     };
     let fx = Fx::new();
     fx.nested();
-    let mut holder = std::process::Command::new(go)
-        .arg("lockhold")
-        .arg(fx.path("fx.db"))
-        .arg("5")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(holder.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let holder = LockHolder::start(&go, &fx.path("fx.db"), false, 5);
     let start = std::time::Instant::now();
     let out = run(
         &fx,
         &["put", "--timeout", "200ms", "fx.db", "alpha", "k", "v"],
     );
     let waited = start.elapsed();
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    drop(holder);
     assert!(out.starts_with("exit: 1\nstderr: Error: timeout"), "{out}");
     assert!(waited < std::time::Duration::from_secs(2), "{waited:?}");
     assert_consistent(&fx.path("fx.db"));

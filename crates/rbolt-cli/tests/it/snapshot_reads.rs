@@ -1,7 +1,7 @@
 //! `--meta 0|1` and `--no-lock`: the read commands give the engine's output when read page
 //! by page, read an older snapshot on request, and read a file another process holds.
 
-use crate::fixtures::{Fx, go_helper, run};
+use crate::fixtures::{Fx, LockHolder, go_helper, run};
 use insta::assert_snapshot;
 
 /// Every read command, as `(args)` with the file as `F`.
@@ -113,25 +113,13 @@ fn no_lock_reads_a_file_held_by_another_process() {
     let fx = Fx::new();
     fx.nested();
     let Some(go) = go_helper() else { return };
-    let mut holder = std::process::Command::new(go)
-        .args(["lockhold", fx.path("fx.db").to_str().unwrap(), "10"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The helper says when it holds the lock.
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let holder = LockHolder::start(&go, &fx.path("fx.db"), false, 10);
     let locked = run(&fx, &["--timeout", "200ms", "keys", "fx.db", "alpha"]);
     let free = run(
         &fx,
         &["--timeout", "200ms", "keys", "--no-lock", "fx.db", "alpha"],
     );
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    drop(holder);
     assert!(locked.contains("timeout"), "{locked}");
     assert_snapshot!(free);
 }
