@@ -171,6 +171,26 @@ impl<'tx, K: Codec + ?Sized, V: Codec + ?Sized> TypedIter<'tx, K, V> {
         }
     }
 
+    /// The next decoded pair from `advance` (a step forward or back), skipping sub-buckets;
+    /// an error found when the iterator was made comes first, and ends it.
+    fn step(
+        &mut self,
+        mut advance: impl FnMut(&mut Iter<'tx>) -> Option<Result<crate::Item<'tx>>>,
+    ) -> Option<Result<(K::Out<'tx>, V::Out<'tx>)>> {
+        if let Some(e) = self.pending.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        if self.done {
+            return None;
+        }
+        loop {
+            if let Some(x) = Self::decode(advance(&mut self.inner)?) {
+                return Some(x);
+            }
+        }
+    }
+
     fn decode(item: Result<crate::Item<'tx>>) -> Option<Result<(K::Out<'tx>, V::Out<'tx>)>> {
         match item {
             Ok((_, None)) => None,
@@ -184,34 +204,12 @@ impl<'tx, K: Codec + ?Sized, V: Codec + ?Sized> Iterator for TypedIter<'tx, K, V
     type Item = Result<(K::Out<'tx>, V::Out<'tx>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(e) = self.pending.take() {
-            self.done = true;
-            return Some(Err(e));
-        }
-        if self.done {
-            return None;
-        }
-        loop {
-            if let Some(x) = Self::decode(self.inner.next()?) {
-                return Some(x);
-            }
-        }
+        self.step(Iter::next)
     }
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> DoubleEndedIterator for TypedIter<'_, K, V> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        if let Some(e) = self.pending.take() {
-            self.done = true;
-            return Some(Err(e));
-        }
-        if self.done {
-            return None;
-        }
-        loop {
-            if let Some(x) = Self::decode(self.inner.next_back()?) {
-                return Some(x);
-            }
-        }
+        self.step(Iter::next_back)
     }
 }
