@@ -42,17 +42,9 @@ pub(crate) struct SeekLevel<'a> {
     pub(crate) view: Option<LeafPage<'a>>,
 }
 
-/// A tree page decoded for one step of a descent (`Tx::tree_page`).
-enum TreePage<'a> {
-    Leaf(LeafPage<'a>),
-    Branch {
-        count: usize,
-        index: usize,
-        child: Slot,
-    },
-}
-
-/// [`TreePage`], plus the child's header for a descent that goes on.
+/// A tree page decoded for one step of a descent: a leaf's view, or a branch's element count,
+/// chosen child index, that child's span and its header (decoded by the span check, handed to
+/// the next level).
 enum TreeStep<'a> {
     Leaf(LeafPage<'a>),
     Branch {
@@ -273,22 +265,10 @@ impl<'a> View<'a> {
 
     /// Decodes the tree page at `s` once, for a descent towards `key`: a leaf's view, or a
     /// branch's element count, chosen child index and that child's span.
-    fn tree_page(self, s: Slot, key: &[u8]) -> Result<TreePage<'a>> {
+    fn tree_page(self, s: Slot, key: &[u8]) -> Result<TreeStep<'a>> {
         let bytes = self.bytes(s);
         let h = PageHeader::decode(bytes).map_err(|e| Error::corrupted(self.pgid_of(s), e))?;
-        match self.tree_page_with(s, bytes, &h, key)? {
-            TreeStep::Leaf(p) => Ok(TreePage::Leaf(p)),
-            TreeStep::Branch {
-                count,
-                index,
-                child,
-                ..
-            } => Ok(TreePage::Branch {
-                count,
-                index,
-                child,
-            }),
-        }
+        self.tree_page_with(s, bytes, &h, key)
     }
 
     /// [`View::tree_page`] for page bytes whose header `h` is already decoded; a branch step
@@ -382,7 +362,7 @@ impl<'a> View<'a> {
             });
         };
         match self.tree_page(s, key)? {
-            TreePage::Leaf(p) => {
+            TreeStep::Leaf(p) => {
                 let (index, _) = p
                     .search(key)
                     .map_err(|e| Error::corrupted(self.pgid_of(s), e))?;
@@ -393,10 +373,11 @@ impl<'a> View<'a> {
                     view: Some(p),
                 })
             }
-            TreePage::Branch {
+            TreeStep::Branch {
                 count,
                 index,
                 child,
+                ..
             } => Ok(SeekLevel {
                 count,
                 index,
