@@ -303,8 +303,11 @@ impl WState {
 
 /// What a write transaction stages until commit: its nodes and bucket table, and the arena
 /// holding copies of the keys and values passed to it.
+///
+/// Public only so the sealed [`Mode`](crate::Mode) trait can name it; not reachable from
+/// outside the crate.
 #[derive(Debug)]
-pub(crate) struct Staged {
+pub struct Staged {
     pub(crate) st: RefCell<WState>,
     pub(crate) arena: ByteArena,
 }

@@ -29,7 +29,7 @@ fn sub_name(i: u64) -> Vec<u8> {
 }
 
 /// Asserts `len`, `is_empty` and `stats().key_n` of `top` and of each sub-bucket.
-fn assert_counts(top: &Bucket<'_>, m: &Model) -> rbolt::Result<()> {
+fn assert_counts(top: &Bucket<'_, impl rbolt::Mode>, m: &Model) -> rbolt::Result<()> {
     assert_eq!(top.len()?, m.len());
     assert_eq!(top.is_empty()?, m.len() == 0);
     assert_eq!(top.stats()?.key_n, m.key_n());
