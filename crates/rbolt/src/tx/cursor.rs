@@ -230,24 +230,28 @@ impl<'tx, M: Mode> Cursor<'tx, M> {
     )]
     #[inline]
     pub fn next(&mut self) -> Result<Option<Item<'tx>>> {
-        match self.next_in_leaf_page() {
+        match self.step_in_leaf_page(true) {
             Some(item) => Ok(Some(item)),
             None => self.advance(true),
         }
     }
 
-    /// Iteration's hot loop: the next entry of the same leaf page, straight from the page's
-    /// kept view. `None` sends the step down the general path: another leaf, a node, a tree
+    /// Iteration's hot loop: the neighbouring entry of the same leaf page, straight from the
+    /// page's kept view. `None` sends the step down the general path: another leaf, a node, a tree
     /// changed since the stack was built, an unpositioned cursor, or an entry that fails its
     /// checks (reported there, with the page id).
     #[inline]
-    fn next_in_leaf_page(&mut self) -> Option<Item<'tx>> {
+    fn step_in_leaf_page(&mut self, forward: bool) -> Option<Item<'tx>> {
         if self.key.is_none() || self.generation != self.tx.view().generation() {
             return None;
         }
         let top = self.stack.last_mut()?;
         let page = top.view?;
-        let i = top.index + 1;
+        let i = if forward {
+            top.index + 1
+        } else {
+            top.index.checked_sub(1)?
+        };
         if i >= top.count {
             return None;
         }
@@ -259,8 +263,12 @@ impl<'tx, M: Mode> Cursor<'tx, M> {
     }
 
     /// Moves to the previous entry; from an unpositioned cursor, to the last.
+    #[inline]
     pub fn prev(&mut self) -> Result<Option<Item<'tx>>> {
-        self.advance(false)
+        match self.step_in_leaf_page(false) {
+            Some(item) => Ok(Some(item)),
+            None => self.advance(false),
+        }
     }
 
     fn advance(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
