@@ -11,7 +11,7 @@ impl<'tx> Bucket<'tx, ReadWrite> {
     /// Moves the sub-bucket `key` (with everything in it) from this bucket into `dst`
     /// (bbolt's `Bucket.MoveBucket`).
     ///
-    /// Errors, as in bbolt: [`Error::TxNotWritable`] in a read transaction,
+    /// Errors, as in bbolt (a read transaction's buckets have no `move_bucket`):
     /// [`Error::DifferentDb`] if `dst` belongs to another transaction,
     /// [`Error::BucketNotFound`] if `key` is missing (or a bucket involved was deleted),
     /// [`Error::IncompatibleValue`] if `key` holds a value, [`Error::SameBuckets`] if `dst` is
