@@ -222,8 +222,7 @@ impl<'tx, M: Mode> Bucket<'tx, M> {
     /// Entries whose keys start with `prefix`, in key order (double-ended, like
     /// [`Bucket::range`]).
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter<'tx, M> {
-        let (start, end) = prefix_bounds(prefix.as_ref());
-        Iter::from_bounds(*self, start, end)
+        Iter::new(*self, prefix_bounds(prefix.as_ref()))
     }
 
     /// Every entry as an [`Entry`](crate::Entry): `Value(key, value)` or `Bucket(name)`.

@@ -16,7 +16,11 @@ use crate::range::KeyRange;
 use crate::state::{BucketHandle, Loc};
 use crate::tx::{Bucket, Mode, ReadOnly, ReadWrite, Tx};
 use rbolt_format::{BUCKET_LEAF_FLAG, LeafPage};
+use smallvec::SmallVec;
 use std::ops::Bound;
+
+/// A range bound's key, inline up to 32 bytes.
+type KeyBuf = SmallVec<[u8; 32]>;
 
 /// What cursors and iterators yield: a key and its value, or `None` for a sub-bucket's name.
 /// An empty value is `Some(&[])`, never `None`.
@@ -421,18 +425,18 @@ pub struct Iter<'tx, M: Mode = ReadOnly> {
     front: Cursor<'tx, M>,
     /// Created on the first step from the back: most iterations only go forward.
     back: Option<Cursor<'tx, M>>,
-    start: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
+    start: Bound<KeyBuf>,
+    end: Bound<KeyBuf>,
     front_key: Option<&'tx [u8]>,
     back_key: Option<&'tx [u8]>,
     front_started: bool,
     done: bool,
 }
 
-fn owned(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
+fn owned(b: Bound<&[u8]>) -> Bound<KeyBuf> {
     match b {
-        Bound::Included(k) => Bound::Included(k.to_vec()),
-        Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+        Bound::Included(k) => Bound::Included(KeyBuf::from_slice(k)),
+        Bound::Excluded(k) => Bound::Excluded(KeyBuf::from_slice(k)),
         Bound::Unbounded => Bound::Unbounded,
     }
 }
@@ -443,11 +447,7 @@ impl<'tx, M: Mode> Iter<'tx, M> {
         Self::from_bounds(bucket, owned(start), owned(end))
     }
 
-    pub(crate) fn from_bounds(
-        bucket: Bucket<'tx, M>,
-        start: Bound<Vec<u8>>,
-        end: Bound<Vec<u8>>,
-    ) -> Self {
+    fn from_bounds(bucket: Bucket<'tx, M>, start: Bound<KeyBuf>, end: Bound<KeyBuf>) -> Self {
         Self {
             bucket,
             front: bucket.cursor(),
