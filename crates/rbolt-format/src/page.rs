@@ -130,6 +130,7 @@ impl<'a> LeafPage<'a> {
     }
 
     /// Number of elements.
+    #[inline]
     pub fn len(&self) -> usize {
         self.count
     }
@@ -145,6 +146,7 @@ impl<'a> LeafPage<'a> {
     }
 
     /// Element `i`, with its ranges checked against the span.
+    #[inline]
     pub fn elem(&self, i: usize) -> Result<LeafElem, FormatError> {
         if i >= self.count {
             return Err(FormatError::NoSuchElement { index: i });
@@ -214,8 +216,9 @@ impl<'a> LeafPage<'a> {
 
     /// Index of the first element whose key is ≥ `key` (may be `len()`), and whether it is an
     /// exact match. Keys are assumed sorted; on a corrupt page the answer is wrong but safe.
+    #[inline]
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool), FormatError> {
-        search_elems(self.page, self.count, LEAF_ELEM_SIZE, 4, key)
+        search_elems::<LEAF_ELEM_SIZE, 4>(self.page, self.count, key)
     }
 }
 
@@ -258,6 +261,7 @@ impl<'a> BranchPage<'a> {
     }
 
     /// Number of elements.
+    #[inline]
     pub fn len(&self) -> usize {
         self.count
     }
@@ -292,6 +296,7 @@ impl<'a> BranchPage<'a> {
     }
 
     /// Child page id of element `i`.
+    #[inline]
     pub fn child(&self, i: usize) -> Result<Pgid, FormatError> {
         if i >= self.count {
             return Err(FormatError::NoSuchElement { index: i });
@@ -309,13 +314,15 @@ impl<'a> BranchPage<'a> {
 
     /// Index of the first element whose key is ≥ `key` (may be `len()`), and whether it is an
     /// exact match.
+    #[inline]
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool), FormatError> {
-        search_elems(self.page, self.count, BRANCH_ELEM_SIZE, 0, key)
+        search_elems::<BRANCH_ELEM_SIZE, 0>(self.page, self.count, key)
     }
 
     /// Index of the child to descend into for `key`: the last element whose key is ≤ `key`, or
     /// element 0 if `key` sorts before all of them (bbolt's `searchPage`). `None` on an empty
     /// branch, which the format never writes.
+    #[inline]
     pub fn child_index(&self, key: &[u8]) -> Result<Option<usize>, FormatError> {
         if self.count == 0 {
             return Ok(None);
@@ -342,38 +349,41 @@ pub fn key_prefix(k: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// Binary search of a page's element array (elements of `esize` bytes whose key `pos, ksize`
-/// pair sits at `poff`) for the first index whose key is ≥ `key`. Each probe reads only the
+/// Binary search of a page's element array (elements of `ESIZE` bytes whose key `pos, ksize`
+/// pair sits at `POFF`) for the first index whose key is ≥ `key`. Each probe reads only the
 /// key's position and size and compares 8-byte prefixes as integers before any `memcmp`:
 /// this is the inner loop of every lookup. Keys are assumed sorted; on a corrupt page the
 /// answer is wrong but safe (every span is still bounds-checked).
-fn search_elems(
+///
+/// Constant element geometry lets the compiler fold the offsets, and the element array is
+/// sliced (checked) once, so a probe's element read needs no check of its own: the loop bound
+/// proves the index. What is left per probe is the key's span check and the compare.
+#[inline(always)]
+fn search_elems<const ESIZE: usize, const POFF: usize>(
     page: &[u8],
     count: usize,
-    esize: usize,
-    poff: usize,
     key: &[u8],
 ) -> Result<(usize, bool), FormatError> {
     let kp = key_prefix(key);
-    let (mut lo, mut hi) = (0, count);
+    let (elems, _) = page
+        .get(PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + count * ESIZE)
+        .ok_or(FormatError::ElementsOutOfBounds {
+            count: u16::try_from(count).unwrap_or(u16::MAX),
+            len: page.len(),
+        })?
+        .as_chunks::<ESIZE>();
+    let (mut lo, mut hi) = (0, elems.len());
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let base = PAGE_HEADER_SIZE + mid * esize;
-        // One check for the (pos, ksize) pair, one for the key: a probe is two bounds checks,
-        // an 8-byte integer compare and, only on equal prefixes, a memcmp.
-        let Some(&[p0, p1, p2, p3, s0, s1, s2, s3]) =
-            page.get(base + poff..).and_then(<[u8]>::first_chunk::<8>)
-        else {
-            return Err(FormatError::ElementOutOfBounds { index: mid });
-        };
-        let pos = u32::from_le_bytes([p0, p1, p2, p3]) as usize;
-        let ksize = u32::from_le_bytes([s0, s1, s2, s3]) as usize;
+        let e = &elems[mid];
+        let word = |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]) as usize;
+        let (pos, ksize) = (word(POFF), word(POFF + 4));
         if ksize == 0 {
             return Err(FormatError::EmptyKey { index: mid });
         }
         // Wrapping: a hostile `pos` then points at the wrong bytes (or none), never past the
         // page, and 64-bit targets cannot wrap at all.
-        let start = base.wrapping_add(pos);
+        let start = (PAGE_HEADER_SIZE + mid * ESIZE).wrapping_add(pos);
         let Some(k) = page.get(start..start.wrapping_add(ksize)) else {
             return Err(FormatError::ElementOutOfBounds { index: mid });
         };

@@ -87,6 +87,10 @@ pub enum Error {
 }
 
 impl Error {
+    // Cold and out of line: every page read has error exits, and building the message inline
+    // costs the hot path registers and stack in each of them.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn corrupted(pgid: impl Into<Option<Pgid>>, what: impl fmt::Display) -> Self {
         Self::Corrupted {
             pgid: pgid.into(),
@@ -94,6 +98,8 @@ impl Error {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn format(pgid: Pgid, e: FormatError) -> Self {
         Self::corrupted(pgid, e)
     }

@@ -435,33 +435,45 @@ pub(crate) fn page_span_header(
     pgid: Pgid,
 ) -> Result<(std::ops::Range<usize>, PageHeader)> {
     if pgid < Pgid(2) || pgid >= hwm {
-        return Err(Error::corrupted(
-            pgid,
-            format!("page id out of range [2, {hwm})"),
-        ));
+        return Err(span_error(pgid, SpanError::Range(hwm)));
     }
     let ps = ps as u64;
     let off = pgid.get() * ps;
-    let hdr = map
-        .get(off as usize..)
-        .ok_or_else(|| Error::corrupted(pgid, "page beyond end of file"))?;
+    let Some(hdr) = map.get(off as usize..) else {
+        return Err(span_error(pgid, SpanError::PastEnd));
+    };
     let h = PageHeader::decode(hdr).map_err(|e| Error::format(pgid, e))?;
     if h.id != pgid {
-        return Err(Error::corrupted(
-            pgid,
-            format!(
-                "page expected to be {pgid}, but self identifies as {}",
-                h.id
-            ),
-        ));
+        return Err(span_error(pgid, SpanError::WrongId(h.id)));
     }
     let pages = u64::from(h.overflow) + 1;
     let end = off + pages * ps;
     if pgid + pages > hwm || end > map.len() as u64 {
-        return Err(Error::corrupted(
-            pgid,
-            format!("overflow {} runs past the end of the database", h.overflow),
-        ));
+        return Err(span_error(pgid, SpanError::Overflow(h.overflow)));
     }
     Ok((off as usize..end as usize, h))
+}
+
+/// Why [`page_span_header`] refused a page.
+enum SpanError {
+    Range(Pgid),
+    PastEnd,
+    WrongId(Pgid),
+    Overflow(u32),
+}
+
+/// The error of a refused page span, built out of line: the span check runs at every level
+/// of every descent, and formatting a message inline would cost it registers and stack.
+#[cold]
+#[inline(never)]
+fn span_error(pgid: Pgid, e: SpanError) -> Error {
+    let what = match e {
+        SpanError::Range(hwm) => format!("page id out of range [2, {hwm})"),
+        SpanError::PastEnd => "page beyond end of file".to_owned(),
+        SpanError::WrongId(id) => {
+            format!("page expected to be {pgid}, but self identifies as {id}")
+        }
+        SpanError::Overflow(o) => format!("overflow {o} runs past the end of the database"),
+    };
+    Error::corrupted(pgid, what)
 }
