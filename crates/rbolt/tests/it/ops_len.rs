@@ -329,7 +329,12 @@ macro_rules! assert_tree {
 
 /// One random change to the model and the transaction: runs of puts and deletes, single
 /// ones, and sub-buckets created and deleted (up to three levels), in bucket `b` at `path`.
-fn random_change(rng: &mut Rng, tree: &mut Tree, path: Vec<Vec<u8>>, b: &Bucket<'_>) {
+fn random_change(
+    rng: &mut Rng,
+    tree: &mut Tree,
+    path: Vec<Vec<u8>>,
+    b: &Bucket<'_, rbolt::ReadWrite>,
+) {
     let space = key_space(path.len());
     let entries = tree.get_mut(&path).unwrap();
     match rng.below(10) {
