@@ -112,7 +112,7 @@ pub fn ops_model(data: &[u8]) {
     let t0 = db.as_ref().unwrap().begin_read().unwrap().id().get();
     snaps.insert(t0, committed.clone());
     log.push(Op::Ack(t0));
-    let mut pending: Option<(rbolt::Tx, Model_)> = None;
+    let mut pending: Option<(rbolt::Tx<rbolt::ReadWrite>, Model_)> = None;
     // The file as it was when `log` started (empty for a new file).
     let mut at_log_start: Vec<u8> = Vec::new();
     let mut i = 1;

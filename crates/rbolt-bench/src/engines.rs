@@ -51,7 +51,7 @@ impl Rbolt {
     }
 }
 
-struct RboltWriter<'a, 'tx>(&'a rbolt::Bucket<'tx>);
+struct RboltWriter<'a, 'tx>(&'a rbolt::Bucket<'tx, rbolt::ReadWrite>);
 
 impl Writer for RboltWriter<'_, '_> {
     fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {

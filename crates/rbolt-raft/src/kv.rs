@@ -6,7 +6,7 @@
 //! maps a client id (u64 LE) to `[last seq u64 LE][encoded Response]`.
 
 use crate::types::{Compare, Op, OpResult, Response, Target, Txn, Versioned, decode, encode};
-use rbolt::{Bucket, Tx};
+use rbolt::{Bucket, Mode, ReadWrite, Tx};
 use std::io;
 
 pub(crate) const KV: &[u8] = b"kv";
@@ -44,7 +44,7 @@ fn decode_value(raw: &[u8]) -> rbolt::Result<Versioned> {
 }
 
 /// Reads one key in `tx`.
-pub(crate) fn get(tx: &Tx, key: &[u8]) -> rbolt::Result<Option<Versioned>> {
+pub(crate) fn get(tx: &Tx<impl Mode>, key: &[u8]) -> rbolt::Result<Option<Versioned>> {
     let Some(kv) = tx.bucket(KV)? else {
         return Ok(None);
     };
@@ -54,7 +54,7 @@ pub(crate) fn get(tx: &Tx, key: &[u8]) -> rbolt::Result<Option<Versioned>> {
 /// Reads keys in `[start, end)` (`end` empty = no upper bound), at most `limit` of them
 /// (0 = no limit).
 pub(crate) fn range(
-    tx: &Tx,
+    tx: &Tx<impl Mode>,
     start: &[u8],
     end: &[u8],
     limit: usize,
@@ -114,7 +114,7 @@ fn validate(op: &Op, depth: usize) -> Result<(), String> {
     }
 }
 
-fn holds(kv: &Bucket<'_>, c: &Compare) -> rbolt::Result<bool> {
+fn holds(kv: &Bucket<'_, ReadWrite>, c: &Compare) -> rbolt::Result<bool> {
     let cur = kv.get(&c.key)?.map(decode_value).transpose()?;
     Ok(match (&c.target, cur) {
         (Target::Absent, cur) => cur.is_none(),
@@ -124,7 +124,7 @@ fn holds(kv: &Bucket<'_>, c: &Compare) -> rbolt::Result<bool> {
     })
 }
 
-fn run(kv: &Bucket<'_>, op: &Op, index: u64) -> rbolt::Result<OpResult> {
+fn run(kv: &Bucket<'_, ReadWrite>, op: &Op, index: u64) -> rbolt::Result<OpResult> {
     Ok(match op {
         Op::Put { key, value } => {
             let prev = kv.get(key)?.map(decode_value).transpose()?;
@@ -173,7 +173,7 @@ fn session_row(raw: &[u8]) -> rbolt::Result<(u64, &[u8])> {
 /// Applies one client request at log `index`: session check, validation, execution, and the
 /// session record, all in `tx`.
 pub(crate) fn apply(
-    tx: &Tx,
+    tx: &Tx<ReadWrite>,
     session: Option<(u64, u64)>,
     op: &Op,
     index: u64,
@@ -210,7 +210,7 @@ pub(crate) fn apply(
 
 /// FNV-1a over the key space and the session table: equal on replicas that applied the same
 /// entries, whatever their raft bookkeeping.
-pub(crate) fn data_hash(tx: &Tx) -> rbolt::Result<u64> {
+pub(crate) fn data_hash(tx: &Tx<impl Mode>) -> rbolt::Result<u64> {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {
         for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {

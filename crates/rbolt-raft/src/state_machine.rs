@@ -84,7 +84,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn raft_meta(tx: &rbolt::Tx) -> io::Result<(Option<LogId>, StoredMembership)> {
+fn raft_meta(tx: &rbolt::Tx<impl rbolt::Mode>) -> io::Result<(Option<LogId>, StoredMembership)> {
     let Some(b) = tx.bucket(RAFT).map_err(io_err)? else {
         return Ok((None, StoredMembership::default()));
     };

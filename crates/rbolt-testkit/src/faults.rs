@@ -153,7 +153,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The state `tx` sees.
-    pub fn of(tx: &rbolt::Tx) -> anyhow::Result<Self> {
+    pub fn of(tx: &rbolt::Tx<impl rbolt::Mode>) -> anyhow::Result<Self> {
         let mut layout = Vec::new();
         let mut id = rbolt::Pgid(0);
         while let Some(p) = tx.page(id)? {

@@ -8,7 +8,7 @@
 )]
 
 use anyhow::{Result, bail};
-use rbolt::{Db, Tx};
+use rbolt::{Db, ReadWrite, Tx};
 use std::collections::BTreeMap;
 
 /// The bucket holding the numbered keys.
@@ -26,7 +26,7 @@ pub fn value(n: u64) -> Vec<u8> {
 }
 
 /// Applies commit `n` in `tx`.
-pub fn apply(tx: &Tx, n: u64) -> rbolt::Result<()> {
+pub fn apply(tx: &Tx<ReadWrite>, n: u64) -> rbolt::Result<()> {
     let b = tx.create_bucket_if_not_exists(BUCKET)?;
     b.put(n.to_be_bytes(), value(n))?;
     if n.is_multiple_of(5) && n > 3 {

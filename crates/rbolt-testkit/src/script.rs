@@ -6,7 +6,7 @@
 //! adds no empty transaction.
 
 use anyhow::{Context, Result, anyhow, bail};
-use rbolt::{Bucket, Db, Options, Tx};
+use rbolt::{Bucket, Db, Mode, Options, ReadWrite, Tx};
 use std::io::Write;
 use std::path::Path;
 
@@ -44,7 +44,10 @@ pub fn parse_path(s: &str) -> Result<Vec<Vec<u8>>> {
         .collect()
 }
 
-fn ensure_path<'tx>(tx: &'tx Tx, path: &[Vec<u8>]) -> rbolt::Result<Bucket<'tx>> {
+fn ensure_path<'tx>(
+    tx: &'tx Tx<ReadWrite>,
+    path: &[Vec<u8>],
+) -> rbolt::Result<Bucket<'tx, ReadWrite>> {
     let mut b = tx.create_bucket_if_not_exists(&path[0])?;
     for name in &path[1..] {
         b = b.create_bucket_if_not_exists(name)?;
@@ -52,7 +55,7 @@ fn ensure_path<'tx>(tx: &'tx Tx, path: &[Vec<u8>]) -> rbolt::Result<Bucket<'tx>>
     Ok(b)
 }
 
-fn existing_path<'tx>(tx: &'tx Tx, path: &[Vec<u8>]) -> Result<Bucket<'tx>> {
+fn existing_path<'tx>(tx: &'tx Tx<ReadWrite>, path: &[Vec<u8>]) -> Result<Bucket<'tx, ReadWrite>> {
     let mut b = tx.bucket(&path[0])?;
     for name in &path[1..] {
         b = match b {
@@ -64,7 +67,7 @@ fn existing_path<'tx>(tx: &'tx Tx, path: &[Vec<u8>]) -> Result<Bucket<'tx>> {
 }
 
 /// Applies one op (anything but `commit`) inside `tx`.
-pub fn apply_op(tx: &Tx, line: &str) -> Result<()> {
+pub fn apply_op(tx: &Tx<ReadWrite>, line: &str) -> Result<()> {
     let f: Vec<&str> = line.split(' ').collect();
     let (op, a) = (f[0], &f[1..]);
     let want = |min: usize, max: usize| {
@@ -171,7 +174,7 @@ pub fn apply_file(
     apply(&db, ops)
 }
 
-fn dump_bucket(b: &Bucket<'_>, path: &str, out: &mut impl Write) -> Result<()> {
+fn dump_bucket(b: &Bucket<'_, impl Mode>, path: &str, out: &mut impl Write) -> Result<()> {
     for item in b.iter() {
         let (k, v) = item?;
         match v {
@@ -194,7 +197,7 @@ fn dump_bucket(b: &Bucket<'_>, path: &str, out: &mut impl Write) -> Result<()> {
 }
 
 /// Writes the dump of everything `tx` sees, in cursor order, recursively.
-pub fn dump_tx(tx: &Tx, out: &mut impl Write) -> Result<()> {
+pub fn dump_tx(tx: &Tx<impl Mode>, out: &mut impl Write) -> Result<()> {
     let mut c = tx.cursor();
     let mut item = c.first()?;
     while let Some((name, _)) = item {

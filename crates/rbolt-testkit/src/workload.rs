@@ -9,7 +9,7 @@
 
 use crate::rng::Rng;
 use crate::script::{self, hex};
-use rbolt::{Db, Options, Tx};
+use rbolt::{Db, Mode, Options, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{DefaultHasher, Hasher};
 
@@ -210,7 +210,7 @@ fn gen_op(r: &mut Rng, spec: &Spec, sh: &mut Shadow) -> String {
 }
 
 /// Hash of the canonical dump of what `tx` sees.
-pub fn state_hash(tx: &Tx) -> anyhow::Result<u64> {
+pub fn state_hash(tx: &Tx<impl Mode>) -> anyhow::Result<u64> {
     let mut out = Vec::new();
     script::dump_tx(tx, &mut out)?;
     let mut h = DefaultHasher::new();

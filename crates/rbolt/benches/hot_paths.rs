@@ -210,6 +210,28 @@ fn writes(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The first len() after a small commit, in a new read transaction: the commit rewrote
+    // the path to one leaf, so whatever len() knew about those branch pages is gone.
+    let mut r = Rng::new(6);
+    g.bench_function("len_100k_after_commit", |bench| {
+        bench.iter_custom(|iters| {
+            let mut el = Duration::ZERO;
+            for _ in 0..iters {
+                db.update(|tx| {
+                    let b = tx.bucket(b"t")?.expect("bucket t");
+                    b.put(r.random::<[u8; 24]>(), r.random::<[u8; 150]>())
+                })
+                .expect("commit");
+                let start = Instant::now();
+                let n = db
+                    .view(|tx| tx.bucket(b"t")?.expect("bucket t").len())
+                    .expect("len");
+                el += start.elapsed();
+                black_box(n);
+            }
+            el
+        })
+    });
     g.finish();
 }
 

@@ -1,5 +1,6 @@
 //! Concurrent readers: `Db` clones handed to threads, each reading its own consistent
-//! snapshot while a writer keeps committing. A reader never sees half a transaction.
+//! snapshot while a writer keeps committing. A reader never sees half a transaction. Then one
+//! snapshot shared by several threads: a read transaction is `Sync`.
 //!
 //! `cargo run -p rbolt --example readers`
 
@@ -56,6 +57,27 @@ fn main() -> rbolt::Result<()> {
         checks.iter().sum::<u64>()
     );
     assert!(checks.iter().all(|&n| n > 0));
+
+    // One snapshot, one bucket handle, read from two threads at once.
+    let tx = db.begin_read()?;
+    let accounts = tx.open_bucket("accounts")?;
+    let balances: Vec<u64> = std::thread::scope(|s| {
+        let workers: Vec<_> = ["a", "b"]
+            .map(|k| {
+                s.spawn(move || -> rbolt::Result<u64> {
+                    let v = accounts.get(k)?.expect("account");
+                    Ok(u64::from_le_bytes(v.try_into().expect("8 bytes")))
+                })
+            })
+            .into();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("reader"))
+            .collect::<rbolt::Result<_>>()
+    })?;
+    println!("one snapshot read from two threads: {balances:?}");
+    assert_eq!(balances, [800, 200]);
+    drop(tx);
     assert!(db.begin_read()?.check().is_empty());
     Ok(())
 }

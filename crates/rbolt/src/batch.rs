@@ -15,7 +15,7 @@
 
 use crate::error::{Error, Result};
 use crate::sync::lock;
-use crate::tx::Tx;
+use crate::tx::{ReadWrite, Tx};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -59,7 +59,7 @@ struct BatchState {
     member_cv: Vec<Arc<Condvar>>,
     closed: bool,
     /// The shared transaction, parked here while no member holds it.
-    tx: Option<Tx>,
+    tx: Option<Tx<ReadWrite>>,
     /// The member whose turn it is to run.
     turn: Option<usize>,
     reply: Option<Reply>,
@@ -86,10 +86,10 @@ impl Batcher {
     pub(crate) fn run<F, E>(
         &self,
         mut f: F,
-        begin: &dyn Fn() -> Result<Tx>,
+        begin: &dyn Fn() -> Result<Tx<ReadWrite>>,
     ) -> std::result::Result<(), E>
     where
-        F: FnMut(&Tx) -> std::result::Result<(), E>,
+        F: FnMut(&Tx<ReadWrite>) -> std::result::Result<(), E>,
         E: From<Error>,
     {
         if self.max_size <= 1 {
@@ -145,9 +145,14 @@ impl Batcher {
     }
 
     /// The leader's side: wait for members, run rounds until one commits, publish outcomes.
-    fn lead<F, E>(&self, batch: &Arc<Batch>, f: &mut F, begin: &dyn Fn() -> Result<Tx>) -> Outcome
+    fn lead<F, E>(
+        &self,
+        batch: &Arc<Batch>,
+        f: &mut F,
+        begin: &dyn Fn() -> Result<Tx<ReadWrite>>,
+    ) -> Outcome
     where
-        F: FnMut(&Tx) -> std::result::Result<(), E>,
+        F: FnMut(&Tx<ReadWrite>) -> std::result::Result<(), E>,
     {
         let deadline = Instant::now() + self.max_delay;
         let mut st = lock(&batch.st);
@@ -274,9 +279,9 @@ impl Drop for Ending<'_> {
 }
 
 /// Runs `f` alone in a write transaction of its own, as [`Db::update`](crate::Db::update) does.
-fn alone<F, E>(begin: &dyn Fn() -> Result<Tx>, f: &mut F) -> std::result::Result<(), E>
+fn alone<F, E>(begin: &dyn Fn() -> Result<Tx<ReadWrite>>, f: &mut F) -> std::result::Result<(), E>
 where
-    F: FnMut(&Tx) -> std::result::Result<(), E>,
+    F: FnMut(&Tx<ReadWrite>) -> std::result::Result<(), E>,
     E: From<Error>,
 {
     let tx = begin()?;
@@ -288,7 +293,7 @@ where
 /// the batch is done.
 fn follow<F, E>(batch: &Arc<Batch>, me: usize, f: &mut F) -> Outcome
 where
-    F: FnMut(&Tx) -> std::result::Result<(), E>,
+    F: FnMut(&Tx<ReadWrite>) -> std::result::Result<(), E>,
 {
     let mut st = lock(&batch.st);
     let cv = st.member_cv[me].clone();

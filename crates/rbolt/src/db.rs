@@ -16,7 +16,7 @@ use crate::shared::{Shared, State, WriterLease};
 use crate::state::{BucketState, Staged, WState};
 use crate::storage::{FileStorage, Storage};
 use crate::sync::lock;
-use crate::tx::Tx;
+use crate::tx::{ReadWrite, Tx};
 use crate::write::WriterData;
 use rbolt_format::{
     FREELIST_PAGE, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Meta, PGID_NO_FREELIST, PageHeader, Pgid, Txid,
@@ -206,11 +206,11 @@ impl Db {
             meta,
             page_size: self.shared.page_size,
         };
-        Ok(Tx::new(self.shared.clone(), snap, None, None))
+        Ok(Tx::reader(self.shared.clone(), snap))
     }
 
     /// Starts the write transaction, waiting while another one is open.
-    pub fn begin_write(&self) -> Result<Tx> {
+    pub fn begin_write(&self) -> Result<Tx<ReadWrite>> {
         if self.shared.read_only {
             return Err(Error::DatabaseReadOnly);
         }
@@ -256,11 +256,11 @@ impl Db {
             st: RefCell::new(ws),
             arena: ByteArena::new(),
         };
-        Ok(Tx::new(
+        Ok(Tx::writer(
             self.shared.clone(),
             snap,
-            Some(staged),
-            Some(data.into_inner()),
+            staged,
+            data.into_inner(),
         ))
     }
 
@@ -273,7 +273,7 @@ impl Db {
     /// Runs `f` in a write transaction: commits if it returns `Ok`, rolls back on `Err` (or
     /// on panic) and returns that error. For a closure with an error type of your own, see
     /// [`Db::try_update`].
-    pub fn update<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+    pub fn update<T>(&self, f: impl FnOnce(&Tx<ReadWrite>) -> Result<T>) -> Result<T> {
         self.try_update(f)
     }
 
@@ -311,7 +311,7 @@ impl Db {
     /// ```
     pub fn try_update<T, E: From<Error>>(
         &self,
-        f: impl FnOnce(&Tx) -> std::result::Result<T, E>,
+        f: impl FnOnce(&Tx<ReadWrite>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         let tx = self.begin_write()?;
         let v = f(&tx)?;
@@ -351,7 +351,7 @@ impl Db {
     /// ```
     pub fn batch<F>(&self, f: F) -> Result<()>
     where
-        F: FnMut(&Tx) -> Result<()>,
+        F: FnMut(&Tx<ReadWrite>) -> Result<()>,
     {
         self.try_batch(f)
     }
@@ -361,7 +361,7 @@ impl Db {
     /// rbolt error converted by `E::from`.
     pub fn try_batch<F, E>(&self, f: F) -> std::result::Result<(), E>
     where
-        F: FnMut(&Tx) -> std::result::Result<(), E>,
+        F: FnMut(&Tx<ReadWrite>) -> std::result::Result<(), E>,
         E: From<Error>,
     {
         self.batcher.run(f, &|| self.begin_write())

@@ -27,7 +27,8 @@ pub enum Error {
     /// lock would make this open wait for that one forever). Read-only opens may share a file
     /// with each other, never with a read-write open.
     DatabaseAlreadyOpen,
-    /// A write was attempted in a read-only transaction ("tx not writable").
+    /// A write was attempted in a read-only transaction ("tx not writable"). The types rule
+    /// this out for the public API; the variant stays for bbolt's error set.
     TxNotWritable,
     /// The transaction is already closed ("tx closed").
     TxClosed,

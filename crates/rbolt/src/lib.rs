@@ -9,11 +9,14 @@
 //!
 //! - [`Db`] is an open file, cheap to clone. [`Db::open`] creates it if missing; [`Options`]
 //!   sets page size, read-only mode, lock timeout and durability knobs.
-//! - [`Tx`] is a transaction. [`Db::view`] runs a closure in a read transaction,
-//!   [`Db::update`] in a write transaction that commits when the closure returns `Ok`;
-//!   [`Db::try_view`] and [`Db::try_update`] let the closure return your own error type.
+//! - [`Tx`] is a transaction: `Tx` (that is, `Tx<ReadOnly>`) reads a snapshot and is
+//!   `Send + Sync`; `Tx<ReadWrite>` also writes, and only it has `put`, `create_bucket`,
+//!   `commit` and the other writing methods. [`Db::view`] runs a closure in a read
+//!   transaction, [`Db::update`] in a write transaction that commits when the closure returns
+//!   `Ok`; [`Db::try_view`] and [`Db::try_update`] let the closure return your own error type.
 //!   [`Db::begin_read`] / [`Db::begin_write`] give you the transaction to manage; dropping it
-//!   without [`Tx::commit`] rolls back.
+//!   without [`Tx::commit`] rolls back. Code that only reads takes `&Tx<impl Mode>` (or
+//!   `Bucket<'_, impl Mode>`) and works in both.
 //! - [`Bucket`] is a named collection of key/value pairs and sub-buckets. Keys are byte
 //!   strings ordered bytewise; methods take anything `AsRef<[u8]>` (`b"k"`, `"k"`, a `Vec`).
 //! - [`Cursor`] moves over a bucket; [`Bucket::iter`], [`Bucket::range`] (any [`KeyRange`])
@@ -102,4 +105,6 @@ pub use options::Options;
 pub use range::KeyRange;
 pub use rbolt_format::{MAX_KEY_SIZE, MAX_VALUE_SIZE, Pgid, Txid};
 pub use read::walk::{CheckError, CheckOptions, KeyFormatter};
-pub use tx::{Bucket, Buckets, Cursor, Entries, Entry, Item, Iter, Keys, Pairs, Tx};
+pub use tx::{
+    Bucket, Buckets, Cursor, Entries, Entry, Item, Iter, Keys, Mode, Pairs, ReadOnly, ReadWrite, Tx,
+};

@@ -19,7 +19,7 @@ use std::ops::{Bound, Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, Rang
 /// db.update(|tx| {
 ///     let b = tx.create_bucket(b"b")?;
 ///     for k in ["a", "b", "c", "d"] { b.put(k, "")?; }
-///     let keys = |it: rbolt::Iter<'_>| it.keys().map(|k| k.map(<[u8]>::to_vec)).collect::<rbolt::Result<Vec<_>>>();
+///     let keys = |it: rbolt::Iter<'_, rbolt::ReadWrite>| it.keys().map(|k| k.map(<[u8]>::to_vec)).collect::<rbolt::Result<Vec<_>>>();
 ///     assert_eq!(keys(b.range(b"b"..b"d"))?, [b"b", b"c"]);
 ///     assert_eq!(keys(b.range("b"..="c"))?, [b"b", b"c"]);
 ///     assert_eq!(keys(b.range(..))?.len(), 4);

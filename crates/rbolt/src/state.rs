@@ -113,6 +113,10 @@ pub(crate) struct Node {
     /// False while the node holds exactly the entries of page `pgid` (children may have been
     /// materialised): commit can then copy that page and patch child ids instead of encoding.
     pub(crate) restructured: bool,
+    /// False while every entry of page `pgid` is still here, and the only entries added are
+    /// nodes split off its children: the subtree then holds what page `pgid`'s did, changed
+    /// only below the children, so commit can count it from the page's remembered count.
+    pub(crate) reshaped: bool,
 }
 
 impl Node {
@@ -135,6 +139,7 @@ impl Node {
             bucket,
             size: 0,
             restructured: true,
+            reshaped: true,
         };
         node.set_all(inodes, prefixes);
         node
@@ -149,6 +154,7 @@ impl Node {
 
     pub(crate) fn remove(&mut self, i: usize) -> Inode {
         self.restructured = true;
+        self.reshaped = true;
         let ino = self.inodes.remove(i);
         self.prefixes.remove(i);
         self.size -= ino.page_size();
@@ -165,6 +171,7 @@ impl Node {
 
     pub(crate) fn set_all(&mut self, inodes: Vec<Inode>, prefixes: Vec<u64>) {
         self.restructured = true;
+        self.reshaped = true;
         debug_assert_eq!(inodes.len(), prefixes.len());
         self.inodes = inodes;
         self.prefixes = prefixes;
@@ -173,6 +180,7 @@ impl Node {
 
     pub(crate) fn take_all(&mut self) -> (Vec<Inode>, Vec<u64>) {
         self.restructured = true;
+        self.reshaped = true;
         self.size = PAGE_HEADER_SIZE;
         (
             std::mem::take(&mut self.inodes),
@@ -182,6 +190,7 @@ impl Node {
 
     pub(crate) fn append(&mut self, (inodes, prefixes): (Vec<Inode>, Vec<u64>)) {
         self.restructured = true;
+        self.reshaped = true;
         self.size += inodes.iter().map(Inode::page_size).sum::<usize>();
         self.inodes.extend(inodes);
         self.prefixes.extend(prefixes);
@@ -189,6 +198,7 @@ impl Node {
 
     pub(crate) fn split_off(&mut self, at: usize) -> (Vec<Inode>, Vec<u64>) {
         self.restructured = true;
+        self.reshaped = true;
         let mut right = (self.inodes.split_off(at), self.prefixes.split_off(at));
         // A split near the end is what appends make: the next puts all land in the small
         // right node, so give it the room the whole node had instead of doubling up from two
@@ -303,8 +313,11 @@ impl WState {
 
 /// What a write transaction stages until commit: its nodes and bucket table, and the arena
 /// holding copies of the keys and values passed to it.
+///
+/// Public only so the sealed [`Mode`](crate::Mode) trait can name it; not reachable from
+/// outside the crate.
 #[derive(Debug)]
-pub(crate) struct Staged {
+pub struct Staged {
     pub(crate) st: RefCell<WState>,
     pub(crate) arena: ByteArena,
 }

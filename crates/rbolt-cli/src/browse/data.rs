@@ -6,7 +6,7 @@
 use crate::error::CliError;
 use crate::raw::RawFile;
 use crate::source;
-use rbolt::{Bucket, Cursor, Db, Tx};
+use rbolt::{Bucket, Cursor, Db, Mode, Tx};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -408,7 +408,7 @@ fn free_pages(path: &Path) -> Option<u64> {
     rbolt_format::freelist_id_count(&page).ok()
 }
 
-fn resolve<'tx>(tx: &'tx Tx, p: &[Vec<u8>]) -> rbolt::Result<Option<Bucket<'tx>>> {
+fn resolve<'tx, M: Mode>(tx: &'tx Tx<M>, p: &[Vec<u8>]) -> rbolt::Result<Option<Bucket<'tx, M>>> {
     let Some((first, rest)) = p.split_first() else {
         return Ok(None);
     };
@@ -420,7 +420,7 @@ fn resolve<'tx>(tx: &'tx Tx, p: &[Vec<u8>]) -> rbolt::Result<Option<Bucket<'tx>>
 }
 
 /// The bucket an edit of keys needs (the root holds only buckets).
-fn need(b: Option<Bucket<'_>>) -> rbolt::Result<Bucket<'_>> {
+fn need<M: Mode>(b: Option<Bucket<'_, M>>) -> rbolt::Result<Bucket<'_, M>> {
     b.ok_or(rbolt::Error::IncompatibleValue)
 }
 

@@ -102,13 +102,13 @@ pub(crate) fn bucket_names(args: &[OsString], f: BucketFormat) -> Result<Vec<Vec
 }
 
 /// bbolt's `findLastBucket`: every name must be a bucket inside the previous one.
-pub(crate) fn find_bucket<'tx>(
-    tx: &'tx rbolt::Tx,
+pub(crate) fn find_bucket<'tx, M: rbolt::Mode>(
+    tx: &'tx rbolt::Tx<M>,
     names: &[Vec<u8>],
-) -> Result<rbolt::Bucket<'tx>, CliError> {
+) -> Result<rbolt::Bucket<'tx, M>, CliError> {
     let not_found = || CliError::msg("bucket not found");
     let (first, rest) = names.split_first().ok_or_else(not_found)?;
-    let lookup = |r: rbolt::Result<Option<rbolt::Bucket<'tx>>>| match r {
+    let lookup = |r: rbolt::Result<Option<rbolt::Bucket<'tx, M>>>| match r {
         Ok(Some(b)) => Ok(b),
         Ok(None) | Err(rbolt::Error::IncompatibleValue | rbolt::Error::BucketNameRequired) => {
             Err(not_found())

@@ -22,14 +22,14 @@ const LISTED: usize = 20;
 /// The fresh database pairs are written into, committed in batches.
 struct Sink {
     db: rbolt::Db,
-    tx: Option<rbolt::Tx>,
+    tx: Option<rbolt::Tx<rbolt::ReadWrite>>,
     pending: u64,
     pairs: u64,
     rejected: Vec<String>,
 }
 
 impl Sink {
-    fn tx(&mut self) -> Result<&rbolt::Tx, CliError> {
+    fn tx(&mut self) -> Result<&rbolt::Tx<rbolt::ReadWrite>, CliError> {
         if self.tx.is_none() {
             self.tx = Some(self.db.begin_write()?);
         }

@@ -138,7 +138,7 @@ fn read_write_criterion(path: &std::path::Path) -> Result<(), String> {
     let mut borrowed = Vec::new();
     borrow_values(&tx, &mut borrowed);
     let name: &[u8] = b"hostile-rw-criterion";
-    let step = |i: usize, w: &rbolt::Tx| -> rbolt::Result<()> {
+    let step = |i: usize, w: &rbolt::Tx<rbolt::ReadWrite>| -> rbolt::Result<()> {
         match i {
             0 => w.create_bucket(name)?.put(b"k", b"v"),
             1 => {

@@ -13,7 +13,7 @@
 //! as free, so their bytes never matter.
 
 use crate::error::{Error, Result};
-use crate::tx::Tx;
+use crate::tx::{Mode, Tx};
 use rbolt_format::{Pgid, Txid};
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -23,7 +23,7 @@ use std::path::Path;
 /// Bytes copied per `pread`/write.
 const CHUNK: usize = 1 << 20;
 
-impl Tx {
+impl<M: Mode> Tx<M> {
     /// Writes this transaction's snapshot to `w` as a complete database file; returns the
     /// bytes written (always [`Tx::size`]). Other readers and the writer carry on meanwhile.
     ///

@@ -5,8 +5,8 @@
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::limits::check_nesting;
-use crate::tx::{Bucket, Cursor, Item, Tx};
-use crate::write::{ShrinkMode, WriterData};
+use crate::tx::{Bucket, Cursor, Item, ReadWrite, Tx};
+use crate::write::WriterData;
 
 /// Copies everything in `src` into `dst` (normally a new, empty database), like bbolt's
 /// `Compact`: buckets are recreated with their sequences, and destination buckets use fill
@@ -71,7 +71,7 @@ pub fn compact(dst: &Db, src: &Db, tx_max_size: u64) -> Result<()> {
         Some(mut tx) => {
             durable.set(tx.writer_mut());
             copied?;
-            tx.shrink.set(ShrinkMode::Now);
+            tx.shrink_now();
             tx.commit()
         }
         None => {
@@ -114,7 +114,7 @@ impl Durability {
 
 struct Copier<'a> {
     dst: &'a Db,
-    tx: Option<Tx>,
+    tx: Option<Tx<ReadWrite>>,
     size: u64,
     max: u64,
     /// Intermediate commits skip syncs (a fresh destination).
@@ -229,7 +229,10 @@ impl Copier<'_> {
 }
 
 /// The destination bucket at `path`, `None` for the empty path (the top level).
-fn dst_bucket<'t>(tx: &'t Tx, path: &[Vec<u8>]) -> Result<Option<Bucket<'t>>> {
+fn dst_bucket<'t>(
+    tx: &'t Tx<ReadWrite>,
+    path: &[Vec<u8>],
+) -> Result<Option<Bucket<'t, ReadWrite>>> {
     let Some((first, rest)) = path.split_first() else {
         return Ok(None);
     };

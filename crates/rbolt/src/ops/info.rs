@@ -5,7 +5,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::limits::check_nesting;
 use crate::sync::lock;
-use crate::tx::{Bucket, Tx};
+use crate::tx::{Bucket, Mode, Tx};
 use rbolt_format::{
     BRANCH_PAGE, FREELIST_PAGE, LEAF_PAGE, META_PAGE, PGID_NO_FREELIST, PageHeader, Pgid, Txid,
 };
@@ -89,7 +89,7 @@ pub struct PageInfo {
     pub overflow: u32,
 }
 
-impl Tx {
+impl<M: Mode> Tx<M> {
     /// Describes page `id` of this transaction's snapshot (bbolt's `Tx.Page`), or `None` if
     /// `id` is at or past the high-water mark. Free pages (including pages freed by recent
     /// commits) are reported as [`PageType::Free`]; which pages are free comes from this
@@ -192,7 +192,7 @@ pub struct BucketStructure {
     pub children: Vec<BucketStructure>,
 }
 
-impl Bucket<'_> {
+impl<M: Mode> Bucket<'_, M> {
     /// This bucket's structure, named "root" as in bbolt's `Bucket.Inspect`.
     pub fn inspect(&self) -> Result<BucketStructure> {
         inspect(self, b"root")
@@ -201,13 +201,13 @@ impl Bucket<'_> {
 
 /// Builds the structure of `b` and everything under it. Buckets still to read wait on an
 /// explicit stack, so nesting depth costs heap, not call stack.
-fn inspect(b: &Bucket<'_>, name: &[u8]) -> Result<BucketStructure> {
-    struct Frame<'tx> {
-        bucket: Bucket<'tx>,
-        iter: crate::tx::Iter<'tx>,
+fn inspect<M: Mode>(b: &Bucket<'_, M>, name: &[u8]) -> Result<BucketStructure> {
+    struct Frame<'tx, M: Mode> {
+        bucket: Bucket<'tx, M>,
+        iter: crate::tx::Iter<'tx, M>,
         s: BucketStructure,
     }
-    fn frame<'tx>(bucket: Bucket<'tx>, name: &[u8]) -> Frame<'tx> {
+    fn frame<'tx, M: Mode>(bucket: Bucket<'tx, M>, name: &[u8]) -> Frame<'tx, M> {
         Frame {
             bucket,
             iter: bucket.iter(),

@@ -4,14 +4,14 @@
 
 use crate::error::{Error, Result};
 use crate::state::BucketId;
-use crate::tx::{Bucket, Tx};
+use crate::tx::{Bucket, ReadWrite, Tx};
 use rbolt_format::BUCKET_LEAF_FLAG;
 
-impl<'tx> Bucket<'tx> {
+impl<'tx> Bucket<'tx, ReadWrite> {
     /// Moves the sub-bucket `key` (with everything in it) from this bucket into `dst`
     /// (bbolt's `Bucket.MoveBucket`).
     ///
-    /// Errors, as in bbolt: [`Error::TxNotWritable`] in a read transaction,
+    /// Errors, as in bbolt (a read transaction's buckets have no `move_bucket`):
     /// [`Error::DifferentDb`] if `dst` belongs to another transaction,
     /// [`Error::BucketNotFound`] if `key` is missing (or a bucket involved was deleted),
     /// [`Error::IncompatibleValue`] if `key` holds a value, [`Error::SameBuckets`] if `dst` is
@@ -35,7 +35,7 @@ impl<'tx> Bucket<'tx> {
     /// })?;
     /// # Ok::<(), rbolt::Error>(())
     /// ```
-    pub fn move_bucket(&self, key: impl AsRef<[u8]>, dst: &Bucket<'_>) -> Result<()> {
+    pub fn move_bucket(&self, key: impl AsRef<[u8]>, dst: &Bucket<'_, ReadWrite>) -> Result<()> {
         let key = key.as_ref();
         let (Some(src_id), Some(dst_id)) = (self.id(), dst.id()) else {
             return Err(Error::TxNotWritable);
@@ -105,7 +105,7 @@ impl<'tx> Bucket<'tx> {
 /// How many levels of sub-buckets lie below `b` (0 if none), counting no further than
 /// `limit + 1`: enough to tell a move that would nest too deep. Buckets wait on an explicit
 /// stack, so the walk costs heap, not call stack.
-fn nesting_below(b: &Bucket<'_>, limit: usize) -> Result<usize> {
+fn nesting_below(b: &Bucket<'_, ReadWrite>, limit: usize) -> Result<usize> {
     let mut deepest = 0;
     let mut stack = vec![(*b, 0usize)];
     while let Some((b, level)) = stack.pop() {
@@ -127,7 +127,7 @@ fn nesting_below(b: &Bucket<'_>, limit: usize) -> Result<usize> {
 
 /// True if bucket `target` is `b` or lies below it among the buckets opened in this
 /// transaction (a handle to a bucket below `b` can only exist if `b` was opened).
-fn contains_bucket(tx: &Tx, b: BucketId, target: BucketId) -> bool {
+fn contains_bucket(tx: &Tx<ReadWrite>, b: BucketId, target: BucketId) -> bool {
     let mut stack = vec![b];
     while let Some(x) = stack.pop() {
         if x == target {
@@ -138,14 +138,14 @@ fn contains_bucket(tx: &Tx, b: BucketId, target: BucketId) -> bool {
     false
 }
 
-impl Tx {
+impl Tx<ReadWrite> {
     /// Moves the bucket `key` from `src` to `dst`, where `None` means the top level (bbolt's
     /// `Tx.MoveBucket`). See [`Bucket::move_bucket`] for the errors.
     pub fn move_bucket(
         &self,
         key: &[u8],
-        src: Option<&Bucket<'_>>,
-        dst: Option<&Bucket<'_>>,
+        src: Option<&Bucket<'_, ReadWrite>>,
+        dst: Option<&Bucket<'_, ReadWrite>>,
     ) -> Result<()> {
         let root = self.root();
         let src = src.copied().unwrap_or(root);

@@ -35,8 +35,7 @@ use crate::error::{Error, Result};
 use crate::freelist::FreelistType;
 use crate::limits::{MAX_DEPTH, check_nesting, too_deep};
 use crate::state::Loc;
-use crate::tx::Bucket;
-use crate::write::ShrinkMode;
+use crate::tx::{Bucket, ReadWrite, Tx};
 use rbolt_format::{BUCKET_LEAF_FLAG, Pgid};
 
 impl Db {
@@ -91,7 +90,7 @@ impl Db {
         let mut stale = 0;
         for _ in 0..MAX_ROUNDS {
             let mut tx = self.begin_write()?;
-            tx.shrink.set(ShrinkMode::Now);
+            tx.shrink_now();
             let hwm = tx.snap.meta.pgid;
             let w = tx.writer_mut();
             w.freelist.set_kind(FreelistType::Array);
@@ -154,20 +153,20 @@ const MAX_ROUNDS: usize = 4096;
 /// pages — until `budget` pages have been marked. Pages to visit wait on an explicit stack,
 /// so tree depth and bucket nesting cost heap, not call stack.
 fn relocate<'tx>(
-    tx: &'tx crate::tx::Tx,
-    b: Bucket<'tx>,
+    tx: &'tx Tx<ReadWrite>,
+    b: Bucket<'tx, ReadWrite>,
     packed: Pgid,
     budget: &mut u64,
 ) -> Result<()> {
     struct Step<'a> {
-        bucket: Bucket<'a>,
+        bucket: Bucket<'a, ReadWrite>,
         id: usize,
         pgid: Pgid,
         is_root: bool,
         depth: usize,
         nesting: usize,
     }
-    let root_step = |bucket: Bucket<'tx>, nesting: usize| -> Option<Step<'tx>> {
+    let root_step = |bucket: Bucket<'tx, ReadWrite>, nesting: usize| -> Option<Step<'tx>> {
         let id = bucket.id()?;
         let root = tx.view().bucket_state(id).header.root;
         // Inline buckets have no pages of their own.
@@ -236,7 +235,7 @@ fn relocate<'tx>(
 }
 
 /// The first key under `loc` (pages only), if there is one.
-fn first_key(tx: &crate::tx::Tx, mut loc: Loc, depth: usize) -> Result<Option<&[u8]>> {
+fn first_key(tx: &Tx<ReadWrite>, mut loc: Loc, depth: usize) -> Result<Option<&[u8]>> {
     for _ in depth..MAX_DEPTH {
         let (leaf, count) = tx.view().level(loc)?;
         if count == 0 {

@@ -6,7 +6,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_DEPTH, check_nesting};
 use crate::state::{Loc, MAP};
-use crate::tx::{Bucket, Tx};
+use crate::tx::{Bucket, Mode, Tx};
 use rbolt_format::{
     BUCKET_LEAF_FLAG, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, PageHeader, Pgid,
 };
@@ -101,7 +101,7 @@ impl BucketStats {
 struct Seen(Vec<u64>);
 
 impl Seen {
-    fn new(tx: &Tx) -> Self {
+    fn new<M: Mode>(tx: &Tx<M>) -> Self {
         // Only mapped pages can be visited (`page_span`): the map bounds the size even if a
         // meta's high-water mark were wild.
         let pages = tx
@@ -134,7 +134,7 @@ impl Seen {
 
 /// The page id of a mapped page level, `None` for inline pages (slices of their parent's
 /// leaf) and for nodes.
-fn mapped_pgid(tx: &Tx, loc: Loc, inline: bool) -> Option<Pgid> {
+fn mapped_pgid<M: Mode>(tx: &Tx<M>, loc: Loc, inline: bool) -> Option<Pgid> {
     match loc {
         Loc::Page(slot) if !inline && slot.src == MAP => {
             Some(Pgid(slot.off / tx.snap.page_size as u64))
@@ -148,7 +148,7 @@ struct StatsWalk {
     seen: Seen,
 }
 
-impl<'tx> Bucket<'tx> {
+impl<'tx, M: Mode> Bucket<'tx, M> {
     /// Page and key statistics for this bucket and all its sub-buckets, with bbolt's
     /// definitions (`Bucket.Stats`). In a read transaction, or for buckets a write transaction
     /// has not changed, they describe the pages on disk. Nodes a write transaction changed are
@@ -187,7 +187,7 @@ impl<'tx> Bucket<'tx> {
     }
 }
 
-impl Bucket<'_> {
+impl<M: Mode> Bucket<'_, M> {
     /// The number of entries in this bucket: keys with values plus sub-bucket names, exactly
     /// what [`iter`](Bucket::iter) yields. Sub-buckets' own contents are not counted; bbolt's
     /// recursive count is [`stats`](Bucket::stats)`().key_n`. In a write transaction it counts
@@ -232,7 +232,13 @@ impl Bucket<'_> {
 
 /// Entries under one level: leaf headers' counts, summed through branch levels. `inline`:
 /// `loc` is an inline bucket's page (part of its parent's leaf, so not a page of its own).
-fn count_level(tx: &Tx, loc: Loc, inline: bool, depth: usize, seen: &mut Seen) -> Result<u64> {
+fn count_level<M: Mode>(
+    tx: &Tx<M>,
+    loc: Loc,
+    inline: bool,
+    depth: usize,
+    seen: &mut Seen,
+) -> Result<u64> {
     if depth >= MAX_DEPTH {
         return Err(Error::corrupted(
             None,
@@ -260,7 +266,13 @@ fn count_level(tx: &Tx, loc: Loc, inline: bool, depth: usize, seen: &mut Seen) -
 }
 
 /// [`count_level`] of a branch level with `count` children, walked.
-fn count_branch(tx: &Tx, loc: Loc, count: usize, depth: usize, seen: &mut Seen) -> Result<u64> {
+fn count_branch<M: Mode>(
+    tx: &Tx<M>,
+    loc: Loc,
+    count: usize,
+    depth: usize,
+    seen: &mut Seen,
+) -> Result<u64> {
     let mut n = 0u64;
     let Loc::Page(slot) = loc else {
         for i in 0..count {
@@ -292,15 +304,15 @@ fn count_branch(tx: &Tx, loc: Loc, count: usize, depth: usize, seen: &mut Seen) 
     Ok(n)
 }
 
-fn ps(tx: &Tx) -> u64 {
+fn ps<M: Mode>(tx: &Tx<M>) -> u64 {
     tx.snap.page_size as u64
 }
 
 /// Statistics of bucket `b`'s own tree; its sub-buckets are pushed onto `children`.
-fn bucket_stats<'tx>(
-    b: &Bucket<'tx>,
+fn bucket_stats<'tx, M: Mode>(
+    b: &Bucket<'tx, M>,
     w: &mut StatsWalk,
-    children: &mut Vec<Bucket<'tx>>,
+    children: &mut Vec<Bucket<'tx, M>>,
 ) -> Result<BucketStats> {
     let tx = b.tx();
     let root = tx.view().root_loc(&b.handle())?;
@@ -321,14 +333,14 @@ fn bucket_stats<'tx>(
 
 /// Walks one level of a bucket's tree (recursing at most [`MAX_DEPTH`] levels, through its
 /// own pages only).
-fn walk_level<'tx>(
-    b: &Bucket<'tx>,
+fn walk_level<'tx, M: Mode>(
+    b: &Bucket<'tx, M>,
     w: &mut StatsWalk,
     loc: Loc,
     depth: usize,
     inline: bool,
     s: &mut BucketStats,
-    sub_buckets: &mut Vec<Bucket<'tx>>,
+    sub_buckets: &mut Vec<Bucket<'tx, M>>,
 ) -> Result<()> {
     let tx = b.tx();
     if depth >= MAX_DEPTH {
@@ -417,7 +429,7 @@ fn walk_level<'tx>(
     Ok(())
 }
 
-fn branch_key_len(tx: &Tx, loc: Loc, i: usize) -> Result<usize> {
+fn branch_key_len<M: Mode>(tx: &Tx<M>, loc: Loc, i: usize) -> Result<usize> {
     match loc {
         Loc::Page(slot) => {
             let p = tx.view().branch_page(slot)?;

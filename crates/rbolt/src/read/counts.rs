@@ -1,18 +1,24 @@
-//! Remembered entry counts of committed subtrees, so that `Bucket::len` after a commit costs
-//! only the pages the commit rewrote.
+//! Remembered entry counts of committed subtrees, so that `Bucket::len` costs O(1) after a
+//! commit, and only the pages no one has counted yet on a database just opened.
 //!
 //! A committed page never changes while any snapshot can reach it: copy-on-write gives every
 //! change a new page, and a freed page is reused only after the last reader that could see it
-//! has gone. So the count under a branch page, once walked, holds until the writer allocates
-//! that page id again — and the writer forgets the id at exactly that point ([`forget`]), before
-//! it writes anything there. Only pages of the mapping are remembered, never a writer's staged
-//! nodes, and only subtrees that were walked without error.
+//! has gone. So the count under a branch page holds until the writer allocates that page id
+//! again — and the writer forgets the id at exactly that point ([`forget`]), before it writes
+//! anything there. Counts come from two places: a `len` walk that finished without error, and
+//! the writer, which counts every branch page it writes from its children (their counts from
+//! the same spill, from here, or from a leaf's header) and hands them over with
+//! [`insert_all`] once the commit's meta is durable — so a failed commit, whose page ids go
+//! back to the freelist, leaves nothing behind. Only pages of the mapping are remembered,
+//! never a writer's staged nodes.
 //!
 //! [`forget`]: SubtreeCounts::forget
+//! [`insert_all`]: SubtreeCounts::insert_all
 
 use crate::sync::lock;
 use rbolt_format::Pgid;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 /// Branch pages are a few percent of a tree, so a full map stays small (a million keys on
@@ -21,7 +27,29 @@ const MAX_ENTRIES: usize = 1 << 20;
 
 /// Entry counts by branch page id, shared by every transaction of one open database.
 #[derive(Debug, Default)]
-pub(crate) struct SubtreeCounts(Mutex<HashMap<Pgid, u64>>);
+pub(crate) struct SubtreeCounts(Mutex<HashMap<Pgid, u64, BuildHasherDefault<PgidHasher>>>);
+
+/// A multiplicative hash for page ids. Every commit looks up, forgets and inserts a few ids,
+/// and SipHash was most of that cost. Flooding is no concern: the ids are distinct integers
+/// below the file's page count, which the multiply spreads over the table's high bits.
+#[derive(Default)]
+struct PgidHasher(u64);
+
+impl Hasher for PgidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 impl SubtreeCounts {
     /// The remembered count under branch page `pgid`.
@@ -34,6 +62,19 @@ impl SubtreeCounts {
         let mut m = lock(&self.0);
         if m.len() < MAX_ENTRIES || m.contains_key(&pgid) {
             m.insert(pgid, n);
+        }
+    }
+
+    /// Remembers the counts a commit computed for the branch pages it wrote, now committed.
+    pub(crate) fn insert_all(&self, counted: &[(Pgid, u64)]) {
+        if counted.is_empty() {
+            return;
+        }
+        let mut m = lock(&self.0);
+        for &(pgid, n) in counted {
+            if m.len() < MAX_ENTRIES || m.contains_key(&pgid) {
+                m.insert(pgid, n);
+            }
         }
     }
 

@@ -65,6 +65,7 @@ pub(crate) struct LeafEntry<'a> {
 }
 
 impl<'a> View<'a> {
+    #[inline]
     pub(crate) fn bytes(self, s: Slot) -> &'a [u8] {
         if s.src == MAP {
             &self.snap.map.bytes()[s.off as usize..s.off as usize + s.len as usize]

@@ -10,7 +10,7 @@ use crate::limits::{DEFAULT_FILL_PERCENT, MAX_DEPTH, MAX_FILL_PERCENT, MIN_FILL_
 use crate::range::{KeyRange, prefix_bounds};
 use crate::read::LeafEntry;
 use crate::state::{BucketHandle, BucketId, BucketState, Loc};
-use crate::tx::{Buckets, Cursor, Entries, Item, Iter, Keys, Pairs, Tx};
+use crate::tx::{Buckets, Cursor, Entries, Item, Iter, Keys, Mode, Pairs, ReadOnly, ReadWrite, Tx};
 use rbolt_format::{
     BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, LEAF_PAGE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
     PageHeader, Pgid,
@@ -20,13 +20,20 @@ use std::ops::Bound;
 
 /// A bucket in a transaction. Get one from [`Tx::bucket`], [`Tx::create_bucket`] or a parent
 /// bucket's [`Bucket::bucket`].
-#[derive(Clone, Copy)]
-pub struct Bucket<'tx> {
-    tx: &'tx Tx,
+pub struct Bucket<'tx, M: Mode = ReadOnly> {
+    tx: &'tx Tx<M>,
     h: BucketHandle,
 }
 
-impl fmt::Debug for Bucket<'_> {
+impl<M: Mode> Clone for Bucket<'_, M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M: Mode> Copy for Bucket<'_, M> {}
+
+impl<M: Mode> fmt::Debug for Bucket<'_, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Bucket")
             .field("root", &self.root())
@@ -48,13 +55,13 @@ fn empty_bucket_value() -> [u8; BUCKET_HEADER_SIZE + 16] {
     v
 }
 
-impl<'tx> Bucket<'tx> {
-    pub(crate) fn new(tx: &'tx Tx, h: BucketHandle) -> Self {
+impl<'tx, M: Mode> Bucket<'tx, M> {
+    pub(crate) fn new(tx: &'tx Tx<M>, h: BucketHandle) -> Self {
         Self { tx, h }
     }
 
     /// The transaction this handle belongs to.
-    pub(crate) fn tx(&self) -> &'tx Tx {
+    pub(crate) fn tx(&self) -> &'tx Tx<M> {
         self.tx
     }
 
@@ -75,12 +82,6 @@ impl<'tx> Bucket<'tx> {
             Some(id) if self.tx.view().bucket_state(id).deleted => Err(Error::BucketNotFound),
             _ => Ok(()),
         }
-    }
-
-    fn writable_id(&self) -> Result<BucketId> {
-        let id = self.id().ok_or(Error::TxNotWritable)?;
-        self.check_live()?;
-        Ok(id)
     }
 
     /// True in a write transaction.
@@ -137,6 +138,151 @@ impl<'tx> Bucket<'tx> {
             .map(|e| e.value))
     }
 
+    /// The sub-bucket `name`, or `None` if there is none (or `name` holds a plain value).
+    pub fn bucket(&self, name: impl AsRef<[u8]>) -> Result<Option<Bucket<'tx, M>>> {
+        self.bucket_bytes(name.as_ref())
+    }
+
+    /// The sub-bucket `name`; [`Error::BucketNotFound`] if there is none (or `name` holds a
+    /// plain value).
+    pub fn open_bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'tx, M>> {
+        self.bucket_bytes(name.as_ref())?
+            .ok_or(Error::BucketNotFound)
+    }
+
+    fn bucket_bytes(&self, name: &[u8]) -> Result<Option<Bucket<'tx, M>>> {
+        if let Some(id) = self.id() {
+            self.check_live()?;
+            let cached = self.tx.view().bucket_state(id).children.get(name).copied();
+            if let Some(c) = cached {
+                return Ok(Some(Bucket::new(self.tx, BucketHandle::Write(c))));
+            }
+        }
+        let Some(e) = self.lookup(name)? else {
+            return Ok(None);
+        };
+        if e.flags & BUCKET_LEAF_FLAG == 0 {
+            return Ok(None);
+        }
+        let header = BucketHeader::decode(e.value).map_err(|err| Error::corrupted(None, err))?;
+        let inline = (header.root == Pgid(0)).then(|| {
+            e.value_slot
+                .sub(BUCKET_HEADER_SIZE, e.value.len() - BUCKET_HEADER_SIZE)
+        });
+        let h = match self.id() {
+            None => BucketHandle::Read {
+                root: header.root,
+                inline,
+                seq: header.sequence,
+            },
+            Some(parent) => {
+                let mut st = self.tx.view().wstate_mut();
+                let c = st.buckets.len();
+                let depth = st.buckets[parent].depth + 1;
+                st.buckets.push(BucketState::new(header, inline, depth));
+                st.buckets[parent].children.insert(name.to_vec(), c);
+                BucketHandle::Write(c)
+            }
+        };
+        Ok(Some(Bucket::new(self.tx, h)))
+    }
+
+    /// The bucket's sequence counter.
+    pub fn sequence(&self) -> u64 {
+        match self.h {
+            BucketHandle::Read { seq, .. } => seq,
+            BucketHandle::Write(id) => self.tx.view().bucket_state(id).header.sequence,
+        }
+    }
+
+    /// The fill percent used when this bucket's pages split at commit.
+    pub fn fill_percent(&self) -> f64 {
+        match self.h {
+            BucketHandle::Read { .. } => DEFAULT_FILL_PERCENT,
+            BucketHandle::Write(id) => self.tx.view().bucket_state(id).fill_percent,
+        }
+    }
+
+    /// A cursor over this bucket.
+    pub fn cursor(&self) -> Cursor<'tx, M> {
+        Cursor::new(self.tx, self.h)
+    }
+
+    /// All entries in key order; iterate backwards with `.rev()`.
+    pub fn iter(&self) -> Iter<'tx, M> {
+        Iter::new(*self, ..)
+    }
+
+    /// Entries whose keys fall in `range`: `b.range(b"a"..b"m")`, `b.range("a"..)`,
+    /// `b.range(&lo..=&hi)`, `b.range(..)` — any [`KeyRange`].
+    pub fn range(&self, range: impl KeyRange) -> Iter<'tx, M> {
+        Iter::new(*self, range)
+    }
+
+    /// Entries whose keys start with `prefix`, in key order (double-ended, like
+    /// [`Bucket::range`]).
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter<'tx, M> {
+        Iter::new(*self, prefix_bounds(prefix.as_ref()))
+    }
+
+    /// Every entry as an [`Entry`](crate::Entry): `Value(key, value)` or `Bucket(name)`.
+    pub fn entries(&self) -> Entries<'tx, M> {
+        self.iter().entries()
+    }
+
+    /// `(key, value)` of every plain value, skipping sub-buckets.
+    pub fn pairs(&self) -> Pairs<'tx, M> {
+        self.iter().pairs()
+    }
+
+    /// Keys of every plain value, skipping sub-buckets.
+    pub fn keys(&self) -> Keys<'tx, M> {
+        self.iter().keys()
+    }
+
+    /// Names of the sub-buckets, in order.
+    pub fn buckets(&self) -> Buckets<'tx, M> {
+        self.iter().buckets()
+    }
+
+    /// The first entry (smallest key), as [`Cursor::first`] returns it.
+    pub fn first(&self) -> Result<Option<Item<'tx>>> {
+        self.cursor().first()
+    }
+
+    /// The last entry (largest key), as [`Cursor::last`] returns it.
+    pub fn last(&self) -> Result<Option<Item<'tx>>> {
+        self.cursor().last()
+    }
+
+    /// True if `key` holds a plain value (what [`Bucket::get`] would return); a sub-bucket's
+    /// name is `false`, as with `get`.
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Calls `f` for every entry in key order (bbolt's `ForEach`).
+    pub fn for_each(&self, mut f: impl FnMut(Item<'tx>) -> Result<()>) -> Result<()> {
+        for item in self.iter() {
+            f(item?)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for every sub-bucket's name in order (bbolt's `ForEachBucket`).
+    pub fn for_each_bucket(&self, mut f: impl FnMut(&'tx [u8]) -> Result<()>) -> Result<()> {
+        self.for_each(|(k, v)| if v.is_none() { f(k) } else { Ok(()) })
+    }
+}
+
+/// Writing: only in a write transaction.
+impl<'tx> Bucket<'tx, ReadWrite> {
+    fn writable_id(&self) -> Result<BucketId> {
+        let id = self.id().ok_or(Error::TxNotWritable)?;
+        self.check_live()?;
+        Ok(id)
+    }
+
     /// Stores `value` under `key`, replacing any value. Both are copied.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         self.put_bytes(key.as_ref(), value.as_ref())
@@ -174,55 +320,6 @@ impl<'tx> Bucket<'tx> {
         }
     }
 
-    /// The sub-bucket `name`, or `None` if there is none (or `name` holds a plain value).
-    pub fn bucket(&self, name: impl AsRef<[u8]>) -> Result<Option<Bucket<'tx>>> {
-        self.bucket_bytes(name.as_ref())
-    }
-
-    /// The sub-bucket `name`; [`Error::BucketNotFound`] if there is none (or `name` holds a
-    /// plain value).
-    pub fn open_bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'tx>> {
-        self.bucket_bytes(name.as_ref())?
-            .ok_or(Error::BucketNotFound)
-    }
-
-    fn bucket_bytes(&self, name: &[u8]) -> Result<Option<Bucket<'tx>>> {
-        if let Some(id) = self.id() {
-            self.check_live()?;
-            let cached = self.tx.view().bucket_state(id).children.get(name).copied();
-            if let Some(c) = cached {
-                return Ok(Some(Bucket::new(self.tx, BucketHandle::Write(c))));
-            }
-        }
-        let Some(e) = self.lookup(name)? else {
-            return Ok(None);
-        };
-        if e.flags & BUCKET_LEAF_FLAG == 0 {
-            return Ok(None);
-        }
-        let header = BucketHeader::decode(e.value).map_err(|err| Error::corrupted(None, err))?;
-        let inline = (header.root == Pgid(0)).then(|| {
-            e.value_slot
-                .sub(BUCKET_HEADER_SIZE, e.value.len() - BUCKET_HEADER_SIZE)
-        });
-        let h = match self.id() {
-            None => BucketHandle::Read {
-                root: header.root,
-                inline,
-                seq: header.sequence,
-            },
-            Some(parent) => {
-                let mut st = self.tx.view().wstate_mut();
-                let c = st.buckets.len();
-                let depth = st.buckets[parent].depth + 1;
-                st.buckets.push(BucketState::new(header, inline, depth));
-                st.buckets[parent].children.insert(name.to_vec(), c);
-                BucketHandle::Write(c)
-            }
-        };
-        Ok(Some(Bucket::new(self.tx, h)))
-    }
-
     fn check_name(name: &[u8]) -> Result<()> {
         if name.is_empty() {
             return Err(Error::BucketNameRequired);
@@ -236,7 +333,7 @@ impl<'tx> Bucket<'tx> {
     /// Creates the sub-bucket `name`. [`Error::BucketExists`] if it exists,
     /// [`Error::IncompatibleValue`] if `name` holds a value, [`Error::BucketNestingTooDeep`]
     /// if it would lie deeper than [`crate::MAX_NESTING`].
-    pub fn create_bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'tx>> {
+    pub fn create_bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'tx, ReadWrite>> {
         let name = name.as_ref();
         let id = self.writable_id()?;
         Self::check_name(name)?;
@@ -261,7 +358,10 @@ impl<'tx> Bucket<'tx> {
     }
 
     /// Returns the sub-bucket `name`, creating it if needed.
-    pub fn create_bucket_if_not_exists(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'tx>> {
+    pub fn create_bucket_if_not_exists(
+        &self,
+        name: impl AsRef<[u8]>,
+    ) -> Result<Bucket<'tx, ReadWrite>> {
         let name = name.as_ref();
         self.writable_id()?;
         Self::check_name(name)?;
@@ -292,14 +392,6 @@ impl<'tx> Bucket<'tx> {
         self.tx.wctx().delete_entry(id, name)
     }
 
-    /// The bucket's sequence counter.
-    pub fn sequence(&self) -> u64 {
-        match self.h {
-            BucketHandle::Read { seq, .. } => seq,
-            BucketHandle::Write(id) => self.tx.view().bucket_state(id).header.sequence,
-        }
-    }
-
     /// Sets the sequence counter.
     pub fn set_sequence(&self, v: u64) -> Result<()> {
         let id = self.writable_id()?;
@@ -318,14 +410,6 @@ impl<'tx> Bucket<'tx> {
         Ok(v)
     }
 
-    /// The fill percent used when this bucket's pages split at commit.
-    pub fn fill_percent(&self) -> f64 {
-        match self.h {
-            BucketHandle::Read { .. } => DEFAULT_FILL_PERCENT,
-            BucketHandle::Write(id) => self.tx.view().bucket_state(id).fill_percent,
-        }
-    }
-
     /// Sets the fill percent for the rest of this transaction: from 0.1 to 1.0 (bbolt's
     /// range), anything else is [`Error::InvalidArgument`]. Use 1.0 for append-only loads to
     /// pack pages full.
@@ -338,65 +422,6 @@ impl<'tx> Bucket<'tx> {
         }
         self.tx.view().wstate_mut().buckets[id].fill_percent = f;
         Ok(())
-    }
-
-    /// A cursor over this bucket.
-    pub fn cursor(&self) -> Cursor<'tx> {
-        Cursor::new(self.tx, self.h)
-    }
-
-    /// All entries in key order; iterate backwards with `.rev()`.
-    pub fn iter(&self) -> Iter<'tx> {
-        Iter::new(*self, ..)
-    }
-
-    /// Entries whose keys fall in `range`: `b.range(b"a"..b"m")`, `b.range("a"..)`,
-    /// `b.range(&lo..=&hi)`, `b.range(..)` — any [`KeyRange`].
-    pub fn range(&self, range: impl KeyRange) -> Iter<'tx> {
-        Iter::new(*self, range)
-    }
-
-    /// Entries whose keys start with `prefix`, in key order (double-ended, like
-    /// [`Bucket::range`]).
-    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter<'tx> {
-        let (start, end) = prefix_bounds(prefix.as_ref());
-        Iter::from_bounds(*self, start, end)
-    }
-
-    /// Every entry as an [`Entry`](crate::Entry): `Value(key, value)` or `Bucket(name)`.
-    pub fn entries(&self) -> Entries<'tx> {
-        self.iter().entries()
-    }
-
-    /// `(key, value)` of every plain value, skipping sub-buckets.
-    pub fn pairs(&self) -> Pairs<'tx> {
-        self.iter().pairs()
-    }
-
-    /// Keys of every plain value, skipping sub-buckets.
-    pub fn keys(&self) -> Keys<'tx> {
-        self.iter().keys()
-    }
-
-    /// Names of the sub-buckets, in order.
-    pub fn buckets(&self) -> Buckets<'tx> {
-        self.iter().buckets()
-    }
-
-    /// The first entry (smallest key), as [`Cursor::first`] returns it.
-    pub fn first(&self) -> Result<Option<Item<'tx>>> {
-        self.cursor().first()
-    }
-
-    /// The last entry (largest key), as [`Cursor::last`] returns it.
-    pub fn last(&self) -> Result<Option<Item<'tx>>> {
-        self.cursor().last()
-    }
-
-    /// True if `key` holds a plain value (what [`Bucket::get`] would return); a sub-bucket's
-    /// name is `false`, as with `get`.
-    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        Ok(self.get(key)?.is_some())
     }
 
     /// Deletes every plain value whose key falls in `range`, leaving sub-buckets alone, in one
@@ -450,18 +475,5 @@ impl<'tx> Bucket<'tx> {
             item = c.next()?;
         }
         Ok(deleted)
-    }
-
-    /// Calls `f` for every entry in key order (bbolt's `ForEach`).
-    pub fn for_each(&self, mut f: impl FnMut(Item<'tx>) -> Result<()>) -> Result<()> {
-        for item in self.iter() {
-            f(item?)?;
-        }
-        Ok(())
-    }
-
-    /// Calls `f` for every sub-bucket's name in order (bbolt's `ForEachBucket`).
-    pub fn for_each_bucket(&self, mut f: impl FnMut(&'tx [u8]) -> Result<()>) -> Result<()> {
-        self.for_each(|(k, v)| if v.is_none() { f(k) } else { Ok(()) })
     }
 }

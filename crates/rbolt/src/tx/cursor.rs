@@ -14,9 +14,13 @@ use crate::error::{Error, Result};
 use crate::limits::MAX_DEPTH;
 use crate::range::KeyRange;
 use crate::state::{BucketHandle, Loc};
-use crate::tx::{Bucket, Tx};
+use crate::tx::{Bucket, Mode, ReadOnly, ReadWrite, Tx};
 use rbolt_format::{BUCKET_LEAF_FLAG, LeafPage};
+use smallvec::SmallVec;
 use std::ops::Bound;
+
+/// A range bound's key, inline up to 32 bytes.
+type KeyBuf = SmallVec<[u8; 32]>;
 
 /// What cursors and iterators yield: a key and its value, or `None` for a sub-bucket's name.
 /// An empty value is `Some(&[])`, never `None`.
@@ -50,8 +54,8 @@ struct Elem<'tx> {
 /// # Ok::<(), rbolt::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct Cursor<'tx> {
-    tx: &'tx Tx,
+pub struct Cursor<'tx, M: Mode = ReadOnly> {
+    tx: &'tx Tx<M>,
     bucket: BucketHandle,
     stack: Vec<Elem<'tx>>,
     /// The stack before a step that leaves its leaf, to restore if it runs off the end; kept
@@ -65,9 +69,9 @@ pub struct Cursor<'tx> {
     key: Option<&'tx [u8]>,
 }
 
-impl<'tx> Cursor<'tx> {
-    pub(crate) fn new(tx: &'tx Tx, bucket: BucketHandle) -> Self {
-        tx.counters.bump(|s| s.cursor_count += 1);
+impl<'tx, M: Mode> Cursor<'tx, M> {
+    pub(crate) fn new(tx: &'tx Tx<M>, bucket: BucketHandle) -> Self {
+        tx.note_cursor();
         Self {
             tx,
             bucket,
@@ -80,7 +84,7 @@ impl<'tx> Cursor<'tx> {
     }
 
     /// The bucket this cursor walks.
-    pub fn bucket(&self) -> Bucket<'tx> {
+    pub fn bucket(&self) -> Bucket<'tx, M> {
         Bucket::new(self.tx, self.bucket)
     }
 
@@ -228,13 +232,47 @@ impl<'tx> Cursor<'tx> {
         clippy::should_implement_trait,
         reason = "bbolt's name; fallible, unlike Iterator"
     )]
+    #[inline]
     pub fn next(&mut self) -> Result<Option<Item<'tx>>> {
-        self.advance(true)
+        match self.step_in_leaf_page(true) {
+            Some(item) => Ok(Some(item)),
+            None => self.advance(true),
+        }
+    }
+
+    /// Iteration's hot loop: the neighbouring entry of the same leaf page, straight from the
+    /// page's kept view. `None` sends the step down the general path: another leaf, a node, a tree
+    /// changed since the stack was built, an unpositioned cursor, or an entry that fails its
+    /// checks (reported there, with the page id).
+    #[inline]
+    fn step_in_leaf_page(&mut self, forward: bool) -> Option<Item<'tx>> {
+        if self.key.is_none() || self.generation != self.tx.view().generation() {
+            return None;
+        }
+        let top = self.stack.last_mut()?;
+        let page = top.view?;
+        let i = if forward {
+            top.index + 1
+        } else {
+            top.index.checked_sub(1)?
+        };
+        if i >= top.count {
+            return None;
+        }
+        let (flags, key, value) = page.entry(i).ok()?;
+        top.index = i;
+        self.crossed = false;
+        self.key = Some(key);
+        Some((key, (flags & BUCKET_LEAF_FLAG == 0).then_some(value)))
     }
 
     /// Moves to the previous entry; from an unpositioned cursor, to the last.
+    #[inline]
     pub fn prev(&mut self) -> Result<Option<Item<'tx>>> {
-        self.advance(false)
+        match self.step_in_leaf_page(false) {
+            Some(item) => Ok(Some(item)),
+            None => self.advance(false),
+        }
     }
 
     fn advance(&mut self, forward: bool) -> Result<Option<Item<'tx>>> {
@@ -352,18 +390,6 @@ impl<'tx> Cursor<'tx> {
         }
     }
 
-    /// Deletes the entry under the cursor. A sub-bucket is [`Error::IncompatibleValue`]; use
-    /// `delete_bucket`. The cursor keeps its place: the next `next` returns the entry after.
-    pub fn delete(&mut self) -> Result<()> {
-        let Some((key, value)) = self.current_checked()? else {
-            return Ok(());
-        };
-        if value.is_none() {
-            return Err(Error::IncompatibleValue);
-        }
-        self.bucket().delete(key)
-    }
-
     fn current_checked(&mut self) -> Result<Option<Item<'tx>>> {
         if self.generation != self.tx.view().generation()
             && let Some(k) = self.key
@@ -375,51 +401,62 @@ impl<'tx> Cursor<'tx> {
     }
 }
 
+impl Cursor<'_, ReadWrite> {
+    /// Deletes the entry under the cursor. A sub-bucket is [`Error::IncompatibleValue`]; use
+    /// `delete_bucket`. The cursor keeps its place: the next `next` returns the entry after.
+    pub fn delete(&mut self) -> Result<()> {
+        let Some((key, value)) = self.current_checked()? else {
+            return Ok(());
+        };
+        if value.is_none() {
+            return Err(Error::IncompatibleValue);
+        }
+        self.bucket().delete(key)
+    }
+}
+
 /// A double-ended iterator over a bucket's entries in key order, from [`Bucket::iter`],
 /// [`Bucket::range`] or [`Bucket::prefix`]. It yields `(key, Some(value))` for values and
 /// `(name, None)` for sub-buckets; [`Iter::entries`], [`Iter::pairs`], [`Iter::keys`] and
 /// [`Iter::buckets`] give the same walk without the `Option`.
 #[derive(Debug)]
-pub struct Iter<'tx> {
-    front: Cursor<'tx>,
-    back: Cursor<'tx>,
-    start: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
+pub struct Iter<'tx, M: Mode = ReadOnly> {
+    bucket: Bucket<'tx, M>,
+    front: Cursor<'tx, M>,
+    /// Created on the first step from the back: most iterations only go forward.
+    back: Option<Cursor<'tx, M>>,
+    start: Bound<KeyBuf>,
+    end: Bound<KeyBuf>,
     front_key: Option<&'tx [u8]>,
     back_key: Option<&'tx [u8]>,
     front_started: bool,
-    back_started: bool,
     done: bool,
 }
 
-fn owned(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
+fn owned(b: Bound<&[u8]>) -> Bound<KeyBuf> {
     match b {
-        Bound::Included(k) => Bound::Included(k.to_vec()),
-        Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+        Bound::Included(k) => Bound::Included(KeyBuf::from_slice(k)),
+        Bound::Excluded(k) => Bound::Excluded(KeyBuf::from_slice(k)),
         Bound::Unbounded => Bound::Unbounded,
     }
 }
 
-impl<'tx> Iter<'tx> {
-    pub(crate) fn new(bucket: Bucket<'tx>, range: impl KeyRange) -> Self {
+impl<'tx, M: Mode> Iter<'tx, M> {
+    pub(crate) fn new(bucket: Bucket<'tx, M>, range: impl KeyRange) -> Self {
         let (start, end) = range.key_bounds();
         Self::from_bounds(bucket, owned(start), owned(end))
     }
 
-    pub(crate) fn from_bounds(
-        bucket: Bucket<'tx>,
-        start: Bound<Vec<u8>>,
-        end: Bound<Vec<u8>>,
-    ) -> Self {
+    fn from_bounds(bucket: Bucket<'tx, M>, start: Bound<KeyBuf>, end: Bound<KeyBuf>) -> Self {
         Self {
+            bucket,
             front: bucket.cursor(),
-            back: bucket.cursor(),
+            back: None,
             start,
             end,
             front_key: None,
             back_key: None,
             front_started: false,
-            back_started: false,
             done: false,
         }
     }
@@ -436,15 +473,16 @@ impl<'tx> Iter<'tx> {
     }
 
     fn first_back(&mut self) -> Result<Option<Item<'tx>>> {
+        let back = self.back.insert(self.bucket.cursor());
         let (k, inclusive) = match &self.end {
-            Bound::Unbounded => return self.back.last(),
+            Bound::Unbounded => return back.last(),
             Bound::Included(k) => (k, true),
             Bound::Excluded(k) => (k, false),
         };
-        match self.back.seek(k)? {
+        match back.seek(k)? {
             Some((f, v)) if inclusive && f == k.as_slice() => Ok(Some((f, v))),
-            Some(_) => self.back.prev(),
-            None => self.back.last(),
+            Some(_) => back.prev(),
+            None => back.last(),
         }
     }
 
@@ -463,7 +501,7 @@ impl<'tx> Iter<'tx> {
     }
 }
 
-impl<'tx> Iterator for Iter<'tx> {
+impl<'tx, M: Mode> Iterator for Iter<'tx, M> {
     type Item = Result<Item<'tx>>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -493,16 +531,14 @@ impl<'tx> Iterator for Iter<'tx> {
     }
 }
 
-impl DoubleEndedIterator for Iter<'_> {
+impl<M: Mode> DoubleEndedIterator for Iter<'_, M> {
     fn next_back(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
         }
-        let r = if self.back_started {
-            self.back.prev()
-        } else {
-            self.back_started = true;
-            self.first_back()
+        let r = match &mut self.back {
+            Some(back) => back.prev(),
+            None => self.first_back(),
         };
         let r = r.map(|o| {
             o.filter(|(k, _)| {

@@ -2,7 +2,7 @@
 //! values from sub-buckets by variant; [`Pairs`], [`Keys`] and [`Buckets`] keep one kind.
 
 use crate::error::Result;
-use crate::tx::{Item, Iter};
+use crate::tx::{Item, Iter, Mode, ReadOnly};
 
 /// One entry of a bucket: a value under its key, or a sub-bucket's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,9 +49,9 @@ macro_rules! adapter {
     ($(#[$doc:meta])* $name:ident, $out:ty, $f:expr) => {
         $(#[$doc])*
         #[derive(Debug)]
-        pub struct $name<'tx>(pub(crate) Iter<'tx>);
+        pub struct $name<'tx, M: Mode = ReadOnly>(pub(crate) Iter<'tx, M>);
 
-        impl<'tx> Iterator for $name<'tx> {
+        impl<'tx, M: Mode> Iterator for $name<'tx, M> {
             type Item = Result<$out>;
 
             fn next(&mut self) -> Option<Self::Item> {
@@ -68,7 +68,7 @@ macro_rules! adapter {
             }
         }
 
-        impl<'tx> DoubleEndedIterator for $name<'tx> {
+        impl<'tx, M: Mode> DoubleEndedIterator for $name<'tx, M> {
             fn next_back(&mut self) -> Option<Self::Item> {
                 let f: fn(Item<'tx>) -> Option<$out> = $f;
                 loop {
@@ -103,24 +103,24 @@ adapter!(
     Buckets, &'tx [u8], |(k, v)| v.is_none().then_some(k)
 );
 
-impl<'tx> Iter<'tx> {
+impl<'tx, M: Mode> Iter<'tx, M> {
     /// This walk as [`Entry`] values.
-    pub fn entries(self) -> Entries<'tx> {
+    pub fn entries(self) -> Entries<'tx, M> {
         Entries(self)
     }
 
     /// This walk's plain values as `(key, value)`, skipping sub-buckets.
-    pub fn pairs(self) -> Pairs<'tx> {
+    pub fn pairs(self) -> Pairs<'tx, M> {
         Pairs(self)
     }
 
     /// This walk's keys of plain values, skipping sub-buckets.
-    pub fn keys(self) -> Keys<'tx> {
+    pub fn keys(self) -> Keys<'tx, M> {
         Keys(self)
     }
 
     /// This walk's sub-bucket names, skipping plain values.
-    pub fn buckets(self) -> Buckets<'tx> {
+    pub fn buckets(self) -> Buckets<'tx, M> {
         Buckets(self)
     }
 }

@@ -6,6 +6,11 @@
 //! than all held until the end, so a bulk load needs little memory beyond its data. That is
 //! safe because every page written is either new or was released by the freelist: no meta and
 //! no open reader can reach it.
+//!
+//! The spill also counts the entries under every branch page it writes (a leaf's count is its
+//! element count, a branch's the sum of its children's), so that `Bucket::len` after a commit
+//! finds every rewritten branch already counted (`read::counts`). The counts are published
+//! only once the meta is durable: a commit that fails leaves none behind.
 
 use super::{ShrinkMode, WriteCtx, WriterData};
 use crate::counters::TxStats;
@@ -13,11 +18,12 @@ use crate::defects;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::mmap::Mapping;
+use crate::read::counts::SubtreeCounts;
 use crate::read::walk::{CheckOptions, check_snapshot};
 use crate::state::{BucketId, Inode, MAP, NodeId, Slot, Val};
 use rbolt_format::{
-    BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE,
-    PGID_NO_FREELIST, PageHeader, Pgid, Txid,
+    BRANCH_PAGE, BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, LEAF_ELEM_SIZE, LEAF_PAGE,
+    MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE, PGID_NO_FREELIST, PageHeader, Pgid, Txid,
 };
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -105,6 +111,18 @@ struct Spill<'a> {
     hwm: Pgid,
     /// Allocation, split and spill counts for `TxStats`.
     stats: TxStats,
+    /// The counts remembered so far (the writer's handle on them, for untouched children).
+    memo: std::sync::Arc<SubtreeCounts>,
+    /// Entries under each branch page written, where known; published with the commit.
+    counted: Vec<(Pgid, u64)>,
+}
+
+/// A page a spill wrote: its first key, its id, and the entries under it if known.
+#[derive(Clone, Copy, Debug)]
+struct Spilled {
+    key: Slot,
+    pgid: Pgid,
+    count: Option<u64>,
 }
 
 impl Spill<'_> {
@@ -165,20 +183,29 @@ fn split_runs(inodes: &[Inode], page_size: usize, fill: f64) -> Vec<Range<usize>
 }
 
 impl WriteCtx<'_> {
-    /// Writes `inodes` as one or more pages; returns each page's first key and id.
+    /// Writes `inodes` as one or more pages, split with [`split_runs`]; returns each page's
+    /// first key and id. `counts` gives the entries under each run (called once per run of a
+    /// branch; a leaf run's count is its length).
     fn write_pages(
         &self,
         sp: &mut Spill<'_>,
         leaf: bool,
         inodes: &[Inode],
         fill: f64,
-    ) -> Result<Vec<(Slot, Pgid)>> {
+        mut counts: impl FnMut(Range<usize>, usize) -> Option<u64>,
+    ) -> Result<Vec<Spilled>> {
         let ps = self.snap.page_size;
         let mut out = Vec::new();
         let runs = split_runs(inodes, ps, fill);
-        sp.stats.split += runs.len() as u64 - 1;
-        sp.stats.spill += runs.len() as u64;
+        let nruns = runs.len();
+        sp.stats.split += nruns as u64 - 1;
+        sp.stats.spill += nruns as u64;
         for r in runs {
+            let count = if leaf {
+                Some(r.len() as u64)
+            } else {
+                counts(r.clone(), nruns)
+            };
             let chunk = &inodes[r];
             let size = PAGE_HEADER_SIZE + chunk.iter().map(Inode::page_size).sum::<usize>();
             let pages = size.div_ceil(ps).max(1);
@@ -202,6 +229,9 @@ impl WriteCtx<'_> {
             // never carries stale data (bbolt zeroes its buffers too).
             buf[used..].fill(0);
             sp.pw.push(sp.w, pgid, buf)?;
+            if let (false, Some(n)) = (leaf, count) {
+                sp.counted.push((pgid, n));
+            }
             let key = chunk.first().map_or(
                 Slot {
                     off: 0,
@@ -210,29 +240,48 @@ impl WriteCtx<'_> {
                 },
                 |i| i.key,
             );
-            out.push((key, pgid));
+            out.push(Spilled { key, pgid, count });
         }
         Ok(out)
     }
 
+    /// The entries under committed page `pgid`, if cheap to know: a leaf's element count
+    /// (checked as `Bucket::len` checks it), or a branch's remembered count. `None` for
+    /// anything else, including a page that fails its checks (`len` will walk it and report).
+    fn committed_count(&self, memo: &SubtreeCounts, pgid: Pgid) -> Option<u64> {
+        let slot = self.page_slot(pgid).ok()?;
+        let h = PageHeader::decode(self.bytes(slot)).ok()?;
+        match h.flags {
+            LEAF_PAGE => (PAGE_HEADER_SIZE + usize::from(h.count) * LEAF_ELEM_SIZE
+                <= slot.len as usize)
+                .then_some(u64::from(h.count)),
+            BRANCH_PAGE => memo.get(pgid),
+            _ => None,
+        }
+    }
+
     /// Spills node `n` and its materialised descendants; returns the pages that replace it.
-    fn spill_node(
-        &self,
-        sp: &mut Spill<'_>,
-        n: NodeId,
-        is_root: bool,
-    ) -> Result<Vec<(Slot, Pgid)>> {
-        let (leaf, inodes, bucket, pristine) = {
+    fn spill_node(&self, sp: &mut Spill<'_>, n: NodeId, is_root: bool) -> Result<Vec<Spilled>> {
+        let (leaf, inodes, bucket, pristine, countable) = {
             let st = self.wstate();
             let node = &st.nodes[n as usize];
-            let pristine =
-                (!node.leaf && !node.restructured && node.pgid != Pgid(0)).then_some(node.pgid);
-            (node.leaf, node.inodes.clone(), node.bucket, pristine)
+            let from_page = !node.leaf && node.pgid != Pgid(0);
+            let pristine = (from_page && !node.restructured).then_some(node.pgid);
+            let countable = (from_page && !node.reshaped).then_some(node.pgid);
+            (
+                node.leaf,
+                node.inodes.clone(),
+                node.bucket,
+                pristine,
+                countable,
+            )
         };
+        // Each spilled child: its position, the page it was read from, and its new pages.
         let mut spilled = Vec::new();
         for (i, ino) in inodes.iter().enumerate() {
             if let Val::Node(c) = ino.val {
-                spilled.push((i, self.spill_node(sp, c, false)?));
+                let old = self.wstate().nodes[c as usize].pgid;
+                spilled.push((i, old, self.spill_node(sp, c, false)?));
             }
         }
         let fill = {
@@ -240,45 +289,89 @@ impl WriteCtx<'_> {
             st.free_node_page(n);
             st.buckets[bucket].fill_percent
         };
+        // A branch that kept its old page's entries has the old count, corrected by what its
+        // spilled children changed: no look at untouched children.
+        let total = countable.and_then(|src| self.kept_count(sp, src, &spilled));
         if let Some(src) = pristine
-            && let Some(pages) = self.patch_branch(sp, src, &inodes, &spilled)?
+            && let Some(pages) = self.patch_branch(sp, src, &inodes, &spilled, total)?
         {
             return Ok(pages);
         }
         let mut flat = Vec::with_capacity(inodes.len());
+        // Counts of the pages spilled children became, by page id, for the runs below.
+        let mut fresh = Vec::new();
         let mut spilled = spilled.into_iter().peekable();
         for (i, ino) in inodes.into_iter().enumerate() {
-            match spilled.next_if(|(j, _)| *j == i) {
-                Some((_, pages)) => flat.extend(
-                    pages
-                        .into_iter()
-                        .map(|(key, pgid)| Inode::new(key, 0, Val::Child(pgid))),
-                ),
+            match spilled.next_if(|(j, _, _)| *j == i) {
+                Some((_, _, pages)) => {
+                    for p in pages {
+                        flat.push(Inode::new(p.key, 0, Val::Child(p.pgid)));
+                        fresh.push((p.pgid, p.count));
+                    }
+                }
                 None => flat.push(ino),
             }
         }
         if flat.is_empty() && !is_root {
             return Ok(Vec::new());
         }
-        self.write_pages(sp, leaf, &flat, fill)
+        fresh.sort_unstable_by_key(|f| f.0);
+        let memo = sp.memo.clone();
+        self.write_pages(sp, leaf, &flat, fill, |r, runs| match total {
+            Some(t) if runs == 1 => Some(t),
+            _ => flat[r].iter().try_fold(0u64, |acc, ino| {
+                let Val::Child(pgid) = ino.val else {
+                    return None;
+                };
+                let n = match fresh.binary_search_by_key(&pgid, |f| f.0) {
+                    Ok(j) => fresh[j].1?,
+                    Err(_) => self.committed_count(&memo, pgid)?,
+                };
+                acc.checked_add(n)
+            }),
+        })
+    }
+
+    /// The count under a branch node read from page `src` that kept all of that page's
+    /// entries (`Node::reshaped` is false), after its children in `spilled` were rewritten:
+    /// the page's remembered count, less those children's old counts (none for nodes split
+    /// off them), plus their new ones. `None` when any of these is unknown.
+    fn kept_count(
+        &self,
+        sp: &Spill<'_>,
+        src: Pgid,
+        spilled: &[(usize, Pgid, Vec<Spilled>)],
+    ) -> Option<u64> {
+        let mut n = sp.memo.get(src)?;
+        for (_, old, pages) in spilled {
+            if *old != Pgid(0) {
+                n = n.checked_sub(self.committed_count(&sp.memo, *old)?)?;
+            }
+            for p in pages {
+                n = n.checked_add(p.count?)?;
+            }
+        }
+        Some(n)
     }
 
     /// The cheap way to write an unrestructured branch: when every spilled child became one
     /// page whose first key is the key this branch already holds for it, the new page is the
     /// old one with those child ids replaced (byte for byte what encoding would give). Returns
     /// `None` when that does not hold.
+    /// `total` is the count under the page when already known.
     fn patch_branch(
         &self,
         sp: &mut Spill<'_>,
         src_pgid: Pgid,
         inodes: &[Inode],
-        spilled: &[(usize, Vec<(Slot, Pgid)>)],
-    ) -> Result<Option<Vec<(Slot, Pgid)>>> {
+        spilled: &[(usize, Pgid, Vec<Spilled>)],
+        total: Option<u64>,
+    ) -> Result<Option<Vec<Spilled>>> {
         let mut children = Vec::with_capacity(spilled.len());
-        for (i, pages) in spilled {
+        for (i, _, pages) in spilled {
             match pages.as_slice() {
-                [(key, pgid)] if self.bytes(*key) == self.bytes(inodes[*i].key) => {
-                    children.push((*i, *pgid));
+                [p] if self.bytes(p.key) == self.bytes(inodes[*i].key) => {
+                    children.push((*i, p.pgid));
                 }
                 _ => return Ok(None),
             }
@@ -287,13 +380,31 @@ impl WriteCtx<'_> {
         if src.len as usize != self.snap.page_size {
             return Ok(None);
         }
+        let count = total.or_else(|| {
+            let mut spilled = spilled.iter().peekable();
+            inodes.iter().enumerate().try_fold(0u64, |acc, (i, ino)| {
+                let n = match (spilled.next_if(|(j, _, _)| *j == i), ino.val) {
+                    (Some((_, _, pages)), _) => pages[0].count?,
+                    (None, Val::Child(pgid)) => self.committed_count(&sp.memo, pgid)?,
+                    _ => return None,
+                };
+                acc.checked_add(n)
+            })
+        });
         let pgid = sp.allocate(1)?;
         sp.stats.spill += 1;
         let mut buf = sp.page_buf(1);
         rbolt_format::patch_branch(&mut buf, self.bytes(src), pgid, &children)
             .map_err(|e| Error::corrupted(src_pgid, e))?;
         sp.pw.push(sp.w, pgid, buf)?;
-        Ok(Some(vec![(inodes[0].key, pgid)]))
+        if let Some(n) = count {
+            sp.counted.push((pgid, n));
+        }
+        Ok(Some(vec![Spilled {
+            key: inodes[0].key,
+            pgid,
+            count,
+        }]))
     }
 
     /// Whether bucket `b` should be stored inline in its parent's leaf (bbolt's `inlineable`).
@@ -419,11 +530,16 @@ impl WriteCtx<'_> {
         while entries.len() > 1 {
             let inodes: Vec<Inode> = entries
                 .iter()
-                .map(|&(key, pgid)| Inode::new(key, 0, Val::Child(pgid)))
+                .map(|p| Inode::new(p.key, 0, Val::Child(p.pgid)))
                 .collect();
-            entries = self.write_pages(sp, false, &inodes, fill)?;
+            let below = std::mem::take(&mut entries);
+            entries = self.write_pages(sp, false, &inodes, fill, |r, _| {
+                below[r]
+                    .iter()
+                    .try_fold(0u64, |acc, p| acc.checked_add(p.count?))
+            })?;
         }
-        let pgid = entries[0].1;
+        let pgid = entries[0].pgid;
         self.wstate_mut().buckets[b].header.root = pgid;
         Ok(pgid)
     }
@@ -442,12 +558,15 @@ pub(crate) fn write_all(
     let rebalanced = tx.wstate().unbalanced.len() as u64;
     tx.rebalance_all()?;
     let rebalance_time = t.elapsed();
+    let memo = w.counts.clone();
     let mut sp = Spill {
         w,
         pw: PageWriter::new(),
         txid,
         hwm: tx.snap.meta.pgid,
         stats: TxStats::default(),
+        memo,
+        counted: Vec::new(),
     };
     let t = Instant::now();
     let root = tx.spill_bucket(&mut sp, 0)?;
@@ -519,6 +638,9 @@ pub(crate) fn write_all(
     if !w.no_sync {
         w.storage.sync_data()?;
     }
+    // Durable: the pages counted are now the committed ones. (Should publishing the meta
+    // still fail, the database is poisoned and no transaction reaches these pages.)
+    w.counts.insert_all(&sp.counted);
     let (pw, mut stats) = (sp.pw, sp.stats);
     stats.rebalance = rebalanced;
     stats.rebalance_time = rebalance_time;

@@ -60,6 +60,7 @@ impl WriteCtx<'_> {
         };
         let mut node = Node::new(leaf, (inodes, prefixes), parent, bucket);
         node.restructured = false;
+        node.reshaped = false;
         node.pgid = pgid;
         node.overflow = if pgid == Pgid(0) { 0 } else { overflow };
         Ok(self.wstate_mut().push_node(node))
@@ -358,6 +359,7 @@ impl WriteCtx<'_> {
                     let r = &mut self.wstate_mut().nodes[n as usize];
                     r.leaf = true;
                     r.restructured = true;
+                    r.reshaped = true;
                 }
                 return Ok(());
             };

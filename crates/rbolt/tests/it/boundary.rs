@@ -13,7 +13,7 @@ fn dump(db: &rbolt::Db) -> String {
     String::from_utf8(out).unwrap()
 }
 
-type Step<'a> = Box<dyn Fn(&rbolt::Tx) -> rbolt::Result<()> + 'a>;
+type Step<'a> = Box<dyn Fn(&rbolt::Tx<rbolt::ReadWrite>) -> rbolt::Result<()> + 'a>;
 
 fn exercise(page_size: usize) {
     let mut db = TempDb::with_options(Options::new().page_size(page_size).no_sync(true));

@@ -208,3 +208,69 @@ fn second_writer_waits_for_the_first() {
     let r = db.begin_read().unwrap();
     assert!(r.bucket(b"a").unwrap().is_some() && r.bucket(b"b").unwrap().is_some());
 }
+
+/// One read transaction shared by several threads (a read `Tx` is `Sync`): each sees the
+/// same snapshot however many commits land meanwhile, and every cursor they make is counted.
+#[test]
+fn one_snapshot_shared_by_threads_stays_put_while_writer_commits() {
+    let _wd = Watchdog::new(
+        "one_snapshot_shared_by_threads_stays_put_while_writer_commits",
+        Duration::from_secs(60),
+    );
+    let db = TempDb::with_options(Options::new().no_sync(true));
+    db.update(|tx| {
+        let acct = tx.create_bucket(b"acct")?;
+        for i in 0..ACCOUNTS {
+            acct.put(i.to_be_bytes(), 1000u64.to_le_bytes())?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let tx = db.begin_read().unwrap();
+    let mut want = Vec::new();
+    let start = tx.stats().cursor_count;
+    dump_tx(&tx, &mut want).unwrap();
+    let one_dump = tx.stats().cursor_count - start;
+    let acct = tx.open_bucket(b"acct").unwrap();
+    const THREADS: u64 = 4;
+    const ROUNDS: u64 = 50;
+    let before = tx.stats().cursor_count;
+    std::thread::scope(|s| {
+        let readers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (tx, want) = (&tx, &want);
+                s.spawn(move || {
+                    for r in 0..ROUNDS {
+                        let sum: u64 = acct.iter().map(|i| read_u64(i.unwrap().1.unwrap())).sum();
+                        assert_eq!(sum, TOTAL, "thread {t} round {r}: balances moved");
+                        if r % 10 == 0 {
+                            let mut got = Vec::new();
+                            dump_tx(tx, &mut got).unwrap();
+                            assert!(got == *want, "thread {t} round {r}: snapshot changed");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for round in 0..100u64 {
+            db.update(|w| {
+                let acct = w.open_bucket(b"acct")?;
+                acct.put((round % ACCOUNTS).to_be_bytes(), 0u64.to_le_bytes())?;
+                w.create_bucket_if_not_exists(b"fill")?
+                    .put(round.to_be_bytes(), [7u8; 2000])
+            })
+            .unwrap();
+        }
+        for r in readers {
+            join_scoped_within(r, Duration::from_secs(30), "a reader");
+        }
+    });
+    // Each round's iterator makes one cursor (its backward one only on demand); each dump
+    // makes as many as the first one did.
+    let dumps_per_thread = ROUNDS.div_ceil(10);
+    assert_eq!(
+        tx.stats().cursor_count - before,
+        THREADS * (ROUNDS + dumps_per_thread * one_dump),
+        "cursors counted from every thread"
+    );
+}

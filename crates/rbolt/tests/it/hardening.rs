@@ -33,7 +33,7 @@ fn open_rw(path: &Path) -> rbolt::Result<Db> {
 }
 
 /// Walks down `n` buckets named `b` below the top level.
-fn descend<'tx>(tx: &'tx rbolt::Tx, n: usize) -> rbolt::Bucket<'tx> {
+fn descend<M: rbolt::Mode>(tx: &rbolt::Tx<M>, n: usize) -> rbolt::Bucket<'_, M> {
     let mut b = tx.bucket(b"b").unwrap().unwrap();
     for _ in 1..n {
         b = b.bucket(b"b").unwrap().unwrap();

@@ -64,13 +64,13 @@ impl MBucket {
     }
 }
 
-fn dump(tx: &Tx) -> String {
+fn dump(tx: &Tx<impl rbolt::Mode>) -> String {
     let mut out = Vec::new();
     dump_tx(tx, &mut out).expect("dump");
     String::from_utf8(out).expect("ascii dump")
 }
 
-fn open_path<'tx>(tx: &'tx Tx, path: &[Vec<u8>]) -> Bucket<'tx> {
+fn open_path<'tx, M: rbolt::Mode>(tx: &'tx Tx<M>, path: &[Vec<u8>]) -> Bucket<'tx, M> {
     let mut b = tx.bucket(&path[0]).expect("bucket").expect("bucket exists");
     for name in &path[1..] {
         b = b.bucket(name).expect("bucket").expect("sub-bucket exists");

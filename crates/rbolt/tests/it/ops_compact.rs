@@ -32,7 +32,7 @@ fn churned_source(seed: u64) -> TempDb {
     db
 }
 
-fn fill(b: &Bucket<'_>, rng: &mut Rng, depth: u32) -> rbolt::Result<()> {
+fn fill(b: &Bucket<'_, rbolt::ReadWrite>, rng: &mut Rng, depth: u32) -> rbolt::Result<()> {
     for _ in 0..rng.random_range(20..400) {
         let k: Vec<u8> = (0..rng.random_range(1..12)).map(|_| rng.random()).collect();
         if b.bucket(&k)?.is_some() {

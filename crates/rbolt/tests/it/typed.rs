@@ -3,7 +3,7 @@
 //! any serde value round-trips through postcard.
 
 use rbolt::Error;
-use rbolt::typed::{Codec, TypedBucket};
+use rbolt::typed::Codec;
 use rbolt_testkit::TempDb;
 use rbolt_testkit::rng::{Rng, fresh_seed};
 
@@ -15,7 +15,7 @@ where
 {
     let db = TempDb::new();
     db.update(|tx| {
-        let b = TypedBucket::<K, str>::new(tx.create_bucket("n")?);
+        let b = tx.create_bucket("n")?.typed::<K, str>();
         for v in &vals {
             b.put(v, "")?;
         }
@@ -74,9 +74,9 @@ fn strings_bytes_and_bad_bytes() {
         let raw = tx.create_bucket("raw")?;
         raw.put("short", [1u8, 2])?;
         raw.put("utf8", [0xffu8])?;
-        let ints = TypedBucket::<str, u64>::new(raw);
+        let ints = raw.typed::<str, u64>();
         assert!(matches!(ints.get("short"), Err(Error::Codec(_))));
-        let text = TypedBucket::<str, str>::new(raw);
+        let text = raw.typed::<str, str>();
         let e = text.get("utf8").unwrap_err();
         assert!(
             matches!(e, Error::Codec(_)) && e.to_string().contains("UTF-8"),
@@ -84,18 +84,19 @@ fn strings_bytes_and_bad_bytes() {
         );
         text.put("hello", "wörld")?;
         assert_eq!(text.get("hello")?, Some("wörld"));
-        let owned = TypedBucket::<String, Vec<u8>>::new(raw);
+        let owned = raw.typed::<String, Vec<u8>>();
         assert_eq!(owned.get("hello")?, Some("wörld".as_bytes().to_vec()));
         assert!(owned.contains_key("hello")? && !owned.contains_key("nope")?);
         owned.delete("hello")?;
         assert_eq!(owned.get("hello")?, None);
         // A sub-bucket is skipped by typed iteration.
         raw.create_bucket("sub")?;
-        let keys: Vec<&str> = TypedBucket::<str, [u8]>::new(raw)
+        let keys: Vec<&str> = raw
+            .typed::<str, [u8]>()
             .keys()
             .collect::<rbolt::Result<_>>()?;
         assert_eq!(keys, ["short", "utf8"]);
-        let first = TypedBucket::<str, [u8]>::new(raw).first()?;
+        let first = raw.typed::<str, [u8]>().first()?;
         assert_eq!(first, Some(("short", &[1u8, 2][..])));
         Ok(())
     })
@@ -119,19 +120,19 @@ fn serde_values_round_trip_through_postcard() {
         tags: vec!["admin".into()],
     };
     db.update(|tx| {
-        let users = TypedBucket::<u64, Serde<User>>::new(tx.create_bucket("users")?);
+        let users = tx.create_bucket("users")?.typed::<u64, Serde<User>>();
         users.put(&7, &alice)?;
         Ok(())
     })
     .unwrap();
     db.view(|tx| {
-        let users = TypedBucket::<u64, Serde<User>>::new(tx.open_bucket("users")?);
+        let users = tx.open_bucket("users")?.typed::<u64, Serde<User>>();
         assert_eq!(users.get(&7)?, Some(alice));
         Ok(())
     })
     .unwrap();
     db.update(|tx| {
-        let users = TypedBucket::<u64, Serde<User>>::new(tx.open_bucket("users")?);
+        let users = tx.open_bucket("users")?.typed::<u64, Serde<User>>();
         users.bucket().put(8u64.to_be_bytes(), [0xff])?;
         assert!(matches!(users.get(&8), Err(Error::Codec(_))));
         Ok(())

@@ -131,13 +131,13 @@ fn compare(a: &DiffArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<bool, CliErro
         values: a.values,
         differ: false,
     };
-    let (ra, rb) = (walk_path(&ta, &path, false), walk_path(&tb, &path, false));
+    let (ra, rb) = (walk_path(&ta, &path), walk_path(&tb, &path));
     let (ba, bb) = match (ra, rb) {
         (Ok(x), Ok(y)) => (x, y),
         (Err(e), Err(_)) => return Err(e),
         (Ok(_), Err(_)) | (Err(_), Ok(_)) => {
             let (parent, name) = path.split_at(path.len() - 1);
-            let sign = if walk_path(&ta, &path, false).is_ok() {
+            let sign = if walk_path(&ta, &path).is_ok() {
                 b'-'
             } else {
                 b'+'

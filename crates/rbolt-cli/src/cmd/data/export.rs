@@ -34,7 +34,7 @@ pub(crate) fn run(a: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), 
     let path = names(&t.buckets, t.bucket_format)?;
     let db = open_read_only(path_arg(&t.file), ctx.timeout)?;
     let tx = db.begin_read()?;
-    let top = walk_path(&tx, &path, false)?;
+    let top = walk_path(&tx, &path)?;
     let mut count = Count {
         bar: ctx.progress.spinner("exporting"),
         keys: 0,

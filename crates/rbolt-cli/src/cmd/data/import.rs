@@ -4,7 +4,7 @@
 //! (as `mdb_load` does); a dump smaller than one batch loads all or nothing.
 
 use super::mdb::{self, Item};
-use super::{show_path, walk_path};
+use super::{make_path, show_path, walk_path};
 use crate::Ctx;
 use crate::cli::data::{DumpFormat, ImportArgs};
 use crate::error::CliError;
@@ -41,7 +41,7 @@ fn plural(n: u64, what: &str) -> String {
 /// Applies records to the database, committing every `max` bytes.
 struct Loader<'db> {
     db: &'db rbolt::Db,
-    tx: Option<rbolt::Tx>,
+    tx: Option<rbolt::Tx<rbolt::ReadWrite>>,
     max: u64,
     pending: u64,
     fill: Option<f64>,
@@ -57,7 +57,7 @@ struct Loader<'db> {
 }
 
 impl<'db> Loader<'db> {
-    fn tx(&mut self) -> Result<&rbolt::Tx, CliError> {
+    fn tx(&mut self) -> Result<&rbolt::Tx<rbolt::ReadWrite>, CliError> {
         if self.tx.is_none() {
             self.tx = Some(self.db.begin_write()?);
         }
@@ -89,8 +89,8 @@ impl<'db> Loader<'db> {
         }
         let no_overwrite = self.no_overwrite;
         let tx = self.tx()?;
-        let existed = walk_path(tx, &path, false).is_ok();
-        let b = walk_path(tx, &path, true)?;
+        let existed = walk_path(tx, &path).is_ok();
+        let b = make_path(tx, &path, true)?;
         if let Some(s) = seq
             && !(existed && no_overwrite)
             && b.sequence() != s
@@ -111,7 +111,7 @@ impl<'db> Loader<'db> {
         let path = std::mem::take(&mut self.path);
         let tx = self.tx()?;
         let res = (|| {
-            let b = walk_path(tx, &path, true)?;
+            let b = make_path(tx, &path, true)?;
             if let Some(f) = fill {
                 b.set_fill_percent(f)?;
             }

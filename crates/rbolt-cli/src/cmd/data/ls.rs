@@ -90,7 +90,7 @@ pub(crate) fn ls(a: &LsArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliEr
     let fmt = Format::parse(&a.format);
     let db = open_read_only(path_arg(&t.file), ctx.timeout)?;
     let tx = db.begin_read()?;
-    let top = walk_path(&tx, &names, false)?;
+    let top = walk_path(&tx, &names)?;
     let (lo, hi) = bounds(prefix, start, a.reverse);
     let mut budget = a.limit.unwrap_or(u64::MAX);
     // One frame per level being listed: the bucket and where its walk stands.
@@ -157,7 +157,7 @@ pub(crate) fn tree(a: &TreeArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), C
     }
     let db = open_read_only(path_arg(&a.file), ctx.timeout)?;
     let tx = db.begin_read()?;
-    let top = walk_path(&tx, &[], false)?;
+    let top = walk_path(&tx, &[])?;
     let mut stack: Vec<(Bucket<'_>, rbolt::Iter<'_>)> = vec![(top, top.iter())];
     while let Some((b, it)) = stack.last_mut() {
         let Some(item) = it.next() else {

@@ -16,6 +16,7 @@ use crate::cli::BucketFormat;
 use crate::error::CliError;
 use crate::source::{open_read_write, path_arg};
 use crate::values::{auto, unhex};
+use rbolt::{Bucket, Mode, ReadWrite, Tx};
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -50,28 +51,45 @@ fn show_path(names: &[Vec<u8>]) -> String {
     parts.join("/")
 }
 
-/// The transaction's top level, as a bucket.
-fn root(tx: &rbolt::Tx) -> rbolt::Bucket<'_> {
-    tx.cursor().bucket()
+/// The bucket at `names` (the top level when empty); an error names the first one missing.
+fn walk_path<'tx, M: Mode>(tx: &'tx Tx<M>, names: &[Vec<u8>]) -> Result<Bucket<'tx, M>, CliError> {
+    walk(tx, names, |_, _| Ok(None))
 }
 
-/// The bucket at `names` (the top level when empty). Missing buckets are created when
-/// `create`, else an error names the first one missing.
-fn walk_path<'tx>(
-    tx: &'tx rbolt::Tx,
+/// [`walk_path`] in a write transaction: missing buckets are created when `create`.
+fn make_path<'tx>(
+    tx: &'tx Tx<ReadWrite>,
     names: &[Vec<u8>],
     create: bool,
-) -> Result<rbolt::Bucket<'tx>, CliError> {
-    let mut b = root(tx);
+) -> Result<Bucket<'tx, ReadWrite>, CliError> {
+    walk(tx, names, |b, name| {
+        if create {
+            b.create_bucket(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    })
+}
+
+/// Walks `names` from the top level; `missing` may supply a bucket that is not there.
+fn walk<'tx, M: Mode>(
+    tx: &'tx Tx<M>,
+    names: &[Vec<u8>],
+    missing: impl Fn(&Bucket<'tx, M>, &[u8]) -> rbolt::Result<Option<Bucket<'tx, M>>>,
+) -> Result<Bucket<'tx, M>, CliError> {
+    // The transaction's top level, as a bucket.
+    let mut b = tx.cursor().bucket();
     for (i, name) in names.iter().enumerate() {
         let here = || show_path(&names[..=i]);
         b = match b.bucket(name) {
             Ok(Some(sub)) => sub,
-            Ok(None) if create => b.create_bucket(name).map_err(|e| at(e, &here()))?,
-            Ok(None) if b.get(name)?.is_some() => {
-                return Err(at(rbolt::Error::IncompatibleValue, &here()));
-            }
-            Ok(None) => return Err(CliError::msg(format!("bucket not found: {}", here()))),
+            Ok(None) => match missing(&b, name).map_err(|e| at(e, &here()))? {
+                Some(made) => made,
+                None if b.get(name)?.is_some() => {
+                    return Err(at(rbolt::Error::IncompatibleValue, &here()));
+                }
+                None => return Err(CliError::msg(format!("bucket not found: {}", here()))),
+            },
             Err(e) => return Err(at(e, &here())),
         };
     }
@@ -99,7 +117,7 @@ fn write_tx(
     ctx: &Ctx,
     (dry_run, create): (bool, bool),
     out: &mut dyn Write,
-    f: impl FnOnce(&rbolt::Tx, &mut dyn Write) -> Result<bool, CliError>,
+    f: impl FnOnce(&Tx<ReadWrite>, &mut dyn Write) -> Result<bool, CliError>,
 ) -> Result<(), CliError> {
     let db = open_read_write(path_arg(file), ctx.timeout, create && !dry_run)?;
     let tx = db.begin_write()?;

@@ -2,7 +2,7 @@
 //! `seq`. Each is one write transaction: it says what it does, then `committed txid N` (or,
 //! with `--dry-run`, that it rolled back).
 
-use super::{arg_bytes, at, names, show_path, walk_path, write_tx};
+use super::{arg_bytes, at, make_path, names, show_path, walk_path, write_tx};
 use crate::Ctx;
 use crate::cli::data::{
     DeleteArgs, MkbucketArgs, MvbucketArgs, PutArgs, RmbucketArgs, SeqCmd, SeqNextArgs, SeqSetArgs,
@@ -81,7 +81,7 @@ pub(crate) fn put(a: &PutArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), Cli
     }
     let mode = (a.write.dry_run, a.create_buckets);
     write_tx(&file, ctx, mode, out, |tx, out| {
-        let b = walk_path(tx, &path, a.create_buckets)?;
+        let b = make_path(tx, &path, a.create_buckets)?;
         let shown = show_key(&path, &key);
         let old = match b.get(&key)? {
             Some(v) => Some(v.len()),
@@ -109,7 +109,7 @@ pub(crate) fn delete(a: &DeleteArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(
     let path = names(&buckets, a.bucket_format)?;
     let key = arg_bytes(&key, a.key_format.into())?;
     write_tx(&file, ctx, (a.write.dry_run, false), out, |tx, out| {
-        let b = walk_path(tx, &path, false)?;
+        let b = walk_path(tx, &path)?;
         let shown = show_key(&path, &key);
         match b.get(&key)? {
             Some(v) => {
@@ -146,14 +146,14 @@ pub(crate) fn mkbucket(a: &MkbucketArgs, ctx: &Ctx, out: &mut dyn Write) -> Resu
     let mode = (a.write.dry_run, a.parents);
     write_tx(&a.target.file, ctx, mode, out, |tx, out| {
         let shown = show_path(&full);
-        if walk_path(tx, &full, false).is_ok() {
+        if walk_path(tx, &full).is_ok() {
             if !a.parents {
                 return Err(CliError::msg(format!("bucket exists: {shown}")));
             }
             writeln!(out, "bucket {shown} exists")?;
             return Ok(false);
         }
-        let p = walk_path(tx, &parent, a.parents)?;
+        let p = make_path(tx, &parent, a.parents)?;
         p.create_bucket(&name).map_err(|e| at(e, &shown))?;
         writeln!(out, "created bucket {shown}")?;
         Ok(true)
@@ -170,14 +170,14 @@ pub(crate) fn rmbucket(a: &RmbucketArgs, ctx: &Ctx, out: &mut dyn Write) -> Resu
         (a.write.dry_run, false),
         out,
         |tx, out| {
-            let b = walk_path(tx, &full, false)?;
+            let b = walk_path(tx, &full)?;
             let shown = show_path(&full);
             if !a.recursive && !b.is_empty()? {
                 return Err(CliError::msg(format!(
                     "bucket {shown} is not empty: use -r to delete it with everything in it"
                 )));
             }
-            walk_path(tx, &parent, false)?
+            walk_path(tx, &parent)?
                 .delete_bucket(&name)
                 .map_err(|e| at(e, &shown))?;
             writeln!(out, "deleted bucket {shown}")?;
@@ -197,9 +197,9 @@ pub(crate) fn mvbucket(a: &MvbucketArgs, ctx: &Ctx, out: &mut dyn Write) -> Resu
         (a.write.dry_run, false),
         out,
         |tx, out| {
-            walk_path(tx, &full, false)?;
-            let src = walk_path(tx, &parent, false)?;
-            let to = walk_path(tx, &dst, a.parents)?;
+            walk_path(tx, &full)?;
+            let src = walk_path(tx, &parent)?;
+            let to = make_path(tx, &dst, a.parents)?;
             let mut dest = dst.clone();
             dest.push(name.clone());
             let (from, into) = (show_path(&full), show_path(&dest));
@@ -229,7 +229,7 @@ pub(crate) fn seq(c: &SeqCmd, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliE
             let path = names(&t.buckets, t.bucket_format)?;
             let db = open_read_only(path_arg(&t.file), ctx.timeout)?;
             let tx = db.begin_read()?;
-            writeln!(out, "{}", walk_path(&tx, &path, false)?.sequence())?;
+            writeln!(out, "{}", walk_path(&tx, &path)?.sequence())?;
             Ok(())
         }
         SeqCmd::Set(a) => seq_set(a, ctx, out),
@@ -242,7 +242,7 @@ fn seq_set(a: &SeqSetArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliErro
     let path = names(&buckets, a.bucket_format)?;
     let n = super::super::parse_uint(n.as_bytes())?;
     write_tx(&file, ctx, (a.write.dry_run, false), out, |tx, out| {
-        let b = walk_path(tx, &path, false)?;
+        let b = walk_path(tx, &path)?;
         let old = b.sequence();
         b.set_sequence(n)?;
         writeln!(
@@ -261,7 +261,7 @@ fn seq_next(a: &SeqNextArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliEr
         return Err(CliError::usage("missing argument(s): BUCKET"));
     }
     write_tx(&t.file, ctx, (a.write.dry_run, false), out, |tx, out| {
-        let n = walk_path(tx, &path, false)?.next_sequence()?;
+        let n = walk_path(tx, &path)?.next_sequence()?;
         writeln!(out, "{n}")?;
         Ok(true)
     })
