@@ -327,8 +327,8 @@ impl<'a> BranchPage<'a> {
         if self.count == 0 {
             return Ok(None);
         }
-        let elems = elements::<BRANCH_ELEM_SIZE>(self.page, self.count)?;
-        last_at_or_before::<BRANCH_ELEM_SIZE, 0>(self.page, elems, key).map(Some)
+        let (i, exact) = self.search(key)?;
+        Ok(Some(if exact { i } else { i.saturating_sub(1) }))
     }
 }
 
@@ -349,88 +349,55 @@ pub fn key_prefix(k: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// The element array of a page holding `count` elements of `ESIZE` bytes, checked once
-/// against the page so that a probe's element read needs no check of its own.
-#[inline(always)]
-fn elements<const ESIZE: usize>(page: &[u8], count: usize) -> Result<&[[u8; ESIZE]], FormatError> {
-    let Some(elems) = page.get(PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + count * ESIZE) else {
-        return Err(FormatError::ElementsOutOfBounds {
-            count: u16::try_from(count).unwrap_or(u16::MAX),
-            len: page.len(),
-        });
-    };
-    Ok(elems.as_chunks::<ESIZE>().0)
-}
-
-/// Key of element `i` of `elems` (the element array of `page`, whose key `pos, ksize` pair
-/// sits at `POFF`), checked against the page.
-#[inline(always)]
-fn elem_key<'p, const ESIZE: usize, const POFF: usize>(
-    page: &'p [u8],
-    elems: &[[u8; ESIZE]],
-    i: usize,
-) -> Result<&'p [u8], FormatError> {
-    let Some(e) = elems.get(i) else {
-        return Err(FormatError::NoSuchElement { index: i });
-    };
-    let word = |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]) as usize;
-    let (pos, ksize) = (word(POFF), word(POFF + 4));
-    if ksize == 0 {
-        return Err(FormatError::EmptyKey { index: i });
-    }
-    // Wrapping: a hostile `pos` then points at the wrong bytes (or none), never past the page,
-    // and 64-bit targets cannot wrap at all.
-    let start = (PAGE_HEADER_SIZE + i * ESIZE).wrapping_add(pos);
-    page.get(start..start.wrapping_add(ksize))
-        .ok_or(FormatError::ElementOutOfBounds { index: i })
-}
-
-/// Binary search of a page's element array: the index of the last element whose key is
-/// ≤ `key`, or 0 when there is none (and on an empty array). Keys are assumed sorted; on a
-/// corrupt page the answer is wrong but safe (every probed element and key is checked).
+/// Binary search of a page's element array (elements of `ESIZE` bytes whose key `pos, ksize`
+/// pair sits at `POFF`) for the first index whose key is ≥ `key`. Each probe reads only the
+/// key's position and size and compares 8-byte prefixes as integers before any `memcmp`:
+/// this is the inner loop of every lookup. Keys are assumed sorted; on a corrupt page the
+/// answer is wrong but safe (every span is still bounds-checked).
 ///
-/// This is the inner loop of every lookup. Constant element geometry lets the compiler fold
-/// the offsets; a probe compares 8-byte prefixes as integers and only ties go to a `memcmp`.
-/// The probe's outcome moves the window by a select, not a branch: it is random, so a branch
-/// on it would be mispredicted about every other probe.
-#[inline(always)]
-fn last_at_or_before<const ESIZE: usize, const POFF: usize>(
-    page: &[u8],
-    elems: &[[u8; ESIZE]],
-    key: &[u8],
-) -> Result<usize, FormatError> {
-    let kp = key_prefix(key);
-    let (mut base, mut size) = (0, elems.len());
-    while size > 1 {
-        let half = size / 2;
-        let mid = base + half;
-        let k = elem_key::<ESIZE, POFF>(page, elems, mid)?;
-        let pk = key_prefix(k);
-        let at_or_before = if pk == kp { k <= key } else { pk < kp };
-        base = std::hint::select_unpredictable(at_or_before, mid, base);
-        size -= half;
-    }
-    Ok(base)
-}
-
-/// Index of the first element whose key is ≥ `key` (may be `count`), and whether it is an
-/// exact match: [`last_at_or_before`], then one compare with the element it found.
+/// Constant element geometry lets the compiler fold the offsets, and the element array is
+/// sliced (checked) once, so a probe's element read needs no check of its own: the loop bound
+/// proves the index. What is left per probe is the key's span check and the compare.
 #[inline(always)]
 fn search_elems<const ESIZE: usize, const POFF: usize>(
     page: &[u8],
     count: usize,
     key: &[u8],
 ) -> Result<(usize, bool), FormatError> {
-    let elems = elements::<ESIZE>(page, count)?;
-    if elems.is_empty() {
-        return Ok((0, false));
+    let kp = key_prefix(key);
+    let (elems, _) = page
+        .get(PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + count * ESIZE)
+        .ok_or(FormatError::ElementsOutOfBounds {
+            count: u16::try_from(count).unwrap_or(u16::MAX),
+            len: page.len(),
+        })?
+        .as_chunks::<ESIZE>();
+    let (mut lo, mut hi) = (0, elems.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let e = &elems[mid];
+        let word = |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]) as usize;
+        let (pos, ksize) = (word(POFF), word(POFF + 4));
+        if ksize == 0 {
+            return Err(FormatError::EmptyKey { index: mid });
+        }
+        // Wrapping: a hostile `pos` then points at the wrong bytes (or none), never past the
+        // page, and 64-bit targets cannot wrap at all.
+        let start = (PAGE_HEADER_SIZE + mid * ESIZE).wrapping_add(pos);
+        let Some(k) = page.get(start..start.wrapping_add(ksize)) else {
+            return Err(FormatError::ElementOutOfBounds { index: mid });
+        };
+        let ord = match key_prefix(k).cmp(&kp) {
+            Ordering::Equal => k.cmp(key),
+            o => o,
+        };
+        match ord {
+            Ordering::Less => lo = mid + 1,
+            Ordering::Equal => return Ok((mid, true)),
+            Ordering::Greater => hi = mid,
+        }
     }
-    let i = last_at_or_before::<ESIZE, POFF>(page, elems, key)?;
-    Ok(match elem_key::<ESIZE, POFF>(page, elems, i)?.cmp(key) {
-        Ordering::Equal => (i, true),
-        Ordering::Less => (i + 1, false),
-        Ordering::Greater => (i, false),
-    })
+    Ok((lo, false))
 }
 
 /// Serialised size of a leaf page holding `count` elements with `data` key+value bytes.
