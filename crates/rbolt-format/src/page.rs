@@ -445,6 +445,87 @@ pub fn encode_leaf<'a>(
     data
 }
 
+/// [`encode_leaf`] into `out` (cleared first), `len` bytes long: each byte is written once —
+/// header, elements, keys and values appended in order, then only the unused tail zeroed —
+/// so `out` need not be a zeroed buffer. `heads` gives each element's flags and key and value
+/// lengths (for the element array, before any data), `items` its key and value bytes.
+///
+/// # Panics
+/// If `items` does not yield `heads.len()` entries of exactly the lengths `heads` gave: the
+/// page would not be what its elements describe.
+pub fn encode_leaf_into<'a>(
+    out: &mut Vec<u8>,
+    len: usize,
+    id: Pgid,
+    overflow: u32,
+    heads: impl ExactSizeIterator<Item = (u32, usize, usize)>,
+    items: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+) {
+    let n = heads.len();
+    out.clear();
+    push_header(out, id, LEAF_PAGE, n, overflow);
+    let mut data = PAGE_HEADER_SIZE + n * LEAF_ELEM_SIZE;
+    for (i, (flags, klen, vlen)) in heads.enumerate() {
+        let base = PAGE_HEADER_SIZE + i * LEAF_ELEM_SIZE;
+        let mut e = [0u8; LEAF_ELEM_SIZE];
+        write_u32(&mut e, 0, flags);
+        write_u32(&mut e, 4, u32_len(data - base));
+        write_u32(&mut e, 8, u32_len(klen));
+        write_u32(&mut e, 12, u32_len(vlen));
+        out.extend_from_slice(&e);
+        data += klen + vlen;
+    }
+    for (k, v) in items {
+        out.extend_from_slice(k);
+        out.extend_from_slice(v);
+    }
+    assert_eq!(
+        out.len(),
+        data,
+        "leaf data differs from its element lengths"
+    );
+    out.resize(len.max(data), 0);
+}
+
+/// [`encode_branch`] into `out`, as [`encode_leaf_into`] does for leaves.
+pub fn encode_branch_into<'a>(
+    out: &mut Vec<u8>,
+    len: usize,
+    id: Pgid,
+    overflow: u32,
+    items: impl ExactSizeIterator<Item = (&'a [u8], Pgid)> + Clone,
+) {
+    let n = items.len();
+    out.clear();
+    push_header(out, id, BRANCH_PAGE, n, overflow);
+    let mut data = PAGE_HEADER_SIZE + n * BRANCH_ELEM_SIZE;
+    for (i, (k, pgid)) in items.clone().enumerate() {
+        let base = PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE;
+        let mut e = [0u8; BRANCH_ELEM_SIZE];
+        write_u32(&mut e, 0, u32_len(data - base));
+        write_u32(&mut e, 4, u32_len(k.len()));
+        write_u64(&mut e, 8, pgid.0);
+        out.extend_from_slice(&e);
+        data += k.len();
+    }
+    for (k, _) in items {
+        out.extend_from_slice(k);
+    }
+    out.resize(len.max(out.len()), 0);
+}
+
+fn push_header(out: &mut Vec<u8>, id: Pgid, flags: u16, n: usize, overflow: u32) {
+    let mut h = [0u8; PAGE_HEADER_SIZE];
+    PageHeader {
+        id,
+        flags,
+        count: u16::try_from(n).expect("invariant: pages hold at most 0xFFFE elements"),
+        overflow,
+    }
+    .encode(&mut h);
+    out.extend_from_slice(&h);
+}
+
 /// Writes a branch page into `buf`. `items` are (first key of child, child page id).
 pub fn encode_branch<'a>(
     buf: &mut [u8],
@@ -499,6 +580,48 @@ pub fn patch_branch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The appending encoders write exactly what the slice encoders write into a zeroed
+    /// buffer, whatever the reused buffer held before.
+    #[test]
+    fn encoders_into_a_vec_match_the_slice_encoders() {
+        let kv: Vec<(Vec<u8>, Vec<u8>)> = (0u8..30)
+            .map(|i| {
+                (
+                    vec![i; 1 + usize::from(i % 7)],
+                    vec![i ^ 0x5a; usize::from(i) * 3],
+                )
+            })
+            .collect();
+        for n in [0, 1, 5, 30] {
+            for len in [4096, 8192] {
+                let items = || {
+                    kv[..n]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, v))| (i as u32 & 1, k.as_slice(), v.as_slice()))
+                };
+                let mut want = vec![0u8; len];
+                encode_leaf(&mut want, Pgid(9), 1, items());
+                let mut got = vec![0xEE; 9000];
+                let heads = items().map(|(f, k, v)| (f, k.len(), v.len()));
+                let data = items().map(|(_, k, v)| (k, v));
+                encode_leaf_into(&mut got, len, Pgid(9), 1, heads, data);
+                assert_eq!(got, want, "leaf of {n} in {len}");
+                let children = || {
+                    kv[..n]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, _))| (k.as_slice(), Pgid(100 + i as u64)))
+                };
+                let mut want = vec![0u8; len];
+                encode_branch(&mut want, Pgid(3), 0, children());
+                let mut got = vec![0xEE; 100];
+                encode_branch_into(&mut got, len, Pgid(3), 0, children());
+                assert_eq!(got, want, "branch of {n} in {len}");
+            }
+        }
+    }
 
     fn leaf(items: &[(u32, &[u8], &[u8])]) -> Vec<u8> {
         let data: usize = items.iter().map(|(_, k, v)| k.len() + v.len()).sum();

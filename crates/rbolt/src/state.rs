@@ -199,14 +199,17 @@ impl Node {
     pub(crate) fn split_off(&mut self, at: usize) -> (Vec<Inode>, Vec<u64>) {
         self.restructured = true;
         self.reshaped = true;
-        let mut right = (self.inodes.split_off(at), self.prefixes.split_off(at));
         // A split near the end is what appends make: the next puts all land in the small
         // right node, so give it the room the whole node had instead of doubling up from two
-        // entries (five reallocations of both vectors per page otherwise).
-        if right.0.len() * 4 <= at {
-            right.0.reserve(at);
-            right.1.reserve(at);
-        }
+        // entries (five reallocations of both vectors per page otherwise) — allocated at
+        // that size at once, not split off exactly and then grown.
+        let n = self.inodes.len() - at;
+        let cap = if n * 4 <= at { n + at } else { n };
+        let mut right = (Vec::with_capacity(cap), Vec::with_capacity(cap));
+        right.0.extend_from_slice(&self.inodes[at..]);
+        right.1.extend_from_slice(&self.prefixes[at..]);
+        self.inodes.truncate(at);
+        self.prefixes.truncate(at);
         self.size -= right.0.iter().map(Inode::page_size).sum::<usize>();
         right
     }

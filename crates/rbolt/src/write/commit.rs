@@ -210,24 +210,30 @@ impl WriteCtx<'_> {
             let size = PAGE_HEADER_SIZE + chunk.iter().map(Inode::page_size).sum::<usize>();
             let pages = size.div_ceil(ps).max(1);
             let pgid = sp.allocate(pages as u64)?;
-            let mut buf = sp.page_buf(pages);
+            let mut buf = sp.w.page_vec(pages);
             let overflow = u32::try_from(pages - 1).map_err(|_| Error::ValueTooLarge)?;
-            let used = if leaf {
-                let items = chunk.iter().map(|i| match i.val {
-                    Val::Data(v) => (i.flags, self.bytes(i.key), self.bytes(v)),
+            // Written once, in order, with only the unused tail zeroed: the file never
+            // carries stale bytes (bbolt zeroes its buffers too), and nothing is cleared
+            // that is then overwritten.
+            if leaf {
+                let data = |i: &Inode| match i.val {
+                    Val::Data(v) => v,
                     _ => unreachable!("invariant: leaf inodes hold data"),
-                });
-                rbolt_format::encode_leaf(&mut buf, pgid, overflow, items)
+                };
+                let heads = chunk
+                    .iter()
+                    .map(|i| (i.flags, i.key.len as usize, data(i).len as usize));
+                let items = chunk
+                    .iter()
+                    .map(|i| (self.bytes(i.key), self.bytes(data(i))));
+                rbolt_format::encode_leaf_into(&mut buf, pages * ps, pgid, overflow, heads, items);
             } else {
                 let items = chunk.iter().map(|i| match i.val {
                     Val::Child(c) => (self.bytes(i.key), c),
                     _ => unreachable!("invariant: children are spilled before their parent"),
                 });
-                rbolt_format::encode_branch(&mut buf, pgid, overflow, items)
-            };
-            // Pooled buffers hold old bytes: clear what the page does not use, so the file
-            // never carries stale data (bbolt zeroes its buffers too).
-            buf[used..].fill(0);
+                rbolt_format::encode_branch_into(&mut buf, pages * ps, pgid, overflow, items);
+            }
             sp.pw.push(sp.w, pgid, buf)?;
             if let (false, Some(n)) = (leaf, count) {
                 sp.counted.push((pgid, n));
@@ -262,20 +268,17 @@ impl WriteCtx<'_> {
 
     /// Spills node `n` and its materialised descendants; returns the pages that replace it.
     fn spill_node(&self, sp: &mut Spill<'_>, n: NodeId, is_root: bool) -> Result<Vec<Spilled>> {
-        let (leaf, inodes, bucket, pristine, countable) = {
+        let (leaf, bucket, pristine, countable) = {
             let st = self.wstate();
             let node = &st.nodes[n as usize];
             let from_page = !node.leaf && node.pgid != Pgid(0);
             let pristine = (from_page && !node.restructured).then_some(node.pgid);
             let countable = (from_page && !node.reshaped).then_some(node.pgid);
-            (
-                node.leaf,
-                node.inodes.clone(),
-                node.bucket,
-                pristine,
-                countable,
-            )
+            (node.leaf, node.bucket, pristine, countable)
         };
+        // Spilled once, as the transaction ends: the entries move out rather than being
+        // copied (the node is not read again; its `size` and `prefixes` go stale with it).
+        let inodes = std::mem::take(&mut self.wstate_mut().nodes[n as usize].inodes);
         // Each spilled child: its position, the page it was read from, and its new pages.
         let mut spilled = Vec::new();
         for (i, ino) in inodes.iter().enumerate() {

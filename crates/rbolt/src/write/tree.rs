@@ -197,7 +197,22 @@ impl WriteCtx<'_> {
             node.insert(i, ino, key_prefix(key));
         }
         st.generation += 1;
-        self.split_eagerly(&mut st, n);
+        let upper = st
+            .finger
+            .filter(|f| f.bucket == b && f.leaf == n)
+            .map(|f| f.upper);
+        if let Some(m) = self.split_eagerly(&mut st, n)
+            && let Some(upper) = upper
+        {
+            // The leaf's right half ends where the leaf did: splits move separators, never
+            // keys, so the key after it is still `upper`. Keeping the finger there saves
+            // the next append a descent from the root after every full leaf.
+            st.finger = Some(Finger {
+                bucket: b,
+                leaf: m,
+                upper,
+            });
+        }
         Ok(())
     }
 
@@ -216,14 +231,16 @@ impl WriteCtx<'_> {
         Ok(())
     }
 
-    /// Splits `n` (and then its ancestors) while it is larger than a few pages.
-    fn split_eagerly(&self, st: &mut WState, mut n: NodeId) {
+    /// Splits `n` (and then its ancestors) while it is larger than a few pages. Returns the
+    /// node split off `n` itself (its right half), if `n` was split.
+    fn split_eagerly(&self, st: &mut WState, mut n: NodeId) -> Option<NodeId> {
         let limit = EAGER_SPLIT_PAGES * self.snap.page_size;
+        let mut first = None;
         loop {
             let node = &st.nodes[n as usize];
             let len = node.inodes.len();
             if (node.size <= limit && len <= EAGER_SPLIT_ELEMS) || len < 4 {
-                return;
+                return first;
             }
             // Split where commit's packing would end the first page (bbolt's rule: fill
             // threshold, at least two entries a page). The left node is then exactly the page
@@ -270,6 +287,7 @@ impl WriteCtx<'_> {
                 })
                 .collect();
             let m = st.push_node(m);
+            first.get_or_insert(m);
             for c in moved {
                 st.nodes[c as usize].parent = Some(m);
             }
@@ -296,7 +314,7 @@ impl WriteCtx<'_> {
                     st.nodes[n as usize].parent = Some(r);
                     st.nodes[m as usize].parent = Some(r);
                     st.buckets[bucket].root_node = Some(r);
-                    return;
+                    return first;
                 }
             }
         }

@@ -84,6 +84,18 @@ impl WriterData {
         vec![0u8; pages * self.page_size]
     }
 
+    /// An empty buffer with room for `pages` pages, for the `encode_*_into` encoders, which
+    /// write every byte: pooled single pages keep their capacity and skip the allocation.
+    pub(crate) fn page_vec(&mut self, pages: usize) -> Vec<u8> {
+        if pages == 1
+            && let Some(mut b) = self.pool.pop()
+        {
+            b.clear();
+            return b;
+        }
+        Vec::with_capacity(pages * self.page_size)
+    }
+
     pub(crate) fn recycle(&mut self, buf: Vec<u8>) {
         if buf.len() == self.page_size && self.pool.len() < 1024 {
             self.pool.push(buf);
