@@ -193,12 +193,12 @@ impl<M: Mode> Bucket<'_, M> {
     /// recursive count is [`stats`](Bucket::stats)`().key_n`. In a write transaction it counts
     /// the transaction's own puts and deletes.
     ///
-    /// The bbolt format stores no count, so the first call walks the tree, reading only branch
-    /// pages and each leaf page's header (its element count): no keys or values, about one
-    /// memory access per leaf page, O(n / keys per page). The count under each committed
-    /// branch page is then remembered by the open database until that page is rewritten, so
-    /// later calls — in any transaction, after any commit — walk only the branch pages that
-    /// changed since: O(changed pages), O(1) with no change. A corrupt or hostile tree
+    /// The bbolt format stores no count. Every commit records the count under each branch
+    /// page it writes, and a walk remembers the count under each committed branch page it
+    /// reads, for as long as the database is open and that page is not rewritten; so after
+    /// writes through this handle `len` is O(1). On a freshly opened file the first call walks
+    /// the tree, reading only branch pages and each leaf page's header (its element count):
+    /// no keys or values, O(n / keys per page). A corrupt or hostile tree
     /// (cycles, shared pages, too deep) met during a walk is an [`Error::Corrupted`].
     ///
     /// ```

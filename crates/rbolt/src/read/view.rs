@@ -156,6 +156,14 @@ impl<'a> View<'a> {
             .borrow_mut()
     }
 
+    /// Nodes the writer has materialised (0 for a reader): leaves a cursor may find empty
+    /// besides the snapshot's pages.
+    pub(crate) fn staged_nodes(self) -> u64 {
+        self.w
+            .as_ref()
+            .map_or(0, |w| w.st.borrow().nodes.len() as u64)
+    }
+
     /// Current mutation counter; cursors re-seek when it moved.
     pub(crate) fn generation(self) -> u64 {
         self.w.as_ref().map_or(0, |w| w.st.borrow().generation)

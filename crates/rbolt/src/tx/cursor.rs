@@ -355,7 +355,15 @@ impl<'tx, M: Mode> Cursor<'tx, M> {
         self.crossed = true;
         self.saved.clone_from(&self.stack);
         // A file can hold at most `pgid` distinct pages; more empty leaves means a loop.
-        let mut budget = self.tx.snap.meta.pgid.get().saturating_add(16);
+        // A write transaction's staged nodes can be empty leaves too.
+        let mut budget = self
+            .tx
+            .snap
+            .meta
+            .pgid
+            .get()
+            .saturating_add(self.tx.view().staged_nodes())
+            .saturating_add(16);
         loop {
             let mut level = None;
             for i in (0..self.stack.len()).rev() {

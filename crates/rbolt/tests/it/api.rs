@@ -690,3 +690,34 @@ fn set_no_sync_switches_commit_syncs_while_open() {
     let opened = TempDb::with_options(Options::new().no_sync(true));
     assert!(opened.no_sync(), "Options::no_sync is the initial setting");
 }
+
+/// Regression: a cursor bounded the empty leaves it may skip by the snapshot's page count, so
+/// in a write transaction on a young file, iterating after deleting a long run of keys (many
+/// staged leaves, now empty) failed with `Corrupted("empty leaves loop")`.
+#[test]
+fn iterating_after_deleting_a_long_run_in_a_young_file_was_called_a_loop() {
+    let db = TempDb::new();
+    db.update(|tx| {
+        let b = tx.create_bucket("b")?;
+        for i in 0..20_000u32 {
+            b.put(i.to_be_bytes(), [1u8; 16])?;
+        }
+        for i in 100..19_900u32 {
+            b.delete(i.to_be_bytes())?;
+        }
+        assert_eq!(b.iter().count(), 200);
+        assert_eq!(b.iter().rev().count(), 200);
+        let mut kept = b.iter().map(|r| r.map(|(k, _)| k.to_vec()));
+        assert_eq!(
+            kept.nth(100).transpose()?,
+            Some(19_900u32.to_be_bytes().to_vec())
+        );
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        db.view(|tx| Ok(tx.open_bucket("b")?.iter().count()))
+            .unwrap(),
+        200
+    );
+}
