@@ -20,6 +20,20 @@ fn dump(db: &Db) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// A database whose bucket `acct` holds `ACCOUNTS` balances of 1000 each.
+fn accounts_db() -> TempDb {
+    let db = TempDb::with_options(Options::new().no_sync(true));
+    db.update(|tx| {
+        let acct = tx.create_bucket(b"acct")?;
+        for i in 0..ACCOUNTS {
+            acct.put(i.to_be_bytes(), 1000u64.to_le_bytes())?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    db
+}
+
 fn read_u64(v: &[u8]) -> u64 {
     u64::from_le_bytes(v.try_into().expect("8-byte balance"))
 }
@@ -51,12 +65,8 @@ fn readers_see_consistent_snapshots_while_writer_commits() {
         "readers_see_consistent_snapshots_while_writer_commits",
         Duration::from_secs(60),
     );
-    let db = TempDb::with_options(Options::new().no_sync(true));
+    let db = accounts_db();
     db.update(|tx| {
-        let acct = tx.create_bucket(b"acct")?;
-        for i in 0..ACCOUNTS {
-            acct.put(i.to_be_bytes(), 1000u64.to_le_bytes())?;
-        }
         tx.create_bucket(b"fill")?;
         tx.create_bucket(b"meta")?
             .put(b"version", 0u64.to_le_bytes())
@@ -217,15 +227,7 @@ fn one_snapshot_shared_by_threads_stays_put_while_writer_commits() {
         "one_snapshot_shared_by_threads_stays_put_while_writer_commits",
         Duration::from_secs(60),
     );
-    let db = TempDb::with_options(Options::new().no_sync(true));
-    db.update(|tx| {
-        let acct = tx.create_bucket(b"acct")?;
-        for i in 0..ACCOUNTS {
-            acct.put(i.to_be_bytes(), 1000u64.to_le_bytes())?;
-        }
-        Ok(())
-    })
-    .unwrap();
+    let db = accounts_db();
     let tx = db.begin_read().unwrap();
     let mut want = Vec::new();
     let start = tx.stats().cursor_count;
