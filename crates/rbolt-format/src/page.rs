@@ -449,7 +449,8 @@ pub fn encode_leaf<'a>(
 /// written once — header, elements, keys and values appended in order, then only the unused
 /// tail zeroed — so pages can be encoded back to back into one buffer that is written as it
 /// stands. `heads` gives each element's flags and key and value lengths (for the element
-/// array, before any data), `items` its key and value bytes.
+/// array, before any data), `items` the data area in pieces: every key and value in order,
+/// split anywhere (a caller holding several entries' bytes back to back passes them as one).
 ///
 /// # Panics
 /// If `items` does not yield `heads.len()` entries of exactly the lengths `heads` gave: the
@@ -460,7 +461,7 @@ pub fn encode_leaf_into<'a>(
     id: Pgid,
     overflow: u32,
     heads: impl ExactSizeIterator<Item = (u32, usize, usize)>,
-    items: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    items: impl Iterator<Item = &'a [u8]>,
 ) {
     let n = heads.len();
     let start = out.len();
@@ -477,9 +478,8 @@ pub fn encode_leaf_into<'a>(
         out.extend_from_slice(&e);
         data += klen + vlen;
     }
-    for (k, v) in items {
-        out.extend_from_slice(k);
-        out.extend_from_slice(v);
+    for piece in items {
+        out.extend_from_slice(piece);
     }
     assert_eq!(
         out.len() - start,
@@ -609,7 +609,18 @@ mod tests {
                 let mut got = vec![0xEE; 9000];
                 got.truncate(7);
                 let heads = items().map(|(f, k, v)| (f, k.len(), v.len()));
-                let data = items().map(|(_, k, v)| (k, v));
+                // Pieces cut across entries: keys and values joined two entries at a time.
+                let bytes: Vec<Vec<u8>> = kv[..n]
+                    .chunks(2)
+                    .map(|c| {
+                        c.iter()
+                            .flat_map(|(k, v)| [k, v])
+                            .flatten()
+                            .copied()
+                            .collect()
+                    })
+                    .collect();
+                let data = bytes.iter().map(Vec::as_slice);
                 encode_leaf_into(&mut got, len, Pgid(9), 1, heads, data);
                 assert_eq!(got[..7], [0xEE; 7], "leaf of {n} in {len}: prefix");
                 assert_eq!(got[7..], want, "leaf of {n} in {len}");

@@ -158,6 +158,8 @@ struct Spill<'a> {
     memo: std::sync::Arc<SubtreeCounts>,
     /// Entries under each branch page written, where known; published with the commit.
     counted: Vec<(Pgid, u64)>,
+    /// The runs of adjacent bytes a leaf's data area is copied from (reused per leaf).
+    runs: Vec<Slot>,
 }
 
 /// A page a spill wrote: its first key, its id, and the entries under it if known.
@@ -293,9 +295,32 @@ impl WriteCtx<'_> {
                 let heads = chunk
                     .iter()
                     .map(|i| (i.flags, i.key.len as usize, data(i).len as usize));
-                let items = chunk
-                    .iter()
-                    .map(|i| (self.bytes(i.key), self.bytes(data(i))));
+                // The data area is every key and value back to back; entries put one after
+                // another sit back to back in the arena too (a put stores key and value
+                // together), so copy maximal runs of adjacent bytes, not two pieces an entry.
+                let runs = &mut sp.runs;
+                runs.clear();
+                let mut run = Slot {
+                    off: 0,
+                    len: 0,
+                    src: MAP,
+                };
+                for i in chunk {
+                    for s in [i.key, data(i)] {
+                        let joined = (run.src == s.src && run.off + u64::from(run.len) == s.off)
+                            .then(|| run.len.checked_add(s.len))
+                            .flatten();
+                        match joined {
+                            Some(len) => run.len = len,
+                            None => {
+                                runs.push(run);
+                                run = s;
+                            }
+                        }
+                    }
+                }
+                runs.push(run);
+                let items = runs.iter().map(|&r| self.bytes(r));
                 rbolt_format::encode_leaf_into(buf, pages * ps, pgid, overflow, heads, items);
             } else {
                 let items = chunk.iter().map(|i| match i.val {
@@ -641,6 +666,7 @@ pub(crate) fn write_all(
         stats: TxStats::default(),
         memo,
         counted: Vec::new(),
+        runs: Vec::new(),
     };
     let t = Instant::now();
     sp.grow_ahead(tx)?;
