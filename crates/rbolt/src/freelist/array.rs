@@ -250,11 +250,26 @@ impl ArrayFree {
         best
     }
 
-    /// The run starting exactly at `start`.
-    fn exact(&self, start: u64) -> Option<u64> {
-        self.pred(start)
-            .filter(|&(s, _)| s == start)
-            .map(|(_, l)| l)
+    /// For a span `[start, end)` clear of every run: the run ending exactly at `start` and the
+    /// length of the run starting exactly at `end`, if any. One descent: with `start` itself
+    /// absent, its predecessor and successor both lie on the path that searches for it.
+    fn neighbours(&self, start: u64, end: u64) -> (Option<(u64, u64)>, Option<u64>) {
+        let mut t = self.root;
+        let (mut pred, mut succ) = (None, None);
+        while t != NIL {
+            let n = self.n(t);
+            if n.start <= start {
+                pred = Some((n.start, n.len));
+                t = n.right;
+            } else {
+                succ = Some((n.start, n.len));
+                t = n.left;
+            }
+        }
+        (
+            pred.filter(|&(s, l)| s + l == start),
+            succ.filter(|&(s, _)| s == end).map(|(_, l)| l),
+        )
     }
 
     /// True if page `id` is free.
@@ -269,8 +284,7 @@ impl ArrayFree {
             return;
         }
         self.count += len;
-        let left = self.pred(start).filter(|&(s, l)| s + l == start);
-        let right = self.exact(start + len);
+        let (left, right) = self.neighbours(start, start + len);
         match (left, right) {
             (Some((ls, ll)), Some(rl)) => {
                 self.remove_node(start + len);
