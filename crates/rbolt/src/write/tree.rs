@@ -22,9 +22,11 @@ impl WriteCtx<'_> {
         bucket: BucketId,
     ) -> Result<NodeId> {
         let (leaf, count) = self.level(Loc::Page(slot))?;
-        let mut inodes = Vec::with_capacity(count);
+        // A node is materialised to be changed, mostly by an insert (a put, or a split's
+        // separator): room for one more saves reallocating both vectors right away.
+        let mut inodes = Vec::with_capacity(count + 1);
         // Prefixes straight from the page bytes at hand, not through each key's slot again.
-        let mut prefixes = Vec::with_capacity(count);
+        let mut prefixes = Vec::with_capacity(count + 1);
         let overflow = if leaf {
             let p = self.leaf_page(slot)?;
             for i in 0..count {
