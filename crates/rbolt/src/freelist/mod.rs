@@ -21,6 +21,34 @@ pub(crate) mod hashmap;
 
 use rbolt_format::{Pgid, Txid};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The hash of the page-id tables. Every commit frees, allocates and releases a few ids, each
+/// a lookup or two here, and SipHash was most of those lookups' cost. The keys are distinct
+/// page ids below the file's page count (a hostile file can at worst make them collide, which
+/// costs time, never correctness): a multiply and a fold spread them over the low bits a
+/// table indexes with and the high bits it tags with.
+#[derive(Default)]
+struct PgidHasher(u64);
+
+impl Hasher for PgidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64((self.0 << 8) | u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let h = (n ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
+    }
+}
+
+type PgidBuild = BuildHasherDefault<PgidHasher>;
 
 /// Which in-memory free-page structure the writer uses (bbolt's `FreelistType`). It changes
 /// where new pages are placed, never the file format.
@@ -114,10 +142,12 @@ pub(crate) struct Freelist {
     /// because that is what decides visibility: `release` splits off the releasable part of
     /// a group in O(log) and never looks at the pages a reader still holds.
     pending: BTreeMap<Txid, BTreeMap<Txid, Vec<Pgid>>>,
-    pending_ids: HashSet<Pgid>,
+    pending_ids: HashSet<Pgid, PgidBuild>,
     /// First page of a span → txid that allocated it (only spans allocated by this process).
-    allocs: HashMap<Pgid, Txid>,
+    allocs: HashMap<Pgid, Txid, PgidBuild>,
     undo: Option<Undo>,
+    /// The last durable commit's log, emptied: its vectors are reused, not reallocated.
+    spare_undo: Undo,
     /// Pending pages `release` has looked at, for the test that pins its cost.
     #[cfg(test)]
     visited: u64,
@@ -144,9 +174,10 @@ impl Freelist {
         Self {
             free: FreeSet::new(kind),
             pending: BTreeMap::new(),
-            pending_ids: HashSet::new(),
-            allocs: HashMap::new(),
+            pending_ids: HashSet::default(),
+            allocs: HashMap::default(),
             undo: None,
+            spare_undo: Undo::default(),
             #[cfg(test)]
             visited: 0,
         }
@@ -230,15 +261,19 @@ impl Freelist {
 
     /// Starts logging changes for the commit of `txid`.
     pub(crate) fn begin_commit(&mut self, txid: Txid) {
-        self.undo = Some(Undo {
-            txid,
-            ..Undo::default()
-        });
+        let mut u = std::mem::take(&mut self.spare_undo);
+        u.txid = txid;
+        u.allocated.clear();
+        u.allocs_removed.clear();
+        u.trimmed.clear();
+        self.undo = Some(u);
     }
 
-    /// The commit is durable: forget the log.
+    /// The commit is durable: forget the log (keeping its vectors for the next commit).
     pub(crate) fn end_commit(&mut self) {
-        self.undo = None;
+        if let Some(u) = self.undo.take() {
+            self.spare_undo = u;
+        }
     }
 
     /// The commit failed: put back everything it took, freed or trimmed.
