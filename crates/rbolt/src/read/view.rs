@@ -136,7 +136,7 @@ impl<'a> View<'a> {
 
     pub(crate) fn root_loc(self, h: &BucketHandle) -> Result<Loc> {
         match *h {
-            BucketHandle::Read { root, inline, .. } => match inline {
+            BucketHandle::Read { root, span, .. } => match span {
                 Some(s) => Ok(Loc::Page(s)),
                 None => Ok(Loc::Page(self.page_slot(root)?)),
             },
