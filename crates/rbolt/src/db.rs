@@ -12,7 +12,7 @@ use crate::read::Snapshot;
 use crate::read::counts::SubtreeCounts;
 use crate::read::walk::writer_free_set;
 use crate::registry::Registration;
-use crate::shared::{Shared, State, WriterLease};
+use crate::shared::{OpenCounts, Shared, State, WriterLease};
 use crate::state::{BucketState, Staged, WState};
 use crate::storage::{FileStorage, Storage};
 use crate::sync::lock;
@@ -22,7 +22,6 @@ use rbolt_format::{
     FREELIST_PAGE, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Meta, PGID_NO_FREELIST, PageHeader, Pgid, Txid,
 };
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -138,8 +137,8 @@ impl Db {
             state: Mutex::new(State {
                 meta,
                 map: Arc::new(map),
-                readers: BTreeMap::new(),
-                reader_hwms: BTreeMap::new(),
+                readers: OpenCounts::new(),
+                reader_hwms: OpenCounts::new(),
             }),
             writer: Mutex::new(None),
             writer_free: Condvar::new(),
@@ -196,8 +195,8 @@ impl Db {
         let (meta, map) = {
             let mut st = lock(&self.shared.state);
             let (meta, map) = (st.meta, st.map.clone());
-            *st.readers.entry(meta.txid).or_insert(0) += 1;
-            *st.reader_hwms.entry(meta.pgid).or_insert(0) += 1;
+            st.readers.add(meta.txid);
+            st.reader_hwms.add(meta.pgid);
             (meta, map)
         };
         self.shared.counters.begin_read();
@@ -237,7 +236,7 @@ impl Db {
         data.no_grow_sync = self.shared.no_grow_sync;
         let (mut meta, map, readers) = {
             let st = lock(&self.shared.state);
-            let readers: Vec<Txid> = st.readers.keys().copied().collect();
+            let readers: Vec<Txid> = st.readers.keys().collect();
             (st.meta, st.map.clone(), readers)
         };
         // Releasing is O(pending pages): done outside the lock every reader's begin and end

@@ -24,7 +24,6 @@ use crate::storage::Storage;
 use crate::sync::lock;
 use crate::write::{ShrinkMode, WriterData, grow_target};
 use rbolt_format::{Meta, Pgid, Txid};
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,11 +84,50 @@ impl Drop for WriterLease<'_> {
 pub(crate) struct State {
     pub(crate) meta: Meta,
     pub(crate) map: Arc<Mapping>,
-    /// txid → number of open read transactions on that snapshot.
-    pub(crate) readers: BTreeMap<Txid, usize>,
-    /// High-water mark (meta.pgid) → number of open read transactions whose snapshot has it:
-    /// the file is never truncated below the largest (see `shrink.rs`).
-    pub(crate) reader_hwms: BTreeMap<Pgid, usize>,
+    /// Open read transactions by snapshot txid.
+    pub(crate) readers: OpenCounts<Txid>,
+    /// Open read transactions by their snapshot's high-water mark (meta.pgid): the file is
+    /// never truncated below the largest (see `shrink.rs`).
+    pub(crate) reader_hwms: OpenCounts<Pgid>,
+}
+
+/// How many open readers hold each key, in key order. Readers begin and end under the state
+/// lock on every transaction, so this must cost no allocation in the steady state: nearly
+/// every reader holds the newest snapshot, which is the last entry, and a vector keeps its
+/// capacity when that entry comes and goes (a `BTreeMap` allocated and freed a node each time).
+#[derive(Debug)]
+pub(crate) struct OpenCounts<K>(Vec<(K, usize)>);
+
+impl<K: Ord + Copy> OpenCounts<K> {
+    pub(crate) fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    pub(crate) fn add(&mut self, k: K) {
+        match self.0.last_mut() {
+            Some((last, n)) if *last == k => *n += 1,
+            Some((last, _)) if *last > k => match self.0.binary_search_by(|e| e.0.cmp(&k)) {
+                Ok(i) => self.0[i].1 += 1,
+                Err(i) => self.0.insert(i, (k, 1)),
+            },
+            _ => self.0.push((k, 1)),
+        }
+    }
+
+    /// Drops one holder of `k`; the key goes when its last holder does.
+    pub(crate) fn remove(&mut self, k: K) {
+        if let Ok(i) = self.0.binary_search_by(|e| e.0.cmp(&k)) {
+            self.0[i].1 -= 1;
+            if self.0[i].1 == 0 {
+                self.0.remove(i);
+            }
+        }
+    }
+
+    /// Keys with at least one holder, ascending.
+    pub(crate) fn keys(&self) -> impl DoubleEndedIterator<Item = K> + '_ {
+        self.0.iter().map(|e| e.0)
+    }
 }
 
 #[derive(Debug)]
@@ -141,18 +179,8 @@ impl Shared {
 
     pub(crate) fn end_read(&self, txid: Txid, hwm: Pgid) {
         let mut st = lock(&self.state);
-        if let Some(n) = st.readers.get_mut(&txid) {
-            *n -= 1;
-            if *n == 0 {
-                st.readers.remove(&txid);
-            }
-        }
-        if let Some(n) = st.reader_hwms.get_mut(&hwm) {
-            *n -= 1;
-            if *n == 0 {
-                st.reader_hwms.remove(&hwm);
-            }
-        }
+        st.readers.remove(txid);
+        st.reader_hwms.remove(hwm);
         drop(st);
         self.counters.end_read();
     }
@@ -214,12 +242,7 @@ impl Shared {
         }
         let ps = self.page_size as u64;
         let mut st = lock(&self.state);
-        let readers = st
-            .reader_hwms
-            .keys()
-            .next_back()
-            .copied()
-            .unwrap_or_default();
+        let readers = st.reader_hwms.keys().next_back().unwrap_or_default();
         let floor = new_pgid.max(prev_pgid).max(readers).get() * ps;
         let min_len = w.initial_mmap_size.div_ceil(ps) * ps;
         let target = match mode {
@@ -257,5 +280,30 @@ impl Shared {
             return;
         }
         w.file_len = target;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_counts_keep_keys_ordered_and_drop_a_key_with_its_last_holder() {
+        let mut c = OpenCounts::new();
+        for k in [5u64, 5, 3, 9, 3, 7] {
+            c.add(k);
+        }
+        assert_eq!(c.keys().collect::<Vec<_>>(), [3, 5, 7, 9]);
+        c.remove(5);
+        assert_eq!(c.keys().collect::<Vec<_>>(), [3, 5, 7, 9]);
+        c.remove(5);
+        c.remove(9);
+        c.remove(4); // never held: nothing changes
+        assert_eq!(c.keys().collect::<Vec<_>>(), [3, 7]);
+        assert_eq!(c.keys().next_back(), Some(7));
+        c.remove(3);
+        c.remove(3);
+        c.remove(7);
+        assert_eq!(c.keys().next(), None);
     }
 }

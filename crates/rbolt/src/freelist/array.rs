@@ -150,24 +150,71 @@ impl ArrayFree {
 
     fn insert_node(&mut self, start: u64, len: u64) {
         let n = self.new_node(start, len);
-        let (l, r) = self.split(self.root, start);
-        let l = self.merge(l, n);
-        self.root = self.merge(l, r);
+        self.root = self.insert_at(self.root, n);
         self.runs += 1;
+    }
+
+    /// Puts node `n` into subtree `t`: down by key to where its priority belongs, and only
+    /// the subtree found there is split around it. Most nodes land near the leaves, so this
+    /// is one descent plus a short split instead of a split and two merges of the whole tree.
+    fn insert_at(&mut self, t: u32, n: u32) -> u32 {
+        if t == NIL {
+            return n;
+        }
+        let start = self.n(n).start;
+        if self.n(n).prio > self.n(t).prio {
+            let (l, r) = self.split(t, start);
+            let node = self.nm(n);
+            node.left = l;
+            node.right = r;
+            self.pull(n);
+            return n;
+        }
+        if start < self.n(t).start {
+            let l = self.insert_at(self.n(t).left, n);
+            self.nm(t).left = l;
+        } else {
+            let r = self.insert_at(self.n(t).right, n);
+            self.nm(t).right = r;
+        }
+        self.pull(t);
+        t
     }
 
     /// Removes the run starting exactly at `start`; returns its length.
     fn remove_node(&mut self, start: u64) -> Option<u64> {
-        let (l, r) = self.split(self.root, start);
-        let (m, r) = self.split(r, start + 1);
-        self.root = self.merge(l, r);
-        if m == NIL {
-            return None;
-        }
-        debug_assert!(self.n(m).left == NIL && self.n(m).right == NIL);
+        let (root, m) = self.remove_at(self.root, start);
+        self.root = root;
+        let m = m?;
         self.spare.push(m);
         self.runs -= 1;
         Some(self.n(m).len)
+    }
+
+    /// Unlinks the node starting at `start` from subtree `t` by merging its two children in
+    /// its place. Returns the new subtree root and the unlinked node.
+    fn remove_at(&mut self, t: u32, start: u64) -> (u32, Option<u32>) {
+        if t == NIL {
+            return (NIL, None);
+        }
+        let s = self.n(t).start;
+        if start == s {
+            let (l, r) = (self.n(t).left, self.n(t).right);
+            return (self.merge(l, r), Some(t));
+        }
+        let found = if start < s {
+            let (l, found) = self.remove_at(self.n(t).left, start);
+            self.nm(t).left = l;
+            found
+        } else {
+            let (r, found) = self.remove_at(self.n(t).right, start);
+            self.nm(t).right = r;
+            found
+        };
+        if found.is_some() {
+            self.pull(t);
+        }
+        (t, found)
     }
 
     /// Replaces the run at `key` by `[start, start + len)`; the new run must keep its place in
@@ -203,11 +250,26 @@ impl ArrayFree {
         best
     }
 
-    /// The run starting exactly at `start`.
-    fn exact(&self, start: u64) -> Option<u64> {
-        self.pred(start)
-            .filter(|&(s, _)| s == start)
-            .map(|(_, l)| l)
+    /// For a span `[start, end)` clear of every run: the run ending exactly at `start` and the
+    /// length of the run starting exactly at `end`, if any. One descent: with `start` itself
+    /// absent, its predecessor and successor both lie on the path that searches for it.
+    fn neighbours(&self, start: u64, end: u64) -> (Option<(u64, u64)>, Option<u64>) {
+        let mut t = self.root;
+        let (mut pred, mut succ) = (None, None);
+        while t != NIL {
+            let n = self.n(t);
+            if n.start <= start {
+                pred = Some((n.start, n.len));
+                t = n.right;
+            } else {
+                succ = Some((n.start, n.len));
+                t = n.left;
+            }
+        }
+        (
+            pred.filter(|&(s, l)| s + l == start),
+            succ.filter(|&(s, _)| s == end).map(|(_, l)| l),
+        )
     }
 
     /// True if page `id` is free.
@@ -222,8 +284,7 @@ impl ArrayFree {
             return;
         }
         self.count += len;
-        let left = self.pred(start).filter(|&(s, l)| s + l == start);
-        let right = self.exact(start + len);
+        let (left, right) = self.neighbours(start, start + len);
         match (left, right) {
             (Some((ls, ll)), Some(rl)) => {
                 self.remove_node(start + len);
@@ -323,6 +384,28 @@ mod tests {
         v
     }
 
+    /// Checks the treap under `t`: keys ordered within `(lo, hi)`, priorities a heap, every
+    /// `max` the longest run below. Returns the number of nodes.
+    fn assert_shape(a: &ArrayFree, t: u32, lo: u64, hi: u64) -> usize {
+        if t == NIL {
+            return 0;
+        }
+        let n = a.n(t);
+        assert!(lo <= n.start && n.start < hi, "key order at {}", n.start);
+        for c in [n.left, n.right] {
+            if c != NIL {
+                assert!(a.n(c).prio <= n.prio, "heap order under {}", n.start);
+            }
+        }
+        assert_eq!(
+            n.max,
+            n.len.max(a.max_of(n.left)).max(a.max_of(n.right)),
+            "max at {}",
+            n.start
+        );
+        1 + assert_shape(a, n.left, lo, n.start) + assert_shape(a, n.right, n.start + 1, hi)
+    }
+
     #[test]
     fn merges_neighbours_and_allocates_lowest() {
         let mut a = ArrayFree::default();
@@ -358,6 +441,13 @@ mod tests {
                     a.insert(s, l);
                     model.extend(s..s + l);
                 }
+            } else if next(8) == 0 {
+                if let Some((s, l)) = a.last() {
+                    assert_eq!(a.remove_run(s), Some(l), "step {step}");
+                    for i in s..s + l {
+                        assert!(model.remove(&i), "step {step}: {i} was not free");
+                    }
+                }
             } else {
                 let n = next(6) + 1;
                 let ids: Vec<u64> = model.iter().copied().collect();
@@ -373,6 +463,9 @@ mod tests {
                 }
             }
             assert_eq!(a.count(), model.len() as u64);
+            if step % 500 == 0 {
+                assert_eq!(assert_shape(&a, a.root, 0, u64::MAX), a.runs());
+            }
         }
         let flat: Vec<u64> = runs(&a).into_iter().flat_map(|(s, l)| s..s + l).collect();
         assert_eq!(flat, model.iter().copied().collect::<Vec<_>>());

@@ -98,7 +98,12 @@ impl BucketStats {
 /// visits up to every page of the file, and setting a bit is far cheaper than hashing.
 /// `vec![0; n]` is a zeroed allocation the OS hands out lazily, so a large file costs only the
 /// words the walk touches.
-struct Seen(Vec<u64>);
+struct Seen {
+    /// Bitmap words, allocated on the first visit: a `len` answered from remembered counts
+    /// visits nothing, and the bitmap is a zeroed allocation the size of the file / 512.
+    words: Vec<u64>,
+    pages: u64,
+}
 
 impl Seen {
     fn new<M: Mode>(tx: &Tx<M>) -> Self {
@@ -110,17 +115,23 @@ impl Seen {
             .pgid
             .get()
             .min(tx.snap.map.len() / tx.snap.page_size as u64);
-        Seen(vec![0; pages.div_ceil(64) as usize])
+        Seen {
+            words: Vec::new(),
+            pages,
+        }
     }
 
     /// Marks page `pgid` and errors if it was marked before. Inline pages and nodes have no
     /// page id of their own: callers skip them (`mapped_pgid`).
     fn visit(&mut self, pgid: Pgid) -> Result<()> {
+        if self.words.is_empty() {
+            self.words = vec![0; self.pages.div_ceil(64) as usize];
+        }
         let id = pgid.get();
         // `page_slot` already checked the page lies in the map; a miss here is still an error,
         // not a panic.
         let word = self
-            .0
+            .words
             .get_mut((id / 64) as usize)
             .ok_or_else(|| Error::corrupted(pgid, "page id beyond the mapped file"))?;
         let bit = 1u64 << (id % 64);
@@ -246,16 +257,24 @@ fn count_level<M: Mode>(
         ));
     }
     let pgid = mapped_pgid(tx, loc, inline);
-    if let Some(pgid) = pgid {
-        seen.visit(pgid)?;
-    }
     let (leaf, count) = tx.view().level(loc)?;
+    // A committed branch page counted before: its subtree cannot have changed (see
+    // `read::counts`), so only what a commit rewrote is walked again.
+    let remembered = match pgid {
+        Some(p) if !leaf => tx.shared.counts.get(p),
+        _ => None,
+    };
+    if let Some(pgid) = pgid {
+        // The walk's first page cannot have been seen yet: a `len` answered at the root from
+        // its remembered count marks nothing, and so never builds the visited set.
+        if depth > 0 || remembered.is_none() {
+            seen.visit(pgid)?;
+        }
+    }
     if leaf {
         return Ok(count as u64);
     }
-    // A committed branch page counted before: its subtree cannot have changed (see
-    // `read::counts`), so only what a commit rewrote is walked again.
-    if let Some(n) = pgid.and_then(|p| tx.shared.counts.get(p)) {
+    if let Some(n) = remembered {
         return Ok(n);
     }
     let n = count_branch(tx, loc, count, depth, seen)?;

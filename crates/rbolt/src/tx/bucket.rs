@@ -313,11 +313,7 @@ impl<'tx> Bucket<'tx, ReadWrite> {
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
         let key = key.as_ref();
         let id = self.writable_id()?;
-        match self.lookup(key)? {
-            None => Ok(()),
-            Some(e) if e.flags & BUCKET_LEAF_FLAG != 0 => Err(Error::IncompatibleValue),
-            Some(_) => self.tx.wctx().delete_entry(id, key),
-        }
+        self.tx.wctx().delete_value(id, key)
     }
 
     fn check_name(name: &[u8]) -> Result<()> {

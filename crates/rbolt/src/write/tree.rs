@@ -93,8 +93,40 @@ impl WriteCtx<'_> {
     /// Materialises the path to the leaf where `key` belongs. Returns the leaf, the index of
     /// the first key ≥ `key`, and whether it is equal.
     pub(crate) fn leaf_for(&self, b: BucketId, key: &[u8]) -> Result<(NodeId, usize, bool)> {
+        Ok(self
+            .descend(b, key, false)?
+            .expect("invariant: a descent that does not probe always reaches a leaf"))
+    }
+
+    /// [`leaf_for`](Self::leaf_for), except that with `probe` the pages below the first page
+    /// on the path are searched read-only before it becomes a node: `None` if `key` is not
+    /// there, so a lookup that changes nothing materialises (and later writes) nothing.
+    fn descend(
+        &self,
+        b: BucketId,
+        key: &[u8],
+        mut probe: bool,
+    ) -> Result<Option<(NodeId, usize, bool)>> {
         if let Some(hit) = self.finger_lookup(b, key) {
-            return Ok(hit);
+            return Ok(Some(hit));
+        }
+        if probe {
+            let (root_node, inline, root) = {
+                let st = self.wstate();
+                let bs = &st.buckets[b];
+                (bs.root_node, bs.inline, bs.header.root)
+            };
+            if root_node.is_none() {
+                let slot = match inline {
+                    Some(slot) => slot,
+                    None => self.page_slot(root)?,
+                };
+                if !self.holds_value(slot, key)? {
+                    return Ok(None);
+                }
+                // Found below: the rest of the path holds it too.
+                probe = false;
+            }
         }
         let mut n = self.ensure_root_node(b)?;
         let mut upper = None;
@@ -109,10 +141,10 @@ impl WriteCtx<'_> {
                         leaf: n,
                         upper,
                     });
-                    return Ok(match found {
+                    return Ok(Some(match found {
                         Ok(i) => (n, i, true),
                         Err(i) => (n, i, false),
-                    });
+                    }));
                 }
                 if node.inodes.is_empty() {
                     return Err(Error::corrupted(node.pgid, "branch node with no elements"));
@@ -131,7 +163,14 @@ impl WriteCtx<'_> {
                     Val::Data(_) => unreachable!("invariant: branch inodes hold children"),
                 }
             };
-            let c = self.materialize(self.page_slot(pgid)?, pgid, Some(n), b)?;
+            let slot = self.page_slot(pgid)?;
+            if probe {
+                if !self.holds_value(slot, key)? {
+                    return Ok(None);
+                }
+                probe = false;
+            }
+            let c = self.materialize(slot, pgid, Some(n), b)?;
             self.wstate_mut().nodes[n as usize].inodes[i].val = Val::Node(c);
             n = c;
         }
@@ -139,6 +178,16 @@ impl WriteCtx<'_> {
             None,
             format!("tree deeper than {MAX_DEPTH} levels"),
         ))
+    }
+
+    /// Whether the tree of pages at `slot` holds a value under `key`; a sub-bucket there is
+    /// [`Error::IncompatibleValue`].
+    fn holds_value(&self, slot: Slot, key: &[u8]) -> Result<bool> {
+        match self.page_lookup(slot, key)? {
+            None => Ok(false),
+            Some(e) if e.flags & BUCKET_LEAF_FLAG != 0 => Err(Error::IncompatibleValue),
+            Some(_) => Ok(true),
+        }
     }
 
     /// `leaf_for` through the finger, if `key` falls in the last leaf's range: at or after
@@ -219,16 +268,32 @@ impl WriteCtx<'_> {
     /// Removes `key` from its leaf. The caller checked that it exists and is of the right kind.
     pub(crate) fn delete_entry(&self, b: BucketId, key: &[u8]) -> Result<()> {
         let (n, i, exact) = self.leaf_for(b, key)?;
-        if !exact {
-            return Ok(());
+        if exact {
+            self.remove_at(n, i);
         }
+        Ok(())
+    }
+
+    /// Deletes the value under `key`, if there is one, in a single descent (see
+    /// [`descend`](Self::descend)). A sub-bucket there is [`Error::IncompatibleValue`].
+    pub(crate) fn delete_value(&self, b: BucketId, key: &[u8]) -> Result<()> {
+        let Some((n, i, true)) = self.descend(b, key, true)? else {
+            return Ok(());
+        };
+        if self.wstate().nodes[n as usize].inodes[i].flags & BUCKET_LEAF_FLAG != 0 {
+            return Err(Error::IncompatibleValue);
+        }
+        self.remove_at(n, i);
+        Ok(())
+    }
+
+    fn remove_at(&self, n: NodeId, i: usize) {
         let mut st = self.wstate_mut();
         let node = &mut st.nodes[n as usize];
         node.remove(i);
         node.unbalanced = true;
         st.unbalanced.push(n);
         st.generation += 1;
-        Ok(())
     }
 
     /// Splits `n` (and then its ancestors) while it is larger than a few pages. Returns the

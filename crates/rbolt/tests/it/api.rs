@@ -721,3 +721,54 @@ fn iterating_after_deleting_a_long_run_in_a_young_file_was_called_a_loop() {
         200
     );
 }
+
+/// Deleting keys that are not there, or a sub-bucket's name (an error), changes nothing, so
+/// it must not turn the pages on its path into nodes: the commit then rewrites no tree page,
+/// only what an empty commit writes.
+#[test]
+fn deleting_absent_keys_rewrites_no_tree_pages() {
+    let mut db = TempDb::new();
+    db.update(|tx| {
+        let b = tx.create_bucket(b"b")?;
+        for i in 0u32..3000 {
+            b.put((i * 2).to_be_bytes(), [7u8; 100])?;
+        }
+        b.create_bucket(1001u32.to_be_bytes())?.put(b"k", b"v")?;
+        Ok(())
+    })
+    .unwrap();
+    db.reopen();
+    let pages_of = |db: &TempDb, f: &dyn Fn(&rbolt::Bucket<'_, rbolt::ReadWrite>)| {
+        let before = db.stats();
+        db.update(|tx| {
+            f(&tx.bucket(b"b")?.expect("bucket b"));
+            Ok(())
+        })
+        .unwrap();
+        db.stats().sub(&before).tx_stats.page_count
+    };
+    let empty = pages_of(&db, &|_| {});
+    let deletes = pages_of(&db, &|b| {
+        for i in (0u32..3000).step_by(7) {
+            b.delete((i * 2 + 1).to_be_bytes()).unwrap();
+        }
+        assert!(matches!(
+            b.delete(1001u32.to_be_bytes()),
+            Err(Error::IncompatibleValue)
+        ));
+    });
+    assert_eq!(
+        deletes, empty,
+        "pages written: absent deletes vs an empty commit"
+    );
+    let present = pages_of(&db, &|b| b.delete(4u32.to_be_bytes()).unwrap());
+    assert!(present > empty, "a real delete rewrites its path");
+    db.view(|tx| {
+        let b = tx.bucket(b"b")?.expect("bucket b");
+        assert_eq!(b.len()?, 3000);
+        assert_eq!(b.get(4u32.to_be_bytes())?, None);
+        assert!(b.bucket(1001u32.to_be_bytes())?.is_some());
+        Ok(())
+    })
+    .unwrap();
+}
