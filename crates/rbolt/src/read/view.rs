@@ -105,7 +105,7 @@ impl<'a> View<'a> {
     }
 
     /// [`View::page_slot`], with the page's header (decoded for the checks anyway).
-    #[inline]
+    #[inline(always)]
     fn page_slot_header(self, pgid: Pgid) -> Result<(Slot, PageHeader)> {
         let (r, h) = page_span_header(
             self.snap.map.bytes(),
@@ -299,7 +299,7 @@ impl<'a> View<'a> {
 
     /// [`View::tree_page`] for page bytes whose header `h` is already decoded; a branch step
     /// also hands back the child's header, which checking the child's span decoded.
-    #[inline]
+    #[inline(always)]
     fn tree_page_with(
         self,
         s: Slot,
@@ -453,7 +453,7 @@ pub(crate) fn page_span(
 }
 
 /// [`page_span`], with the page's header.
-#[inline]
+#[inline(always)]
 pub(crate) fn page_span_header(
     map: &[u8],
     ps: usize,
