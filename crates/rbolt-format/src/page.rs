@@ -445,10 +445,12 @@ pub fn encode_leaf<'a>(
     data
 }
 
-/// [`encode_leaf`] into `out` (cleared first), `len` bytes long: each byte is written once —
-/// header, elements, keys and values appended in order, then only the unused tail zeroed —
-/// so `out` need not be a zeroed buffer. `heads` gives each element's flags and key and value
-/// lengths (for the element array, before any data), `items` its key and value bytes.
+/// [`encode_leaf`] appended to `out` (what `out` holds stays), `len` bytes long: each byte is
+/// written once — header, elements, keys and values appended in order, then only the unused
+/// tail zeroed — so pages can be encoded back to back into one buffer that is written as it
+/// stands. `heads` gives each element's flags and key and value lengths (for the element
+/// array, before any data), `items` the data area in pieces: every key and value in order,
+/// split anywhere (a caller holding several entries' bytes back to back passes them as one).
 ///
 /// # Panics
 /// If `items` does not yield `heads.len()` entries of exactly the lengths `heads` gave: the
@@ -459,10 +461,11 @@ pub fn encode_leaf_into<'a>(
     id: Pgid,
     overflow: u32,
     heads: impl ExactSizeIterator<Item = (u32, usize, usize)>,
-    items: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    items: impl Iterator<Item = &'a [u8]>,
 ) {
     let n = heads.len();
-    out.clear();
+    let start = out.len();
+    out.reserve(len);
     push_header(out, id, LEAF_PAGE, n, overflow);
     let mut data = PAGE_HEADER_SIZE + n * LEAF_ELEM_SIZE;
     for (i, (flags, klen, vlen)) in heads.enumerate() {
@@ -475,16 +478,15 @@ pub fn encode_leaf_into<'a>(
         out.extend_from_slice(&e);
         data += klen + vlen;
     }
-    for (k, v) in items {
-        out.extend_from_slice(k);
-        out.extend_from_slice(v);
+    for piece in items {
+        out.extend_from_slice(piece);
     }
     assert_eq!(
-        out.len(),
+        out.len() - start,
         data,
         "leaf data differs from its element lengths"
     );
-    out.resize(len.max(data), 0);
+    out.resize(start + len.max(data), 0);
 }
 
 /// [`encode_branch`] into `out`, as [`encode_leaf_into`] does for leaves.
@@ -496,7 +498,8 @@ pub fn encode_branch_into<'a>(
     items: impl ExactSizeIterator<Item = (&'a [u8], Pgid)> + Clone,
 ) {
     let n = items.len();
-    out.clear();
+    let start = out.len();
+    out.reserve(len);
     push_header(out, id, BRANCH_PAGE, n, overflow);
     let mut data = PAGE_HEADER_SIZE + n * BRANCH_ELEM_SIZE;
     for (i, (k, pgid)) in items.clone().enumerate() {
@@ -511,7 +514,7 @@ pub fn encode_branch_into<'a>(
     for (k, _) in items {
         out.extend_from_slice(k);
     }
-    out.resize(len.max(out.len()), 0);
+    out.resize(start + len.max(out.len() - start), 0);
 }
 
 fn push_header(out: &mut Vec<u8>, id: Pgid, flags: u16, n: usize, overflow: u32) {
@@ -582,7 +585,7 @@ mod tests {
     use super::*;
 
     /// The appending encoders write exactly what the slice encoders write into a zeroed
-    /// buffer, whatever the reused buffer held before.
+    /// buffer, after whatever the buffer held before, which they leave alone.
     #[test]
     fn encoders_into_a_vec_match_the_slice_encoders() {
         let kv: Vec<(Vec<u8>, Vec<u8>)> = (0u8..30)
@@ -604,10 +607,23 @@ mod tests {
                 let mut want = vec![0u8; len];
                 encode_leaf(&mut want, Pgid(9), 1, items());
                 let mut got = vec![0xEE; 9000];
+                got.truncate(7);
                 let heads = items().map(|(f, k, v)| (f, k.len(), v.len()));
-                let data = items().map(|(_, k, v)| (k, v));
+                // Pieces cut across entries: keys and values joined two entries at a time.
+                let bytes: Vec<Vec<u8>> = kv[..n]
+                    .chunks(2)
+                    .map(|c| {
+                        c.iter()
+                            .flat_map(|(k, v)| [k, v])
+                            .flatten()
+                            .copied()
+                            .collect()
+                    })
+                    .collect();
+                let data = bytes.iter().map(Vec::as_slice);
                 encode_leaf_into(&mut got, len, Pgid(9), 1, heads, data);
-                assert_eq!(got, want, "leaf of {n} in {len}");
+                assert_eq!(got[..7], [0xEE; 7], "leaf of {n} in {len}: prefix");
+                assert_eq!(got[7..], want, "leaf of {n} in {len}");
                 let children = || {
                     kv[..n]
                         .iter()
@@ -617,8 +633,10 @@ mod tests {
                 let mut want = vec![0u8; len];
                 encode_branch(&mut want, Pgid(3), 0, children());
                 let mut got = vec![0xEE; 100];
+                got.truncate(5);
                 encode_branch_into(&mut got, len, Pgid(3), 0, children());
-                assert_eq!(got, want, "branch of {n} in {len}");
+                assert_eq!(got[..5], [0xEE; 5], "branch of {n} in {len}: prefix");
+                assert_eq!(got[5..], want, "branch of {n} in {len}");
             }
         }
     }

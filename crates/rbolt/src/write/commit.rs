@@ -28,8 +28,11 @@ use rbolt_format::{
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-/// Flush buffered pages once this many bytes are waiting.
-const FLUSH_BYTES: usize = 8 << 20;
+/// Flush buffered pages once this many bytes are waiting. Small enough that the buffer stays
+/// in the core's cache between being encoded and being copied by `pwrite`, and that a large
+/// commit keeps reusing a few warm pages instead of touching (and faulting in) megabytes.
+/// Pages are mostly allocated in file order, so a small window loses little coalescing.
+const FLUSH_BYTES: usize = 256 << 10;
 /// Largest single write when coalescing a run of pages. Small on purpose: ext4 (Linux ≥ 6.16)
 /// caches a file region in folios as large as the write that created them, and a later 4 KiB
 /// write into a large folio walks every block of it — about ten times slower after 1 MiB
@@ -37,67 +40,107 @@ const FLUSH_BYTES: usize = 8 << 20;
 /// pages. Every small commit pays that per-write cost on each page, so 16 KiB wins; Go bbolt
 /// writes page by page and never hits this. (docs/benchmarks.md has the measurement.)
 const MAX_WRITE: usize = 16 << 10;
-/// Collects page images and writes them in sorted, coalesced runs.
+/// Collects a commit's page images back to back in one buffer, each encoded straight into it,
+/// and writes them in sorted, coalesced runs: a run whose pages lie in the buffer in file
+/// order (pages are mostly allocated in the order they are spilled) is written from the
+/// buffer as it stands, with no copy and no allocation per page.
 pub(crate) struct PageWriter {
-    pages: Vec<(Pgid, Vec<u8>)>,
-    bytes: usize,
+    /// Page images, each a whole number of pages, in the order they were added.
+    buf: Vec<u8>,
+    /// Each image: its page id, and where it starts in `buf` and how long it is.
+    pages: Vec<(Pgid, usize, usize)>,
+    /// A run whose images are not back to back in `buf` is gathered here.
+    scratch: Vec<u8>,
     /// Pages written and time spent writing (for `TxStats`).
     writes: u64,
     write_time: Duration,
 }
 
 impl PageWriter {
-    pub(crate) fn new() -> Self {
+    /// A writer reusing the buffers the last commit left in `w` (warm memory: a large commit
+    /// would otherwise take a page fault for every page it encodes).
+    pub(crate) fn new(w: &mut WriterData) -> Self {
+        let super::writer::PageBuffers {
+            mut buf,
+            pages,
+            scratch,
+        } = std::mem::take(&mut w.page_buffers);
+        // Room for a whole flush up front: untouched capacity costs address space only, and
+        // a large commit then never copies the buffer to grow it.
+        buf.reserve(FLUSH_BYTES);
         Self {
-            pages: Vec::new(),
-            bytes: 0,
+            buf,
+            pages,
+            scratch,
             writes: 0,
             write_time: Duration::ZERO,
         }
     }
 
-    fn push(&mut self, w: &mut WriterData, pgid: Pgid, buf: Vec<u8>) -> Result<()> {
-        self.bytes += buf.len();
-        self.pages.push((pgid, buf));
-        if self.bytes >= FLUSH_BYTES {
+    /// Hands the (empty) buffers back to `w` for the next commit; one that grew past a flush
+    /// (a huge value's page) is not kept.
+    pub(crate) fn finish(mut self, w: &mut WriterData) {
+        if self.buf.capacity() <= 2 * FLUSH_BYTES && self.scratch.capacity() <= MAX_WRITE {
+            self.buf.clear();
+            self.pages.clear();
+            w.page_buffers = super::writer::PageBuffers {
+                buf: self.buf,
+                pages: self.pages,
+                scratch: self.scratch,
+            };
+        }
+    }
+
+    /// Makes room for an image of `len` bytes (flushing what is buffered if it would pass
+    /// [`FLUSH_BYTES`]) and returns where it starts: encode it onto the end of `self.buf`,
+    /// then [`push`](Self::push) it.
+    fn start(&mut self, w: &mut WriterData, len: usize) -> Result<usize> {
+        if !self.pages.is_empty() && self.buf.len() + len > FLUSH_BYTES {
             self.flush(w)?;
         }
-        Ok(())
+        Ok(self.buf.len())
+    }
+
+    /// Records the image encoded at `start..` as page `pgid`'s.
+    fn push(&mut self, pgid: Pgid, start: usize) {
+        self.pages.push((pgid, start, self.buf.len() - start));
     }
 
     pub(crate) fn flush(&mut self, w: &mut WriterData) -> Result<()> {
-        if self.pages.is_empty() {
+        let Some(&(last, _, last_len)) = self.pages.iter().max_by_key(|p| p.0) else {
             return Ok(());
-        }
+        };
         let t = Instant::now();
         self.writes += self.pages.len() as u64;
-        self.pages.sort_unstable_by_key(|p| p.0);
         let ps = w.page_size as u64;
-        let end = self
-            .pages
-            .last()
-            .map_or(0, |(id, b)| id.get() * ps + b.len() as u64);
-        w.grow(end)?;
-        let mut run: Vec<u8> = Vec::new();
-        let mut run_start = 0u64;
-        for (pgid, buf) in self.pages.drain(..) {
-            let off = pgid.get() * ps;
-            if !run.is_empty()
-                && (run_start + run.len() as u64 != off || run.len() + buf.len() > MAX_WRITE)
-            {
-                w.storage.write_at(&run, run_start)?;
-                run.clear();
+        w.grow(last.get() * ps + last_len as u64)?;
+        self.pages.sort_unstable_by_key(|p| p.0);
+        let mut i = 0;
+        while i < self.pages.len() {
+            let (first, at, first_len) = self.pages[i];
+            let off = first.get() * ps;
+            let (mut len, mut in_order, mut j) = (first_len, true, i + 1);
+            while let Some(&(pgid, a, l)) = self.pages.get(j) {
+                if pgid.get() * ps != off + len as u64 || len + l > MAX_WRITE {
+                    break;
+                }
+                in_order &= a == at + len;
+                len += l;
+                j += 1;
             }
-            if run.is_empty() {
-                run_start = off;
+            if in_order {
+                w.storage.write_at(&self.buf[at..at + len], off)?;
+            } else {
+                self.scratch.clear();
+                for &(_, a, l) in &self.pages[i..j] {
+                    self.scratch.extend_from_slice(&self.buf[a..a + l]);
+                }
+                w.storage.write_at(&self.scratch, off)?;
             }
-            run.extend_from_slice(&buf);
-            w.recycle(buf);
+            i = j;
         }
-        if !run.is_empty() {
-            w.storage.write_at(&run, run_start)?;
-        }
-        self.bytes = 0;
+        self.pages.clear();
+        self.buf.clear();
         self.write_time += t.elapsed();
         Ok(())
     }
@@ -115,6 +158,8 @@ struct Spill<'a> {
     memo: std::sync::Arc<SubtreeCounts>,
     /// Entries under each branch page written, where known; published with the commit.
     counted: Vec<(Pgid, u64)>,
+    /// The runs of adjacent bytes a leaf's data area is copied from (reused per leaf).
+    runs: Vec<Slot>,
 }
 
 /// A page a spill wrote: its first key, its id, and the entries under it if known.
@@ -146,8 +191,34 @@ impl Spill<'_> {
         Ok(id)
     }
 
-    fn page_buf(&mut self, pages: usize) -> Vec<u8> {
-        self.w.page_buf(pages)
+    /// Grows the file once, before anything is written, to what the spill is likely to need:
+    /// every changed node written as one page (or as many as it spans), less the pages the
+    /// freelist can give. Growing syncs the file (unless `no_grow_sync`), and a sync in the
+    /// middle of the spill would also wait for every page written so far; on a clean file it
+    /// is a metadata commit. A short estimate only means a second, ordinary growth.
+    fn grow_ahead(&mut self, tx: &WriteCtx<'_>) -> Result<()> {
+        let ps = self.w.page_size;
+        let nodes: u64 = tx
+            .wstate()
+            .nodes
+            .iter()
+            .filter(|n| !n.dead)
+            .map(|n| n.size.div_ceil(ps).max(1) as u64)
+            .sum();
+        let fresh = nodes.saturating_sub(self.w.freelist.free_count());
+        let mut need = (self.hwm.get() + fresh).saturating_mul(ps as u64);
+        if let Some(max) = self.w.max_size {
+            need = need.min(max);
+        }
+        self.w.grow(need)
+    }
+
+    /// Appends a zeroed image of `pages` pages to the page writer; returns where it starts.
+    fn zeroed_image(&mut self, pages: usize) -> Result<usize> {
+        let len = pages * self.w.page_size;
+        let start = self.pw.start(self.w, len)?;
+        self.pw.buf.resize(start + len, 0);
+        Ok(start)
     }
 }
 
@@ -210,7 +281,8 @@ impl WriteCtx<'_> {
             let size = PAGE_HEADER_SIZE + chunk.iter().map(Inode::page_size).sum::<usize>();
             let pages = size.div_ceil(ps).max(1);
             let pgid = sp.allocate(pages as u64)?;
-            let mut buf = sp.w.page_vec(pages);
+            let start = sp.pw.start(sp.w, pages * ps)?;
+            let buf = &mut sp.pw.buf;
             let overflow = u32::try_from(pages - 1).map_err(|_| Error::ValueTooLarge)?;
             // Written once, in order, with only the unused tail zeroed: the file never
             // carries stale bytes (bbolt zeroes its buffers too), and nothing is cleared
@@ -223,18 +295,41 @@ impl WriteCtx<'_> {
                 let heads = chunk
                     .iter()
                     .map(|i| (i.flags, i.key.len as usize, data(i).len as usize));
-                let items = chunk
-                    .iter()
-                    .map(|i| (self.bytes(i.key), self.bytes(data(i))));
-                rbolt_format::encode_leaf_into(&mut buf, pages * ps, pgid, overflow, heads, items);
+                // The data area is every key and value back to back; entries put one after
+                // another sit back to back in the arena too (a put stores key and value
+                // together), so copy maximal runs of adjacent bytes, not two pieces an entry.
+                let runs = &mut sp.runs;
+                runs.clear();
+                let mut run = Slot {
+                    off: 0,
+                    len: 0,
+                    src: MAP,
+                };
+                for i in chunk {
+                    for s in [i.key, data(i)] {
+                        let joined = (run.src == s.src && run.off + u64::from(run.len) == s.off)
+                            .then(|| run.len.checked_add(s.len))
+                            .flatten();
+                        match joined {
+                            Some(len) => run.len = len,
+                            None => {
+                                runs.push(run);
+                                run = s;
+                            }
+                        }
+                    }
+                }
+                runs.push(run);
+                let items = runs.iter().map(|&r| self.bytes(r));
+                rbolt_format::encode_leaf_into(buf, pages * ps, pgid, overflow, heads, items);
             } else {
                 let items = chunk.iter().map(|i| match i.val {
                     Val::Child(c) => (self.bytes(i.key), c),
                     _ => unreachable!("invariant: children are spilled before their parent"),
                 });
-                rbolt_format::encode_branch_into(&mut buf, pages * ps, pgid, overflow, items);
+                rbolt_format::encode_branch_into(buf, pages * ps, pgid, overflow, items);
             }
-            sp.pw.push(sp.w, pgid, buf)?;
+            sp.pw.push(pgid, start);
             if let (false, Some(n)) = (leaf, count) {
                 sp.counted.push((pgid, n));
             }
@@ -396,10 +491,10 @@ impl WriteCtx<'_> {
         });
         let pgid = sp.allocate(1)?;
         sp.stats.spill += 1;
-        let mut buf = sp.page_buf(1);
-        rbolt_format::patch_branch(&mut buf, self.bytes(src), pgid, &children)
+        let start = sp.zeroed_image(1)?;
+        rbolt_format::patch_branch(&mut sp.pw.buf[start..], self.bytes(src), pgid, &children)
             .map_err(|e| Error::corrupted(src_pgid, e))?;
-        sp.pw.push(sp.w, pgid, buf)?;
+        sp.pw.push(pgid, start);
         if let Some(n) = count {
             sp.counted.push((pgid, n));
         }
@@ -562,16 +657,19 @@ pub(crate) fn write_all(
     tx.rebalance_all()?;
     let rebalance_time = t.elapsed();
     let memo = w.counts.clone();
+    let pw = PageWriter::new(w);
     let mut sp = Spill {
         w,
-        pw: PageWriter::new(),
+        pw,
         txid,
         hwm: tx.snap.meta.pgid,
         stats: TxStats::default(),
         memo,
         counted: Vec::new(),
+        runs: Vec::new(),
     };
     let t = Instant::now();
+    sp.grow_ahead(tx)?;
     let root = tx.spill_bucket(&mut sp, 0)?;
     let spill_time = t.elapsed();
 
@@ -605,12 +703,11 @@ pub(crate) fn write_all(
         let pages = rbolt_format::freelist_alloc_pages(count, ps);
         let pgid = sp.allocate(pages as u64)?;
         let ids = sp.w.freelist.sorted_ids();
-        let mut buf = sp.page_buf(pages);
         let overflow =
             u32::try_from(pages - 1).map_err(|_| Error::corrupted(pgid, "freelist too large"))?;
-        buf[rbolt_format::freelist_encoded_size(ids.len())..].fill(0);
-        rbolt_format::encode_freelist(&mut buf, pgid, overflow, ids.into_iter());
-        sp.pw.push(sp.w, pgid, buf)?;
+        let start = sp.zeroed_image(pages)?;
+        rbolt_format::encode_freelist(&mut sp.pw.buf[start..], pgid, overflow, ids.into_iter());
+        sp.pw.push(pgid, start);
         meta.freelist = pgid;
     }
     meta.pgid = sp.hwm;
@@ -645,11 +742,13 @@ pub(crate) fn write_all(
     // still fail, the database is poisoned and no transaction reaches these pages.)
     w.counts.insert_all(&sp.counted);
     let (pw, mut stats) = (sp.pw, sp.stats);
+    let (writes, write_time) = (pw.writes, pw.write_time);
+    pw.finish(w);
     stats.rebalance = rebalanced;
     stats.rebalance_time = rebalance_time;
     stats.spill_time = spill_time;
-    stats.write = pw.writes + 1;
-    stats.write_time = pw.write_time + t.elapsed();
+    stats.write = writes + 1;
+    stats.write_time = write_time + t.elapsed();
     tx.stats.bump(|s| s.add(&stats));
     Ok(meta)
 }
@@ -684,6 +783,82 @@ fn strict_check(w: &WriterData, meta: &rbolt_format::Meta) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::freelist::{Freelist, FreelistType};
+    use crate::storage::Storage;
+    use std::sync::{Arc, Mutex};
+
+    /// Records every write as (offset, bytes).
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<(u64, Vec<u8>)>>);
+
+    impl Storage for Recorder {
+        fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+            self.0.lock().unwrap().push((offset, buf.to_vec()));
+            Ok(())
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn sync_all(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn set_len(&self, _: u64) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn len(&self) -> std::io::Result<u64> {
+            Ok(0)
+        }
+    }
+
+    /// Pages added out of file order, of several lengths, in more than one flush window, come
+    /// out as runs in file order: adjacent pages coalesced up to `MAX_WRITE`, each page's own
+    /// bytes at its own offset, whichever way the buffer held them.
+    #[test]
+    fn page_writer_writes_sorted_coalesced_runs() {
+        let rec = Arc::new(Recorder::default());
+        let dir = tempfile::tempdir().unwrap();
+        let file = Arc::new(std::fs::File::create(dir.path().join("f")).unwrap());
+        let mut w = WriterData::new(
+            Freelist::new(FreelistType::Array),
+            u64::MAX,
+            4096,
+            rec.clone(),
+            file,
+            Arc::default(),
+            &crate::Options::new(),
+        );
+        let mut pw = PageWriter::new(&mut w);
+        // (first page, pages): 9 and 10 are adjacent but added apart; 3..=7 is a run longer
+        // than MAX_WRITE; 12 is an overflow page of 2; the 70 pages of 100.. pass a flush.
+        let mut ids: Vec<(u64, usize)> = vec![(10, 1), (4, 1), (3, 1), (9, 1), (5, 1)];
+        ids.extend([(6, 1), (7, 1), (12, 2), (2, 1)]);
+        ids.extend((100..170).map(|i| (i, 1)));
+        for &(id, pages) in &ids {
+            let start = pw.start(&mut w, pages * 4096).unwrap();
+            pw.buf.resize(start + pages * 4096, id as u8);
+            pw.push(Pgid(id), start);
+        }
+        pw.flush(&mut w).unwrap();
+        let writes = rec.0.lock().unwrap().clone();
+        let mut expect = vec![0u8; 170 * 4096];
+        let mut got = vec![0u8; 170 * 4096];
+        for &(id, pages) in &ids {
+            let at = id as usize * 4096;
+            expect[at..at + pages * 4096].fill(id as u8);
+        }
+        for (off, bytes) in &writes {
+            assert!(bytes.len() <= MAX_WRITE, "a write of {}", bytes.len());
+            got[*off as usize..*off as usize + bytes.len()].copy_from_slice(bytes);
+        }
+        assert_eq!(got, expect);
+        let runs: Vec<(u64, usize)> = writes
+            .iter()
+            .map(|(o, b)| (o / 4096, b.len() / 4096))
+            .collect();
+        assert_eq!(&runs[..4], &[(2, 4), (6, 2), (9, 2), (12, 2)], "{runs:?}");
+        assert_eq!(runs.iter().map(|r| r.1).sum::<usize>(), 80);
+        assert!(runs.len() <= 4 + 70 / 4 + 2, "{runs:?}");
+    }
 
     fn inodes(sizes: &[usize]) -> Vec<Inode> {
         sizes

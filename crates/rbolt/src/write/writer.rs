@@ -6,6 +6,7 @@ use crate::freelist::Freelist;
 use crate::options::Options;
 use crate::read::counts::SubtreeCounts;
 use crate::storage::Storage;
+use rbolt_format::Pgid;
 use std::fs::File;
 use std::sync::Arc;
 
@@ -40,7 +41,19 @@ pub(crate) struct WriterData {
     pub(crate) file: Arc<File>,
     /// Remembered subtree counts, forgotten for every page id this writer allocates.
     pub(crate) counts: Arc<SubtreeCounts>,
-    pool: Vec<Vec<u8>>,
+    /// The page writer's buffers, kept from one commit to the next.
+    pub(super) page_buffers: PageBuffers,
+}
+
+/// The commit page writer's buffers (see `commit::PageWriter`), empty between commits.
+#[derive(Debug, Default)]
+pub(super) struct PageBuffers {
+    /// Page images back to back.
+    pub(super) buf: Vec<u8>,
+    /// Each image's page id, start in `buf` and length.
+    pub(super) pages: Vec<(Pgid, usize, usize)>,
+    /// Where a run whose images are not back to back is gathered.
+    pub(super) scratch: Vec<u8>,
 }
 
 impl WriterData {
@@ -69,36 +82,7 @@ impl WriterData {
             strict_mode: opts.strict_mode,
             shrink: opts.shrink,
             file,
-            pool: Vec::new(),
-        }
-    }
-
-    /// A buffer for `pages` pages; single pages come from a pool (bbolt's `pagePool`) and
-    /// hold the bytes of an earlier page: callers clear what they do not overwrite.
-    pub(crate) fn page_buf(&mut self, pages: usize) -> Vec<u8> {
-        if pages == 1
-            && let Some(b) = self.pool.pop()
-        {
-            return b;
-        }
-        vec![0u8; pages * self.page_size]
-    }
-
-    /// An empty buffer with room for `pages` pages, for the `encode_*_into` encoders, which
-    /// write every byte: pooled single pages keep their capacity and skip the allocation.
-    pub(crate) fn page_vec(&mut self, pages: usize) -> Vec<u8> {
-        if pages == 1
-            && let Some(mut b) = self.pool.pop()
-        {
-            b.clear();
-            return b;
-        }
-        Vec::with_capacity(pages * self.page_size)
-    }
-
-    pub(crate) fn recycle(&mut self, buf: Vec<u8>) {
-        if buf.len() == self.page_size && self.pool.len() < 1024 {
-            self.pool.push(buf);
+            page_buffers: Default::default(),
         }
     }
 
