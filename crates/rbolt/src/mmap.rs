@@ -67,14 +67,25 @@ const MIN_RESERVE: usize = 1 << 30;
 #[derive(Debug)]
 pub(crate) struct Mapping {
     region: Option<Arc<Region>>,
+    /// The region's base (dangling when there is none, with `len` 0), copied here so that
+    /// `bytes`, which every page access calls, is two loads and no branch.
+    base: NonNull<u8>,
     len: usize,
 }
+
+// SAFETY: `base` points into the region the mapping keeps alive (or is dangling with `len` 0)
+// and is only ever turned into a shared slice of read-only memory, so the mapping is as
+// shareable as the `&[u8]` it hands out; the region itself is `Send + Sync` (below).
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
 
 impl Mapping {
     /// A generation that maps nothing.
     pub(crate) fn empty() -> Self {
         Self {
             region: None,
+            base: NonNull::dangling(),
             len: 0,
         }
     }
@@ -105,6 +116,7 @@ impl Mapping {
             && region.extend(file, want, populate)
         {
             return Ok(Self {
+                base: region.base,
                 region: Some(region.clone()),
                 len: want.max(self.len),
             });
@@ -117,6 +129,7 @@ impl Mapping {
     pub(crate) fn shorter(&self, len: u64) -> Self {
         Self {
             region: self.region.clone(),
+            base: self.base,
             len: self.len.min(usize::try_from(len).unwrap_or(usize::MAX)),
         }
     }
@@ -133,6 +146,7 @@ impl Mapping {
             ));
         }
         Ok(Self {
+            base: region.base,
             region: Some(Arc::new(region)),
             len,
         })
@@ -140,14 +154,12 @@ impl Mapping {
 
     /// The mapped bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
-        match &self.region {
-            // SAFETY: `len` bytes from `base` are mapped from the file (`Region::mapped` only
-            // grows, and `len <= mapped` whenever a generation is made), read-only, inside the
-            // file (point 4), and stay mapped until the region drops, which the `Arc` we borrow
-            // from prevents (point 2).
-            Some(r) => unsafe { std::slice::from_raw_parts(r.base.as_ptr(), self.len) },
-            None => &[],
-        }
+        // SAFETY: with a region, `len` bytes from its `base` are mapped from the file
+        // (`Region::mapped` only grows, and `len <= mapped` whenever a generation is made),
+        // read-only, inside the file (point 4), and stay mapped until the region drops, which
+        // the `Arc` we borrow from prevents (point 2). Without one, `base` is dangling, aligned
+        // and non-null, which is all an empty slice needs.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr(), self.len) }
     }
 
     /// Length of the mapping in bytes.
@@ -163,6 +175,22 @@ impl Mapping {
             _ => false,
         }
     }
+}
+
+/// Asks the CPU to start loading lines 1 to `LINES - 1` (64 bytes each) from `bytes[off]`
+/// into its caches, without waiting for them. A hint only: it loads nothing the program sees
+/// and never faults, so an offset past `bytes` is harmless.
+#[inline(always)]
+pub(crate) fn prefetch_lines<const LINES: usize>(bytes: &[u8], off: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for line in 1..LINES {
+        let p = bytes.as_ptr().wrapping_add(off.wrapping_add(line * 64));
+        // SAFETY: PREFETCHh is a hint that does not fault and changes no program state,
+        // whatever the address (Intel SDM, "PREFETCHh"), so no argument can make it unsound.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, off);
 }
 
 fn to_usize(len: u64) -> io::Result<usize> {

@@ -49,7 +49,10 @@ pub(crate) enum Loc {
 pub(crate) enum BucketHandle {
     Read {
         root: Pgid,
-        inline: Option<Slot>,
+        /// The root's span: an inline bucket's page, or the root page once its span was
+        /// checked (when the handle was made), so lookups do not check it again. `None` for
+        /// a root that failed the check: the first lookup reports it.
+        span: Option<Slot>,
         seq: u64,
     },
     Write(BucketId),

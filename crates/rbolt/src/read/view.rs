@@ -15,6 +15,11 @@ use rbolt_format::{BranchPage, LeafPage, Meta, PageHeader, Pgid};
 use std::cell::{Ref, RefMut};
 use std::sync::Arc;
 
+/// Cache lines of a child page a descent requests before reading it: its first 2 KiB, where a
+/// binary search's elements and most of its keys lie. The whole page (64 lines of 4 KiB)
+/// measured no faster and costs twice the instructions on pages already in cache.
+const PREFETCH_LINES: usize = 32;
+
 /// A committed state of the database: its meta and the mapping that holds its pages.
 #[derive(Debug)]
 pub(crate) struct Snapshot {
@@ -100,7 +105,7 @@ impl<'a> View<'a> {
     }
 
     /// [`View::page_slot`], with the page's header (decoded for the checks anyway).
-    #[inline]
+    #[inline(always)]
     fn page_slot_header(self, pgid: Pgid) -> Result<(Slot, PageHeader)> {
         let (r, h) = page_span_header(
             self.snap.map.bytes(),
@@ -118,9 +123,20 @@ impl<'a> View<'a> {
         Ok((slot, h))
     }
 
+    /// Starts loading the first [`PREFETCH_LINES`] lines of page `pgid` (not yet checked: a
+    /// hint reads nothing) before the span check reads its header. A descent into a page
+    /// that is not in cache otherwise waits for the header, then for each probe of its binary
+    /// search in turn (an element, then its key, lines apart); with the lines requested
+    /// together, those misses overlap the header's.
+    #[inline(always)]
+    fn prefetch_page(self, pgid: Pgid) {
+        let off = (pgid.get() as usize).wrapping_mul(self.snap.page_size);
+        crate::mmap::prefetch_lines::<PREFETCH_LINES>(self.snap.map.bytes(), off);
+    }
+
     pub(crate) fn root_loc(self, h: &BucketHandle) -> Result<Loc> {
         match *h {
-            BucketHandle::Read { root, inline, .. } => match inline {
+            BucketHandle::Read { root, span, .. } => match span {
                 Some(s) => Ok(Loc::Page(s)),
                 None => Ok(Loc::Page(self.page_slot(root)?)),
             },
@@ -259,6 +275,7 @@ impl<'a> View<'a> {
                     .branch_page(s)?
                     .child(i)
                     .map_err(|e| Error::corrupted(self.pgid_of(s), e))?;
+                self.prefetch_page(pgid);
                 Ok(Loc::Page(self.page_slot(pgid)?))
             }
             Loc::Node(n) => {
@@ -282,7 +299,7 @@ impl<'a> View<'a> {
 
     /// [`View::tree_page`] for page bytes whose header `h` is already decoded; a branch step
     /// also hands back the child's header, which checking the child's span decoded.
-    #[inline]
+    #[inline(always)]
     fn tree_page_with(
         self,
         s: Slot,
@@ -301,6 +318,7 @@ impl<'a> View<'a> {
                     Error::corrupted(self.pgid_of(s), "branch page with no elements")
                 })?;
                 let child = p.child(index).map_err(corrupt)?;
+                self.prefetch_page(child);
                 let (child, header) = self.page_slot_header(child)?;
                 Ok(TreeStep::Branch {
                     count: p.len(),
@@ -435,7 +453,7 @@ pub(crate) fn page_span(
 }
 
 /// [`page_span`], with the page's header.
-#[inline]
+#[inline(always)]
 pub(crate) fn page_span_header(
     map: &[u8],
     ps: usize,

@@ -172,7 +172,7 @@ impl<'tx, M: Mode> Bucket<'tx, M> {
         let h = match self.id() {
             None => BucketHandle::Read {
                 root: header.root,
-                inline,
+                span: inline.or_else(|| self.tx.view().page_slot(header.root).ok()),
                 seq: header.sequence,
             },
             Some(parent) => {

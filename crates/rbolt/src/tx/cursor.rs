@@ -512,6 +512,7 @@ impl<'tx, M: Mode> Iter<'tx, M> {
 impl<'tx, M: Mode> Iterator for Iter<'tx, M> {
     type Item = Result<Item<'tx>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;

@@ -313,7 +313,7 @@ impl<M: Mode> Tx<M> {
                 self,
                 BucketHandle::Read {
                     root: self.snap.meta.root.root,
-                    inline: None,
+                    span: self.view().page_slot(self.snap.meta.root.root).ok(),
                     seq: self.snap.meta.root.sequence,
                 },
             ),
