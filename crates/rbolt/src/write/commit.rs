@@ -669,6 +669,7 @@ pub(crate) fn write_all(
         runs: Vec::new(),
     };
     let t = Instant::now();
+    let len_before = sp.w.file_len;
     sp.grow_ahead(tx)?;
     let root = tx.spill_bucket(&mut sp, 0)?;
     let spill_time = t.elapsed();
@@ -711,6 +712,7 @@ pub(crate) fn write_all(
         meta.freelist = pgid;
     }
     meta.pgid = sp.hwm;
+    sp.w.trim_growth(len_before, sp.hwm.get().saturating_mul(ps as u64));
     let slot = if defects::active("wrong-meta-parity") {
         (txid.get() + 1) % 2
     } else {

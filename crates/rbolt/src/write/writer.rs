@@ -103,6 +103,17 @@ impl WriterData {
         self.file_len = target;
         Ok(())
     }
+
+    /// Gives back what growing ahead of a spill took beyond what its pages needed: the file
+    /// ends where it would have had it grown only as pages passed its end (`used` bytes, plus
+    /// the usual slack), never below `floor`, its length when the commit began, which open
+    /// readers may map. Best effort: a failed cut leaves a longer file, which is harmless.
+    pub(crate) fn trim_growth(&mut self, floor: u64, used: u64) {
+        let target = grow_target(used, self.page_size as u64, self.alloc_size).max(floor);
+        if target < self.file_len && self.storage.set_len(target).is_ok() {
+            self.file_len = target;
+        }
+    }
 }
 
 /// New file length for a file that must hold `need` bytes: powers of two from 32 KiB while

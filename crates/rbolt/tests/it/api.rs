@@ -772,3 +772,27 @@ fn deleting_absent_keys_rewrites_no_tree_pages() {
     })
     .unwrap();
 }
+
+/// A commit grows the file once, ahead of writing, by an estimate that counts every changed
+/// node as a page; thousands of new inline buckets (written into their parent's leaf, no page
+/// of their own) made it grow by tens of MiB it never used, and with shrinking off (bbolt's
+/// behaviour) the file kept them.
+#[test]
+fn many_new_inline_buckets_left_the_file_grown_by_pages_never_written() {
+    let db = TempDb::with_options(Options::new().shrink(false));
+    db.update(|tx| {
+        let top = tx.create_bucket(b"top")?;
+        for i in 0u32..20_000 {
+            top.create_bucket(i.to_be_bytes())?.put(b"k", b"v")?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let used = db.view(|tx| Ok(tx.size())).unwrap();
+    let len = std::fs::metadata(db.path()).unwrap().len();
+    assert!(used < 4 << 20, "the buckets need {used} bytes");
+    assert!(
+        len <= (used * 2).max(32 << 10),
+        "file {len} bytes for {used} bytes of pages"
+    );
+}
