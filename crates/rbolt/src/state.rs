@@ -54,6 +54,8 @@ pub(crate) enum BucketHandle {
         /// a root that failed the check: the first lookup reports it.
         span: Option<Slot>,
         seq: u64,
+        /// Nesting depth: 0 for the root bucket, 1 for a top-level bucket.
+        depth: usize,
     },
     Write(BucketId),
 }

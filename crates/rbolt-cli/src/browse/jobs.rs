@@ -94,25 +94,37 @@ impl Job {
     }
 }
 
+/// Stack for a job's thread. Walks descend one call per bucket level and a file may nest
+/// buckets [`rbolt::MAX_NESTING`] deep, several times what a default 2 MiB thread stack
+/// holds; the reservation is address space, touched only as deep as a walk goes.
+const JOB_STACK: usize = 64 << 20;
+
 /// Starts `spec` on a thread of its own.
 pub(crate) fn spawn(db: Arc<Db>, spec: JobSpec) -> Job {
     let (tx, rx) = sync_channel(1024);
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
-    std::thread::spawn(move || {
-        let w = Worker {
-            out: tx,
-            cancel: flag,
-        };
-        let r = match db.begin_read() {
-            Ok(t) => w.run(&t, spec),
-            Err(e) => Err(e.to_string()),
-        };
-        // Let go of the file before saying so: whoever waits for `Done` may close or
-        // reopen it.
-        drop(db);
-        let _ = w.out.send(JobMsg::Done(r));
-    });
+    let failed = tx.clone();
+    let started = std::thread::Builder::new()
+        .name("browse job".into())
+        .stack_size(JOB_STACK)
+        .spawn(move || {
+            let w = Worker {
+                out: tx,
+                cancel: flag,
+            };
+            let r = match db.begin_read() {
+                Ok(t) => w.run(&t, spec),
+                Err(e) => Err(e.to_string()),
+            };
+            // Let go of the file before saying so: whoever waits for `Done` may close or
+            // reopen it.
+            drop(db);
+            let _ = w.out.send(JobMsg::Done(r));
+        });
+    if let Err(e) = started {
+        let _ = failed.send(JobMsg::Done(Err(format!("cannot start the job: {e}"))));
+    }
     Job { rx, cancel }
 }
 

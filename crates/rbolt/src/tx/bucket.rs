@@ -6,7 +6,9 @@
 //! staged until commit.
 
 use crate::error::{Error, Result};
-use crate::limits::{DEFAULT_FILL_PERCENT, MAX_DEPTH, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
+use crate::limits::{
+    DEFAULT_FILL_PERCENT, MAX_DEPTH, MAX_FILL_PERCENT, MIN_FILL_PERCENT, check_nesting,
+};
 use crate::range::{KeyRange, prefix_bounds};
 use crate::read::LeafEntry;
 use crate::state::{BucketHandle, BucketId, BucketState, Loc};
@@ -164,6 +166,10 @@ impl<'tx, M: Mode> Bucket<'tx, M> {
         if e.flags & BUCKET_LEAF_FLAG == 0 {
             return Ok(None);
         }
+        // Sub-buckets whose roots lead back to an ancestor would nest without end: every
+        // walk that opens buckets as it finds them stops here instead.
+        let depth = self.depth() + 1;
+        check_nesting(depth)?;
         let header = BucketHeader::decode(e.value).map_err(|err| Error::corrupted(None, err))?;
         let inline = (header.root == Pgid(0)).then(|| {
             e.value_slot
@@ -174,17 +180,25 @@ impl<'tx, M: Mode> Bucket<'tx, M> {
                 root: header.root,
                 span: inline.or_else(|| self.tx.view().page_slot(header.root).ok()),
                 seq: header.sequence,
+                depth,
             },
             Some(parent) => {
                 let mut st = self.tx.view().wstate_mut();
                 let c = st.buckets.len();
-                let depth = st.buckets[parent].depth + 1;
                 st.buckets.push(BucketState::new(header, inline, depth));
                 st.buckets[parent].children.insert(name.to_vec(), c);
                 BucketHandle::Write(c)
             }
         };
         Ok(Some(Bucket::new(self.tx, h)))
+    }
+
+    /// Nesting depth: 0 for the root bucket, 1 for a top-level bucket.
+    fn depth(&self) -> usize {
+        match self.h {
+            BucketHandle::Read { depth, .. } => depth,
+            BucketHandle::Write(id) => self.tx.view().bucket_state(id).depth,
+        }
     }
 
     /// The bucket's sequence counter.

@@ -315,6 +315,7 @@ impl<M: Mode> Tx<M> {
                     root: self.snap.meta.root.root,
                     span: self.view().page_slot(self.snap.meta.root.root).ok(),
                     seq: self.snap.meta.root.sequence,
+                    depth: 0,
                 },
             ),
         }

@@ -300,3 +300,45 @@ fn deleting_the_last_entry_under_a_branch_chain_leaves_an_empty_leaf() {
         .unwrap();
     assert_eq!(db.begin_read().unwrap().check(), vec![]);
 }
+
+/// A sub-bucket whose root is its parent's own tree contains itself: opening `b` inside `b`
+/// never ended, so a walk that opened buckets as it met them (the browser's search) recursed
+/// until its thread's stack overflowed and the process aborted.
+#[test]
+fn a_bucket_rooted_in_its_own_parent_nested_without_end() {
+    let ps = 4096;
+    // The root bucket's tree is branch page 2 over leaf page 3, which holds bucket `b` rooted
+    // at page 4; point `b` at page 2 instead.
+    let mut img = deep_file(ps, 1, 1);
+    let elem = 3 * ps + 16;
+    let word = |o: usize| u32::from_le_bytes(img[o..o + 4].try_into().unwrap()) as usize;
+    let value = elem + word(elem + 4) + word(elem + 8);
+    img[value..value + 8].copy_from_slice(&2u64.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cycle.db");
+    std::fs::write(&path, &img).unwrap();
+    // Read-only: a read-write open of a file without a freelist walks the tree first, and
+    // that walk already refuses the page referenced twice.
+    let db = Options::new().read_only(true).open(&path).unwrap();
+    fn depth_reached<M: rbolt::Mode>(mut b: rbolt::Bucket<'_, M>) -> usize {
+        let mut depth = 1;
+        loop {
+            match b.bucket(b"b") {
+                Ok(Some(c)) => b = c,
+                Ok(None) => panic!("bucket b vanished at depth {depth}"),
+                Err(Error::Corrupted { .. }) => return depth,
+                Err(e) => panic!("unexpected error at depth {depth}: {e}"),
+            }
+            depth += 1;
+            assert!(depth <= MAX_NESTING + 1, "still nesting at depth {depth}");
+        }
+    }
+    let read = db
+        .view(|tx| Ok(depth_reached(tx.bucket(b"b")?.unwrap())))
+        .unwrap();
+    assert_eq!(read, MAX_NESTING);
+    assert!(
+        !db.view(|tx| Ok(tx.check())).unwrap().is_empty(),
+        "check reports the cycle"
+    );
+}
