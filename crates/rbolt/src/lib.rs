@@ -82,6 +82,7 @@ mod limits;
 mod mmap;
 mod ops;
 mod options;
+mod pgid_hash;
 mod range;
 mod read;
 mod registry;

@@ -19,36 +19,9 @@ pub(crate) mod array;
 mod bench;
 pub(crate) mod hashmap;
 
+use crate::pgid_hash::PgidBuild;
 use rbolt_format::{Pgid, Txid};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// The hash of the page-id tables. Every commit frees, allocates and releases a few ids, each
-/// a lookup or two here, and SipHash was most of those lookups' cost. The keys are distinct
-/// page ids below the file's page count (a hostile file can at worst make them collide, which
-/// costs time, never correctness): a multiply and a fold spread them over the low bits a
-/// table indexes with and the high bits it tags with.
-#[derive(Default)]
-struct PgidHasher(u64);
-
-impl Hasher for PgidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64((self.0 << 8) | u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        let h = (n ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = h ^ (h >> 29);
-    }
-}
-
-type PgidBuild = BuildHasherDefault<PgidHasher>;
 
 /// Which in-memory free-page structure the writer uses (bbolt's `FreelistType`). It changes
 /// where new pages are placed, never the file format.

@@ -15,10 +15,10 @@
 //! [`forget`]: SubtreeCounts::forget
 //! [`insert_all`]: SubtreeCounts::insert_all
 
+use crate::pgid_hash::PgidBuild;
 use crate::sync::lock;
 use rbolt_format::Pgid;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 /// Branch pages are a few percent of a tree, so a full map stays small (a million keys on
@@ -27,29 +27,7 @@ const MAX_ENTRIES: usize = 1 << 20;
 
 /// Entry counts by branch page id, shared by every transaction of one open database.
 #[derive(Debug, Default)]
-pub(crate) struct SubtreeCounts(Mutex<HashMap<Pgid, u64, BuildHasherDefault<PgidHasher>>>);
-
-/// A multiplicative hash for page ids. Every commit looks up, forgets and inserts a few ids,
-/// and SipHash was most of that cost. Flooding is no concern: the ids are distinct integers
-/// below the file's page count, which the multiply spreads over the table's high bits.
-#[derive(Default)]
-struct PgidHasher(u64);
-
-impl Hasher for PgidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
+pub(crate) struct SubtreeCounts(Mutex<HashMap<Pgid, u64, PgidBuild>>);
 
 impl SubtreeCounts {
     /// The remembered count under branch page `pgid`.
