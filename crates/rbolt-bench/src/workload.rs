@@ -175,9 +175,12 @@ impl Recorder<'_> {
     }
 
     fn time<T>(&self, phase: &str, ops: u64, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let cpu = ThreadCpu::now();
         let start = Instant::now();
         let out = if profiling(phase) { profiled(f)? } else { f()? };
-        self.emit(phase, start.elapsed().as_secs_f64() * 1000.0, ops);
+        let millis = start.elapsed().as_secs_f64() * 1000.0;
+        self.emit(phase, millis, ops);
+        cpu.report(self.engine, phase, millis);
         Ok(out)
     }
 
@@ -207,6 +210,36 @@ impl Recorder<'_> {
         times.sort_by(f64::total_cmp);
         self.emit(phase, times[times.len() / 2], ops);
         Ok(())
+    }
+}
+
+/// The calling thread's time on a CPU and waiting for one, from the scheduler's own counters
+/// (`/proc/thread-self/schedstat`). On a shared machine a phase's wall-clock time mixes the
+/// engine's work with disk waits and other jobs; on-CPU time separates them.
+struct ThreadCpu(Option<(u64, u64)>);
+
+impl ThreadCpu {
+    fn now() -> Self {
+        let read = || -> Option<(u64, u64)> {
+            let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+            let mut it = s.split_whitespace().map(|x| x.parse::<u64>().ok());
+            Some((it.next()??, it.next()??))
+        };
+        ThreadCpu(read())
+    }
+
+    /// Prints, on stderr, the phase's on-CPU and run-queue time of this thread (threads the
+    /// phase spawns are not counted) beside its wall-clock time.
+    fn report(&self, engine: &str, phase: &str, wall_ms: f64) {
+        let (Some(a), Some(b)) = (self.0, ThreadCpu::now().0) else {
+            return;
+        };
+        let ms = |x: u64| x as f64 / 1e6;
+        eprintln!(
+            "[{engine}] {phase:<22} {wall_ms:>10.1} ms wall: {:.1} ms on CPU, {:.1} ms runnable",
+            ms(b.0.saturating_sub(a.0)),
+            ms(b.1.saturating_sub(a.1)),
+        );
     }
 }
 
