@@ -295,6 +295,37 @@ impl<'a> BranchPage<'a> {
         })
     }
 
+    /// Every element in order, as `(key range, key, child)`, each checked as [`elem`]
+    /// checks it (the first bad one is that error). Materialising a branch reads all of them:
+    /// one pass over the element array, with no per-index lookup.
+    ///
+    /// [`elem`]: BranchPage::elem
+    #[inline]
+    pub fn elems(
+        &self,
+    ) -> impl Iterator<Item = Result<(Range<usize>, &'a [u8], Pgid), FormatError>> {
+        let page = self.page;
+        let end = PAGE_HEADER_SIZE + self.count * BRANCH_ELEM_SIZE;
+        let arr = page.get(PAGE_HEADER_SIZE..end).unwrap_or_default();
+        arr.as_chunks::<BRANCH_ELEM_SIZE>()
+            .0
+            .iter()
+            .enumerate()
+            .map(move |(i, e)| {
+                let [p0, p1, p2, p3, k0, k1, k2, k3, g @ ..] = *e;
+                let pos = u32::from_le_bytes([p0, p1, p2, p3]) as usize;
+                let ksize = u32::from_le_bytes([k0, k1, k2, k3]) as usize;
+                let start = (PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE).checked_add(pos);
+                match start.and_then(|s| Some((s, page.get(s..s.checked_add(ksize)?)?))) {
+                    Some((s, key)) if ksize != 0 => {
+                        Ok((s..s + ksize, key, Pgid(u64::from_le_bytes(g))))
+                    }
+                    _ if ksize == 0 => Err(FormatError::EmptyKey { index: i }),
+                    _ => Err(FormatError::ElementOutOfBounds { index: i }),
+                }
+            })
+    }
+
     /// Child page id of element `i`.
     #[inline]
     pub fn child(&self, i: usize) -> Result<Pgid, FormatError> {
@@ -763,6 +794,54 @@ mod tests {
         assert_eq!(p.child_index(&[b'k', 5]).unwrap(), Some(5));
         assert_eq!(p.child_index(&[b'k', 5, 0]).unwrap(), Some(5));
         assert_eq!(p.child(125).unwrap(), Pgid(135));
+    }
+
+    /// `elems` yields what `elem(i)` gives for every `i`, and on a hostile element the same
+    /// error as `elem` for the first bad one (position past the span, key size 0, a size
+    /// that overflows).
+    #[test]
+    fn branch_elems_agree_with_elem_on_good_and_hostile_pages() {
+        let keys: Vec<Vec<u8>> = (0..40u8)
+            .map(|i| vec![b'k'; 1 + usize::from(i % 9)])
+            .collect();
+        let data: usize = keys.iter().map(Vec::len).sum();
+        let mut buf = vec![0u8; branch_page_size(keys.len(), data)];
+        encode_branch(
+            &mut buf,
+            Pgid(9),
+            0,
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (&k[..], Pgid(i as u64 + 10))),
+        );
+        let check = |buf: &[u8]| {
+            let p = BranchPage::new(buf).unwrap();
+            let got: Vec<_> = p.elems().collect();
+            let first_bad = (0..p.len()).position(|i| p.elem(i).is_err());
+            assert_eq!(got.len(), p.len());
+            for (i, g) in got.iter().enumerate() {
+                match (g, p.elem(i)) {
+                    (Ok((r, k, c)), Ok(e)) => {
+                        assert_eq!((r, *c), (&e.key, e.pgid));
+                        assert_eq!(*k, &buf[e.key.clone()]);
+                    }
+                    (Err(a), Err(b)) => assert_eq!(*a, b),
+                    (a, b) => panic!("element {i}: elems {a:?}, elem {b:?}"),
+                }
+            }
+            first_bad
+        };
+        assert_eq!(check(&buf), None);
+        let at = |i: usize| PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE;
+        let mut bad = buf.clone();
+        bad[at(7)..at(7) + 4].copy_from_slice(&4000u32.to_le_bytes()); // pos past the span
+        assert_eq!(check(&bad), Some(7));
+        let mut bad = buf.clone();
+        bad[at(3) + 4..at(3) + 8].copy_from_slice(&0u32.to_le_bytes()); // key size 0
+        assert_eq!(check(&bad), Some(3));
+        let mut bad = buf.clone();
+        bad[at(39) + 4..at(39) + 8].copy_from_slice(&u32::MAX.to_le_bytes()); // huge size
+        assert_eq!(check(&bad), Some(39));
     }
 
     #[test]

@@ -384,8 +384,12 @@ impl Freelist {
         let mut ids: Vec<Pgid> = Vec::with_capacity(usize::try_from(self.count()).unwrap_or(0));
         self.free
             .for_each_run(|s, n| ids.extend((s..s + n).map(Pgid)));
-        if !self.pending_ids.is_empty() {
-            ids.extend(self.pending_ids.iter().copied());
+        if !self.pending.is_empty() {
+            // From the groups, not `pending_ids`: iterating a hash set costs its capacity,
+            // which one large commit leaves high for every small commit after it.
+            for group in self.pending.values().flat_map(BTreeMap::values) {
+                ids.extend_from_slice(group);
+            }
             ids.sort_unstable();
         }
         ids

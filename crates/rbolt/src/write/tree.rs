@@ -47,13 +47,13 @@ impl WriteCtx<'_> {
                 return Err(Error::corrupted(pgid, "branch page with no elements"));
             }
             let bytes = self.bytes(slot);
-            for i in 0..count {
-                let e = p.elem(i).map_err(|e| Error::corrupted(pgid, e))?;
-                prefixes.push(key_prefix(&bytes[e.key.clone()]));
+            for e in p.elems() {
+                let (range, key, child) = e.map_err(|e| Error::corrupted(pgid, e))?;
+                prefixes.push(key_prefix(key));
                 inodes.push(Inode::new(
-                    slot.sub(e.key.start, e.key.len()),
+                    slot.sub(range.start, range.len()),
                     0,
-                    Val::Child(e.pgid),
+                    Val::Child(child),
                 ));
             }
             rbolt_format::PageHeader::decode(bytes)
