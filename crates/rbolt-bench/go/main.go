@@ -126,7 +126,7 @@ type bench struct {
 
 func (b *bench) emit(phase string, ms float64, ops uint64) {
 	fb := dirSize(b.dir)
-	fmt.Printf("R %s %.3f %d %d\n", phase, ms, ops, fb)
+	fmt.Printf("R %s %.4f %d %d\n", phase, ms, ops, fb)
 	rate := 0.0
 	if ms > 0 {
 		rate = float64(ops) / (ms / 1000)

@@ -161,7 +161,7 @@ pub(crate) struct Recorder<'a> {
 impl Recorder<'_> {
     fn emit(&self, phase: &str, millis: f64, ops: u64) {
         let file_bytes = dir_size(self.dir);
-        println!("R {phase} {millis:.3} {ops} {file_bytes}");
+        println!("R {phase} {millis:.4} {ops} {file_bytes}");
         let rate = if millis > 0.0 {
             ops as f64 / (millis / 1000.0)
         } else {

@@ -9,7 +9,7 @@ use crate::freelist::{Freelist, FreelistType};
 use crate::mmap::{ByteArena, Mapping};
 use crate::options::Options;
 use crate::read::Snapshot;
-use crate::read::counts::SubtreeCounts;
+use crate::read::counts::{RecentCounts, SubtreeCounts};
 use crate::read::walk::writer_free_set;
 use crate::registry::Registration;
 use crate::shared::{OpenCounts, Shared, State, WriterLease};
@@ -139,6 +139,7 @@ impl Db {
                 map: Arc::new(map),
                 readers: OpenCounts::new(),
                 reader_hwms: OpenCounts::new(),
+                recent: RecentCounts::default(),
             }),
             writer: Mutex::new(None),
             writer_free: Condvar::new(),
@@ -192,18 +193,19 @@ impl Db {
     /// Starts a read transaction on the latest committed snapshot. It never waits for the
     /// writer, and the writer never waits for it.
     pub fn begin_read(&self) -> Result<Tx> {
-        let (meta, map) = {
+        let (meta, map, recent) = {
             let mut st = lock(&self.shared.state);
             let (meta, map) = (st.meta, st.map.clone());
             st.readers.add(meta.txid);
             st.reader_hwms.add(meta.pgid);
-            (meta, map)
+            (meta, map, st.recent)
         };
         self.shared.counters.begin_read();
         let snap = Snapshot {
             map,
             meta,
             page_size: self.shared.page_size,
+            recent,
         };
         Ok(Tx::reader(self.shared.clone(), snap))
     }
@@ -250,6 +252,7 @@ impl Db {
             map,
             meta,
             page_size: self.shared.page_size,
+            recent: RecentCounts::default(),
         };
         let staged = Staged {
             st: RefCell::new(ws),

@@ -18,7 +18,7 @@ use crate::counters::DbCounters;
 use crate::error::Result;
 use crate::freelist::FreelistType;
 use crate::mmap::Mapping;
-use crate::read::counts::SubtreeCounts;
+use crate::read::counts::{RecentCounts, SubtreeCounts};
 use crate::registry::Registration;
 use crate::storage::Storage;
 use crate::sync::lock;
@@ -89,6 +89,8 @@ pub(crate) struct State {
     /// Open read transactions by their snapshot's high-water mark (meta.pgid): the file is
     /// never truncated below the largest (see `shrink.rs`).
     pub(crate) reader_hwms: OpenCounts<Pgid>,
+    /// The latest subtree counts, as of `meta`; each new read transaction takes a copy.
+    pub(crate) recent: RecentCounts,
 }
 
 /// How many open readers hold each key, in key order. Readers begin and end under the state
@@ -220,9 +222,11 @@ impl Shared {
         } else {
             current
         };
+        let recent = self.counts.recent();
         let mut st = lock(&self.state);
         st.meta = meta;
         st.map = map;
+        st.recent = recent;
         Ok(())
     }
 

@@ -244,9 +244,10 @@ impl Node {
     }
 
     pub(crate) fn child_index(&self, child: NodeId) -> Option<usize> {
+        // From the end: appends split the last child, and other orders gain nothing either way.
         self.inodes
             .iter()
-            .position(|i| matches!(i.val, Val::Node(c) if c == child))
+            .rposition(|i| matches!(i.val, Val::Node(c) if c == child))
     }
 }
 

@@ -5,7 +5,7 @@ use crate::counters::Stats;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_DEPTH, check_nesting};
-use crate::state::{Loc, MAP};
+use crate::state::{BucketHandle, Loc, MAP};
 use crate::tx::{Bucket, Mode, Tx};
 use rbolt_format::{
     BUCKET_LEAF_FLAG, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, PageHeader, Pgid,
@@ -228,6 +228,13 @@ impl<M: Mode> Bucket<'_, M> {
     pub fn len(&self) -> Result<u64> {
         self.check_live()?;
         let tx = self.tx();
+        // A root the latest commits counted is answered from the transaction's own copy of
+        // those counts: no shared lock, none of the count table's cache lines.
+        if let BucketHandle::Read { root, .. } = self.handle()
+            && let Some(n) = tx.snap.recent.get(root)
+        {
+            return Ok(n);
+        }
         let mut seen = Seen::new(tx);
         let root = tx.view().root_loc(&self.handle())?;
         count_level(tx, root, self.root() == Pgid(0), 0, &mut seen)

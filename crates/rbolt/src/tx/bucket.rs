@@ -292,7 +292,10 @@ impl<'tx, M: Mode> Bucket<'tx, M> {
 /// Writing: only in a write transaction.
 impl<'tx> Bucket<'tx, ReadWrite> {
     fn writable_id(&self) -> Result<BucketId> {
-        let id = self.id().ok_or(Error::TxNotWritable)?;
+        // Not `ok_or`: that builds (and drops) the error on every call of a hot path.
+        let Some(id) = self.id() else {
+            return Err(Error::TxNotWritable);
+        };
         self.check_live()?;
         Ok(id)
     }

@@ -160,6 +160,8 @@ struct Spill<'a> {
     counted: Vec<(Pgid, u64)>,
     /// The runs of adjacent bytes a leaf's data area is copied from (reused per leaf).
     runs: Vec<Slot>,
+    /// The page-sized runs of entries a node is cut into (reused per node).
+    ranges: Vec<Range<usize>>,
 }
 
 /// A page a spill wrote: its first key, its id, and the entries under it if known.
@@ -226,16 +228,24 @@ impl Spill<'_> {
 /// closes before the element that would push it past `page_size × fill`, keeping at least
 /// two elements per page; the tail is left alone once it fits a page or has ≤ 4 elements.
 /// "Fits" includes exactly one page; bbolt's strict `<` would cut such a node in two.
+#[cfg(test)]
 fn split_runs(inodes: &[Inode], page_size: usize, fill: f64) -> Vec<Range<usize>> {
-    let threshold = (page_size as f64 * fill.clamp(MIN_FILL_PERCENT, MAX_FILL_PERCENT)) as usize;
     let mut runs = Vec::new();
+    split_runs_into(inodes, page_size, fill, &mut runs);
+    runs
+}
+
+/// [`split_runs`] into `runs` (cleared first), a vector the spill reuses from node to node.
+fn split_runs_into(inodes: &[Inode], page_size: usize, fill: f64, runs: &mut Vec<Range<usize>>) {
+    let threshold = (page_size as f64 * fill.clamp(MIN_FILL_PERCENT, MAX_FILL_PERCENT)) as usize;
+    runs.clear();
     let mut start = 0;
     let mut rest_size = PAGE_HEADER_SIZE + inodes.iter().map(Inode::page_size).sum::<usize>();
     loop {
         let rest = &inodes[start..];
         if (rest.len() <= 4 || rest_size <= page_size) && rest.len() <= MAX_PAGE_ELEMENTS {
             runs.push(start..inodes.len());
-            return runs;
+            return;
         }
         let mut sz = PAGE_HEADER_SIZE;
         let mut idx = 0;
@@ -266,12 +276,13 @@ impl WriteCtx<'_> {
         mut counts: impl FnMut(Range<usize>, usize) -> Option<u64>,
     ) -> Result<Vec<Spilled>> {
         let ps = self.snap.page_size;
-        let mut out = Vec::new();
-        let runs = split_runs(inodes, ps, fill);
+        let mut runs = std::mem::take(&mut sp.ranges);
+        split_runs_into(inodes, ps, fill, &mut runs);
         let nruns = runs.len();
         sp.stats.split += nruns as u64 - 1;
         sp.stats.spill += nruns as u64;
-        for r in runs {
+        let mut out = Vec::with_capacity(nruns);
+        for r in runs.iter().cloned() {
             let count = if leaf {
                 Some(r.len() as u64)
             } else {
@@ -343,6 +354,7 @@ impl WriteCtx<'_> {
             );
             out.push(Spilled { key, pgid, count });
         }
+        sp.ranges = runs;
         Ok(out)
     }
 
@@ -374,6 +386,20 @@ impl WriteCtx<'_> {
         // Spilled once, as the transaction ends: the entries move out rather than being
         // copied (the node is not read again; its `size` and `prefixes` go stale with it).
         let inodes = std::mem::take(&mut self.wstate_mut().nodes[n as usize].inodes);
+        if leaf {
+            // No children to spill or count: the entries are the pages' contents as they
+            // stand, with no per-node copy or count bookkeeping (a large append spills
+            // thousands of leaves).
+            let fill = {
+                let mut st = self.wstate_mut();
+                st.free_node_page(n);
+                st.buckets[bucket].fill_percent
+            };
+            if inodes.is_empty() && !is_root {
+                return Ok(Vec::new());
+            }
+            return self.write_pages(sp, true, &inodes, fill, |_, _| None);
+        }
         // Each spilled child: its position, the page it was read from, and its new pages.
         let mut spilled = Vec::new();
         for (i, ino) in inodes.iter().enumerate() {
@@ -667,6 +693,7 @@ pub(crate) fn write_all(
         memo,
         counted: Vec::new(),
         runs: Vec::new(),
+        ranges: Vec::new(),
     };
     let t = Instant::now();
     let len_before = sp.w.file_len;
