@@ -342,3 +342,39 @@ fn a_bucket_rooted_in_its_own_parent_nested_without_end() {
         "check reports the cycle"
     );
 }
+
+/// Materialising a branch for a put reads every element of the page in one pass; an element
+/// whose key lies past its page must stop the write as `Corrupted`, never panic or write. The
+/// page is damaged after the open (which proves the tree), through the file the map shows.
+#[test]
+fn a_branch_element_past_its_page_stops_a_put() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("branch.db");
+    let (img, ps, root) = file_with_bucket(&path);
+    let o = root as usize * ps;
+    let page = rbolt_format::BranchPage::new(&img[o..o + ps]).expect("a's root is a branch");
+    let at = o + rbolt_format::PAGE_HEADER_SIZE + (page.len() - 1) * rbolt_format::BRANCH_ELEM_SIZE;
+
+    let db = open_rw(&path).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.write_at(&(ps as u32).to_le_bytes(), at as u64)
+        .unwrap(); // pos: past the page
+    let mut damaged = img.clone();
+    damaged[at..at + 4].copy_from_slice(&(ps as u32).to_le_bytes());
+
+    let put = db.update(|tx| tx.bucket(b"a")?.unwrap().put(0u32.to_be_bytes(), b"x"));
+    match put {
+        Err(Error::Corrupted { pgid, what }) => {
+            assert_eq!(pgid, Some(rbolt::Pgid(root)), "{what}");
+            assert!(what.contains("outside the page"), "{what}");
+        }
+        other => panic!("expected Corrupted, got {:?}", other.map(|_| ())),
+    }
+    drop(db);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        damaged,
+        "nothing was written"
+    );
+}
