@@ -306,6 +306,8 @@ impl<'a> BranchPage<'a> {
     ) -> impl Iterator<Item = Result<(Range<usize>, &'a [u8], Pgid), FormatError>> {
         let page = self.page;
         let end = PAGE_HEADER_SIZE + self.count * BRANCH_ELEM_SIZE;
+        // The constructor checked that the element array fits the span, so this is never
+        // the empty fallback.
         let arr = page.get(PAGE_HEADER_SIZE..end).unwrap_or_default();
         arr.as_chunks::<BRANCH_ELEM_SIZE>()
             .0
