@@ -535,7 +535,7 @@ fn fault_in(buf: &mut [std::mem::MaybeUninit<u8>]) {
     }
     let page = rustix::param::page_size();
     let last = buf.len() - 1;
-    #[cfg(not(miri))]
+    #[cfg(all(not(miri), any(target_os = "linux", target_os = "android")))]
     {
         // madvise wants a page-aligned start: the whole pages inside `buf`, then its two ends
         // by touching.
@@ -555,7 +555,7 @@ fn fault_in(buf: &mut [std::mem::MaybeUninit<u8>]) {
             }
         }
     }
-    // Kernels before 5.14 (and Miri): write one byte per page.
+    // Kernels before 5.14, other systems and Miri: write one byte per page.
     for i in (0..buf.len()).step_by(page) {
         touch(&mut buf[i]);
     }
