@@ -674,6 +674,21 @@ mod tests {
         }
     }
 
+    /// Branch page 9 over `keys`, element `i` pointing at child `i + 10`.
+    fn branch(keys: &[Vec<u8>]) -> Vec<u8> {
+        let data: usize = keys.iter().map(Vec::len).sum();
+        let mut buf = vec![0u8; branch_page_size(keys.len(), data)];
+        encode_branch(
+            &mut buf,
+            Pgid(9),
+            0,
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (&k[..], Pgid(i as u64 + 10))),
+        );
+        buf
+    }
+
     fn leaf(items: &[(u32, &[u8], &[u8])]) -> Vec<u8> {
         let data: usize = items.iter().map(|(_, k, v)| k.len() + v.len()).sum();
         let mut buf = vec![0u8; leaf_page_size(items.len(), data)];
@@ -779,16 +794,7 @@ mod tests {
     #[test]
     fn branch_positions_and_child_index() {
         let keys: Vec<Vec<u8>> = (0..126u8).map(|i| vec![b'k', i]).collect();
-        let data: usize = keys.iter().map(Vec::len).sum();
-        let mut buf = vec![0u8; branch_page_size(keys.len(), data)];
-        encode_branch(
-            &mut buf,
-            Pgid(9),
-            0,
-            keys.iter()
-                .enumerate()
-                .map(|(i, k)| (&k[..], Pgid(i as u64 + 10))),
-        );
+        let buf = branch(&keys);
         // bbolt.md §3.19: element 0 of a 126-element branch has pos 2016, element 1 2008 + 2.
         assert_eq!(read_u32(&buf, 16), Some(2016));
         let p = BranchPage::new(&buf).unwrap();
@@ -806,16 +812,7 @@ mod tests {
         let keys: Vec<Vec<u8>> = (0..40u8)
             .map(|i| vec![b'k'; 1 + usize::from(i % 9)])
             .collect();
-        let data: usize = keys.iter().map(Vec::len).sum();
-        let mut buf = vec![0u8; branch_page_size(keys.len(), data)];
-        encode_branch(
-            &mut buf,
-            Pgid(9),
-            0,
-            keys.iter()
-                .enumerate()
-                .map(|(i, k)| (&k[..], Pgid(i as u64 + 10))),
-        );
+        let buf = branch(&keys);
         let check = |buf: &[u8]| {
             let p = BranchPage::new(buf).unwrap();
             let got: Vec<_> = p.elems().collect();

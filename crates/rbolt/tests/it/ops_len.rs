@@ -6,6 +6,18 @@ use rbolt_testkit::TempDb;
 use rbolt_testkit::rng::Rng;
 use std::collections::BTreeMap;
 
+/// The seed for a property test here: `RBOLT_LEN_SEED` if set, else a fresh one; printed
+/// with `what` so a failure can be replayed.
+fn len_seed(what: &str) -> u64 {
+    let seed = std::env::var("RBOLT_LEN_SEED")
+        .ok()
+        .map_or_else(rbolt_testkit::rng::fresh_seed, |s| {
+            s.parse().expect("RBOLT_LEN_SEED must be a u64")
+        });
+    eprintln!("{what}: seed {seed}; replay with RBOLT_LEN_SEED={seed}");
+    seed
+}
+
 /// What a top-level bucket holds: plain keys, and sub-buckets with their own key counts.
 #[derive(Default)]
 struct Model {
@@ -221,12 +233,7 @@ fn len_rejects_shared_and_cyclic_pages() {
 /// wrong total.) Seed from `RBOLT_LEN_SEED`, printed.
 #[test]
 fn remembered_counts_follow_page_reuse() {
-    let seed = std::env::var("RBOLT_LEN_SEED")
-        .ok()
-        .map_or_else(rbolt_testkit::rng::fresh_seed, |s| {
-            s.parse().expect("RBOLT_LEN_SEED must be a u64")
-        });
-    eprintln!("remembered counts: seed {seed}; replay with RBOLT_LEN_SEED={seed}");
+    let seed = len_seed("remembered counts");
     let mut rng = Rng::new(seed);
     let db = TempDb::with_options(Options::new().page_size(1024).shrink(true));
     let mut model: BTreeMap<u32, ()> = BTreeMap::new();
@@ -396,12 +403,7 @@ fn random_change(
 /// whose pages the writer must not disturb. Seed from `RBOLT_LEN_SEED`, printed.
 #[test]
 fn recorded_counts_match_a_walk_through_commits_rollbacks_and_failed_commits() {
-    let seed = std::env::var("RBOLT_LEN_SEED")
-        .ok()
-        .map_or_else(rbolt_testkit::rng::fresh_seed, |s| {
-            s.parse().expect("RBOLT_LEN_SEED must be a u64")
-        });
-    eprintln!("recorded counts: seed {seed}; replay with RBOLT_LEN_SEED={seed}");
+    let seed = len_seed("recorded counts");
     let mut rng = Rng::new(seed);
     let max = 4 << 20;
     let opts = || Options::new().page_size(1024).max_size(max).shrink(true);
@@ -498,12 +500,7 @@ fn recorded_counts_match_a_walk_through_commits_rollbacks_and_failed_commits() {
 /// and are reused for the root of a bucket no one has counted. Seed from `RBOLT_LEN_SEED`.
 #[test]
 fn uncountable_pages_on_reused_ids_are_not_miscounted() {
-    let seed = std::env::var("RBOLT_LEN_SEED")
-        .ok()
-        .map_or_else(rbolt_testkit::rng::fresh_seed, |s| {
-            s.parse().expect("RBOLT_LEN_SEED must be a u64")
-        });
-    eprintln!("reused ids: seed {seed}; replay with RBOLT_LEN_SEED={seed}");
+    let seed = len_seed("reused ids");
     let mut rng = Rng::new(seed);
     let opts = || Options::new().page_size(1024);
     let mut db = TempDb::with_options(opts());
@@ -620,12 +617,7 @@ fn appended_leaves_spill_full_and_read_back() {
 /// from `RBOLT_LEN_SEED`, printed.
 #[test]
 fn recent_counts_forget_a_branch_root_reused_as_a_leaf() {
-    let seed = std::env::var("RBOLT_LEN_SEED")
-        .ok()
-        .map_or_else(rbolt_testkit::rng::fresh_seed, |s| {
-            s.parse().expect("RBOLT_LEN_SEED must be a u64")
-        });
-    eprintln!("recent counts: seed {seed}; replay with RBOLT_LEN_SEED={seed}");
+    let seed = len_seed("recent counts");
     let mut rng = Rng::new(seed);
     let db = TempDb::with_options(Options::new().page_size(1024));
     let mut model: BTreeMap<u8, ()> = BTreeMap::new();
