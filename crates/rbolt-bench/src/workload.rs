@@ -216,29 +216,37 @@ impl Recorder<'_> {
 /// The calling thread's time on a CPU and waiting for one, from the scheduler's own counters
 /// (`/proc/thread-self/schedstat`). On a shared machine a phase's wall-clock time mixes the
 /// engine's work with disk waits and other jobs; on-CPU time separates them.
-struct ThreadCpu(Option<(u64, u64)>);
+struct ThreadCpu(Option<(u64, u64, u64)>);
 
 impl ThreadCpu {
     fn now() -> Self {
-        let read = || -> Option<(u64, u64)> {
+        let read = || -> Option<(u64, u64, u64)> {
             let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
             let mut it = s.split_whitespace().map(|x| x.parse::<u64>().ok());
-            Some((it.next()??, it.next()??))
+            let (cpu, wait) = (it.next()??, it.next()??);
+            // Minor faults are the tenth field of `stat`, the eighth after the command name
+            // (which is in parentheses and may hold spaces).
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let minflt = rest.split_whitespace().nth(7)?.parse().ok()?;
+            Some((cpu, wait, minflt))
         };
         ThreadCpu(read())
     }
 
     /// Prints, on stderr, the phase's on-CPU and run-queue time of this thread (threads the
-    /// phase spawns are not counted) beside its wall-clock time.
+    /// phase spawns are not counted) and its minor page faults beside its wall-clock time.
     fn report(&self, engine: &str, phase: &str, wall_ms: f64) {
         let (Some(a), Some(b)) = (self.0, ThreadCpu::now().0) else {
             return;
         };
         let ms = |x: u64| x as f64 / 1e6;
         eprintln!(
-            "[{engine}] {phase:<22} {wall_ms:>10.1} ms wall: {:.1} ms on CPU, {:.1} ms runnable",
+            "[{engine}] {phase:<22} {wall_ms:>10.1} ms wall: {:.1} ms on CPU, {:.1} ms runnable, \
+             {} minor faults",
             ms(b.0.saturating_sub(a.0)),
             ms(b.1.saturating_sub(a.1)),
+            b.2.saturating_sub(a.2),
         );
     }
 }

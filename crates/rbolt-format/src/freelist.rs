@@ -79,8 +79,18 @@ pub fn encode_freelist(
     overflow: u32,
     ids: impl ExactSizeIterator<Item = Pgid>,
 ) {
-    let n = ids.len();
-    let (count, mut off) = match u16::try_from(n) {
+    let mut off = encode_freelist_header(buf, id, overflow, ids.len());
+    for pgid in ids {
+        write_u64(buf, off, pgid.0);
+        off += 8;
+    }
+}
+
+/// Writes the header of a freelist page span that will hold `n` ids and returns the offset
+/// where the first id goes (each id is then 8 bytes, little-endian, in sorted order): for a
+/// writer that produces the ids in order without collecting them first.
+pub fn encode_freelist_header(buf: &mut [u8], id: Pgid, overflow: u32, n: usize) -> usize {
+    let (count, off) = match u16::try_from(n) {
         Ok(c) if c < FREELIST_COUNT_OVERFLOW => (c, PAGE_HEADER_SIZE),
         _ => {
             write_u64(buf, PAGE_HEADER_SIZE, n as u64);
@@ -94,10 +104,7 @@ pub fn encode_freelist(
         overflow,
     }
     .encode(buf);
-    for pgid in ids {
-        write_u64(buf, off, pgid.0);
-        off += 8;
-    }
+    off
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ mod page;
 
 pub use error::FormatError;
 pub use freelist::{
-    decode_freelist, encode_freelist, freelist_alloc_pages, freelist_encoded_size,
-    freelist_id_count,
+    decode_freelist, encode_freelist, encode_freelist_header, freelist_alloc_pages,
+    freelist_encoded_size, freelist_id_count,
 };
 pub use ids::{Pgid, Txid};
 pub use meta::{Meta, MetaError, fnv1a64};

@@ -795,6 +795,47 @@ mod tests {
         }
     }
 
+    /// When the thread cannot start, or dies (a panic while it faults a chunk in), the arena
+    /// allocates in place from then on: every entry still lands, and it never waits on the
+    /// channel or starts another thread.
+    #[test]
+    fn arena_goes_on_in_place_without_its_thread() {
+        for dies in [false, true] {
+            let a = ByteArena::new();
+            if dies {
+                let (tx, ready) = std::sync::mpsc::sync_channel::<super::Chunk>(1);
+                let thread = std::thread::spawn(move || {
+                    let _sender = tx;
+                    panic!("the prefetching thread fails");
+                });
+                while !thread.is_finished() {
+                    std::thread::yield_now();
+                }
+                *a.prefetch.borrow_mut() = Prefetch::On { ready, thread };
+            } else {
+                *a.prefetch.borrow_mut() = Prefetch::Gone;
+            }
+            let mut kept = Vec::new();
+            let mut total = 0;
+            let mut i = 0u32;
+            while total < 2 * PREFETCH_AFTER {
+                let v = vec![(i % 251) as u8; 30_000 + (i as usize * 977) % 40_000];
+                let (c, off) = a.push(&[&i.to_le_bytes(), &v]);
+                kept.push((a.get(c, off, 4 + v.len()), i, v));
+                total += 4 + kept.last().map_or(0, |k| k.2.len());
+                i += 1;
+            }
+            assert!(
+                matches!(*a.prefetch.borrow(), Prefetch::Gone),
+                "dies={dies}: the arena did not settle on allocating in place"
+            );
+            for (s, i, v) in kept {
+                assert_eq!(&s[..4], &i.to_le_bytes(), "dies={dies}");
+                assert_eq!(&s[4..], &v[..], "dies={dies}");
+            }
+        }
+    }
+
     /// A transaction that stays small never starts a thread.
     #[test]
     fn arena_small_never_prefetches() {

@@ -380,19 +380,37 @@ impl Freelist {
     }
 
     /// All ids for the freelist page, sorted: free runs and pending pages merged.
+    ///
+    /// The free runs come out in order already, so only the pending pages are sorted (a
+    /// handful after a small commit, against hundreds of free ids), then merged in front of
+    /// each run: free and pending pages are disjoint, so no pending page falls inside a run.
     pub(crate) fn sorted_ids(&self) -> Vec<Pgid> {
         let mut ids: Vec<Pgid> = Vec::with_capacity(usize::try_from(self.count()).unwrap_or(0));
-        self.free
-            .for_each_run(|s, n| ids.extend((s..s + n).map(Pgid)));
-        if !self.pending.is_empty() {
-            // From the groups, not `pending_ids`: iterating a hash set costs its capacity,
-            // which one large commit leaves high for every small commit after it.
-            for group in self.pending.values().flat_map(BTreeMap::values) {
-                ids.extend_from_slice(group);
-            }
-            ids.sort_unstable();
-        }
+        self.for_each_sorted_id(|id| ids.push(id));
         ids
+    }
+
+    /// [`sorted_ids`](Self::sorted_ids) one id at a time, for a commit that encodes them
+    /// straight into the freelist page.
+    pub(crate) fn for_each_sorted_id(&self, mut f: impl FnMut(Pgid)) {
+        // From the groups, not `pending_ids`: iterating a hash set costs its capacity, which
+        // one large commit leaves high for every small commit after it.
+        let mut pending: Vec<Pgid> = self
+            .pending
+            .values()
+            .flat_map(BTreeMap::values)
+            .flatten()
+            .copied()
+            .collect();
+        pending.sort_unstable();
+        let mut pending = pending.into_iter().peekable();
+        self.free.for_each_run(|s, n| {
+            while let Some(q) = pending.next_if(|q| q.get() < s) {
+                f(q);
+            }
+            (s..s + n).map(Pgid).for_each(&mut f);
+        });
+        pending.for_each(f);
     }
 }
 
@@ -546,6 +564,24 @@ mod tests {
             );
             f.end_commit();
             assert_eq!(f.sorted_ids(), ids(&[3]));
+        }
+    }
+
+    #[test]
+    fn sorted_ids_merges_pending_pages_between_and_around_free_runs() {
+        for kind in KINDS {
+            // Free runs 5..=7, 12, 20..=21; pending pages before, between and after them,
+            // from two writers and two allocating transactions.
+            let mut f = Freelist::from_ids_typed(ids(&[5, 6, 7, 12, 20, 21]), p(40), kind).unwrap();
+            f.note_alloc(t(2), p(30));
+            for (w, id) in [(t(4), 30), (t(4), 3), (t(3), 9), (t(3), 15), (t(4), 10)] {
+                f.free(w, p(id), 0).unwrap();
+            }
+            let got = f.sorted_ids();
+            let mut want = ids(&[5, 6, 7, 12, 20, 21, 30, 3, 9, 15, 10]);
+            want.sort_unstable();
+            assert_eq!(got, want, "{kind:?}");
+            assert_eq!(got.len() as u64, f.count(), "{kind:?}");
         }
     }
 }

@@ -798,11 +798,19 @@ pub(crate) fn write_all(
         let count = usize::try_from(sp.w.freelist.count()).unwrap_or(usize::MAX);
         let pages = rbolt_format::freelist_alloc_pages(count, ps);
         let pgid = sp.allocate(pages as u64)?;
-        let ids = sp.w.freelist.sorted_ids();
         let overflow =
             u32::try_from(pages - 1).map_err(|_| Error::corrupted(pgid, "freelist too large"))?;
         let start = sp.zeroed_image(pages)?;
-        rbolt_format::encode_freelist(&mut sp.pw.buf[start..], pgid, overflow, ids.into_iter());
+        // The span was sized before its own pages left the free set: it holds these ids.
+        let ids = usize::try_from(sp.w.freelist.count()).unwrap_or(usize::MAX);
+        let img = &mut sp.pw.buf[start..];
+        let mut off = rbolt_format::encode_freelist_header(img, pgid, overflow, ids);
+        let end = off + ids * 8;
+        sp.w.freelist.for_each_sorted_id(|id| {
+            img[off..off + 8].copy_from_slice(&id.get().to_le_bytes());
+            off += 8;
+        });
+        debug_assert_eq!(off, end, "the freelist header counts every id written");
         sp.pw.push(pgid, start);
         meta.freelist = pgid;
     }
