@@ -54,9 +54,9 @@ impl WriteCtx<'_> {
             // Every element checked now, as decoding them would: a damaged branch stops the
             // write that reaches it, whichever elements the descents then read, and commit
             // copies only a page whose elements all passed.
-            for e in self.branch_page(slot)?.elems() {
-                e.map_err(|e| Error::corrupted(pgid, e))?;
-            }
+            self.branch_page(slot)?
+                .check_elems()
+                .map_err(|e| Error::corrupted(pgid, e))?;
             let mut node = Node::new(false, (Vec::new(), Vec::new()), parent, bucket);
             node.size = 0;
             node.lazy = Some(LazyBranch {
