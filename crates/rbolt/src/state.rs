@@ -110,6 +110,8 @@ pub(crate) struct LazyBranch {
     pub(crate) count: usize,
     /// Materialised children as (element index, node), in index order.
     pub(crate) children: SmallVec<[(usize, NodeId); 2]>,
+    /// Descents that searched the page so far (see `write::tree::LAZY_VISITS`).
+    pub(crate) visits: u32,
 }
 
 impl LazyBranch {

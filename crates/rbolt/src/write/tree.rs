@@ -16,6 +16,23 @@ use smallvec::SmallVec;
 /// A separator's key and its `key_prefix` (the finger's bound).
 type Separator = (Slot, u64);
 
+/// What a descent's step through a lazy branch found.
+enum LazyStep {
+    /// The child for the key, already materialised.
+    Node(NodeId),
+    /// The child for the key: its index and page.
+    Page(usize, Pgid),
+    /// The branch was decoded: search it as a node.
+    Expanded,
+}
+
+/// Descents a lazy branch serves from its page before it is decoded. A page search costs more
+/// than a node's (the header and element checks again, and probes striding through 16-byte
+/// elements and their keys rather than a dense prefix array), so a branch that a large
+/// transaction keeps passing through pays for its decoding within a few descents; a small
+/// commit passes each branch once.
+const LAZY_VISITS: u32 = 4;
+
 impl WriteCtx<'_> {
     /// Reads the page (or inline page) at `slot` into a new node: a leaf's entries, or a lazy
     /// branch (its page, checked as a descent checks it; see [`LazyBranch`]).
@@ -63,6 +80,7 @@ impl WriteCtx<'_> {
                 slot,
                 count,
                 children: SmallVec::new(),
+                visits: 0,
             });
             node
         };
@@ -76,7 +94,16 @@ impl WriteCtx<'_> {
     /// Decodes lazy branch `n`'s entries, its materialised children in place: after this it
     /// is the node a full read of its page would have made, still unchanged (commit may still
     /// copy its page). Nothing for a node that is not lazy.
+    #[inline]
     pub(crate) fn expand(&self, st: &mut WState, n: NodeId) -> Result<()> {
+        if st.nodes[n as usize].lazy.is_none() {
+            return Ok(());
+        }
+        self.decode_lazy(st, n)
+    }
+
+    #[inline(never)]
+    fn decode_lazy(&self, st: &mut WState, n: NodeId) -> Result<()> {
         let Some(lz) = st.nodes[n as usize].lazy.take() else {
             return Ok(());
         };
@@ -170,20 +197,17 @@ impl WriteCtx<'_> {
         'descent: for _ in 0..MAX_DEPTH {
             let (i, pgid) = 'step: {
                 let mut st = self.wstate_mut();
-                let node = &st.nodes[n as usize];
-                if let Some(lz) = &node.lazy {
-                    let (i, next, child) = self.lazy_step(lz.slot, node.pgid, key)?;
-                    if next.is_some() {
-                        upper = next;
-                    }
-                    match lz.child(i) {
-                        Some(c) => {
+                if st.nodes[n as usize].lazy.is_some() {
+                    match self.lazy_step(&mut st, n, key, &mut upper)? {
+                        LazyStep::Node(c) => {
                             n = c;
                             continue 'descent;
                         }
-                        None => break 'step (i, child),
+                        LazyStep::Page(i, pgid) => break 'step (i, pgid),
+                        LazyStep::Expanded => {}
                     }
                 }
+                let node = &st.nodes[n as usize];
                 let found = node.search(|s| self.bytes(s), key);
                 if node.leaf {
                     st.finger = Some(Finger {
@@ -234,30 +258,50 @@ impl WriteCtx<'_> {
         ))
     }
 
-    /// A descent's step through lazy branch page `slot` (page `pgid`), searched as the read
-    /// path searches it: the child index for `key`, the next separator (key and prefix) if
-    /// there is one, and the child's page id.
+    /// A descent's step through lazy branch `n`, its page searched as the read path searches
+    /// it: the materialised child for `key`, or its index and page id; `upper` becomes the next
+    /// separator if there is one. A branch passed [`LAZY_VISITS`] times is decoded instead
+    /// (`Expanded`: search the node). Out of line: the descent's loop over nodes stays as
+    /// tight as without lazy branches.
+    #[inline(never)]
     fn lazy_step(
         &self,
-        slot: Slot,
-        pgid: Pgid,
+        st: &mut WState,
+        n: NodeId,
         key: &[u8],
-    ) -> Result<(usize, Option<Separator>, Pgid)> {
+        upper: &mut Option<Separator>,
+    ) -> Result<LazyStep> {
+        let node = &mut st.nodes[n as usize];
+        let (pgid, lz) = (
+            node.pgid,
+            node.lazy.as_mut().expect("invariant: checked lazy"),
+        );
+        lz.visits += 1;
+        if lz.visits > LAZY_VISITS {
+            self.expand(st, n)?;
+            return Ok(LazyStep::Expanded);
+        }
+        let slot = lz.slot;
         let corrupt = |e| Error::corrupted(pgid, e);
         let p = self.branch_page(slot)?;
         let i = p
             .child_index(key)
             .map_err(corrupt)?
             .ok_or_else(|| Error::corrupted(pgid, "branch node with no elements"))?;
-        let next = match p.elem(i + 1) {
-            Ok(e) => Some((
-                slot.sub(e.key.start, e.key.len()),
-                key_prefix(&p.bytes()[e.key]),
-            )),
-            Err(_) if i + 1 == p.len() => None,
+        match p.elem(i + 1) {
+            Ok(e) => {
+                *upper = Some((
+                    slot.sub(e.key.start, e.key.len()),
+                    key_prefix(&p.bytes()[e.key]),
+                ));
+            }
+            Err(_) if i + 1 == p.len() => {}
             Err(e) => return Err(corrupt(e)),
-        };
-        Ok((i, next, p.child(i).map_err(corrupt)?))
+        }
+        Ok(match lz.child(i) {
+            Some(c) => LazyStep::Node(c),
+            None => LazyStep::Page(i, p.child(i).map_err(corrupt)?),
+        })
     }
 
     /// Whether the tree of pages at `slot` holds a value under `key`; a sub-bucket there is
