@@ -36,6 +36,17 @@ struct Elem<'tx> {
     view: Option<LeafPage<'tx>>,
 }
 
+impl Elem<'_> {
+    /// Index of the entry one step away in this element, if there is one.
+    fn neighbour(&self, forward: bool) -> Option<usize> {
+        if forward {
+            (self.index + 1 < self.count).then_some(self.index + 1)
+        } else {
+            (self.index > 0 && self.index <= self.count).then(|| self.index - 1)
+        }
+    }
+}
+
 /// A position in a bucket, moved with `first`/`last`/`next`/`prev`/`seek`.
 ///
 /// ```
@@ -251,14 +262,7 @@ impl<'tx, M: Mode> Cursor<'tx, M> {
         }
         let top = self.stack.last_mut()?;
         let page = top.view?;
-        let i = if forward {
-            top.index + 1
-        } else {
-            top.index.checked_sub(1)?
-        };
-        if i >= top.count {
-            return None;
-        }
+        let i = top.neighbour(forward)?;
         let (flags, key, value) = page.entry(i).ok()?;
         top.index = i;
         self.crossed = false;
@@ -332,11 +336,7 @@ impl<'tx, M: Mode> Cursor<'tx, M> {
         if !top.leaf {
             return Ok(None);
         }
-        let i = if forward && top.index + 1 < top.count {
-            top.index + 1
-        } else if !forward && top.index > 0 && top.index <= top.count {
-            top.index - 1
-        } else {
+        let Some(i) = top.neighbour(forward) else {
             return Ok(None);
         };
         let (view, loc) = (top.view, top.loc);
