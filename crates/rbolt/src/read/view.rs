@@ -87,6 +87,7 @@ impl<'a> View<'a> {
     }
 
     /// Copies `parts`, back to back, into the arena and returns the slot of the copy.
+    #[inline]
     pub(crate) fn store(self, parts: &[&[u8]]) -> Slot {
         let w = self
             .w

@@ -421,8 +421,22 @@ impl WriteCtx<'_> {
     }
 
     /// Splits `n` (and then its ancestors) while it is larger than a few pages. Returns the
-    /// node split off `n` itself (its right half), if `n` was split.
-    fn split_eagerly(&self, st: &mut WState, mut n: NodeId) -> Result<Option<NodeId>> {
+    /// node split off `n` itself (its right half), if `n` was split. The test is inline, the
+    /// split (one put in tens) out of line: every put pays for the test only.
+    #[inline(always)]
+    fn split_eagerly(&self, st: &mut WState, n: NodeId) -> Result<Option<NodeId>> {
+        let node = &st.nodes[n as usize];
+        let len = node.inodes.len();
+        if (node.size <= EAGER_SPLIT_PAGES * self.snap.page_size && len <= EAGER_SPLIT_ELEMS)
+            || len < 4
+        {
+            return Ok(None);
+        }
+        self.split_up(st, n)
+    }
+
+    #[inline(never)]
+    fn split_up(&self, st: &mut WState, mut n: NodeId) -> Result<Option<NodeId>> {
         let limit = EAGER_SPLIT_PAGES * self.snap.page_size;
         let mut first = None;
         loop {
