@@ -328,6 +328,33 @@ impl<'a> BranchPage<'a> {
             })
     }
 
+    /// Checks every element as [`elems`] does, without producing them: `Ok` if all pass, else
+    /// the error `elems` gives for the first bad one. The pass accumulates one flag per
+    /// element with no branch or early exit (a writer checks a whole branch it may never
+    /// decode), and only a failure walks `elems` again for the error.
+    ///
+    /// [`elems`]: BranchPage::elems
+    #[inline]
+    pub fn check_elems(&self) -> Result<(), FormatError> {
+        let end = PAGE_HEADER_SIZE + self.count * BRANCH_ELEM_SIZE;
+        // The constructor checked that the element array fits the span.
+        let arr = self.page.get(PAGE_HEADER_SIZE..end).unwrap_or_default();
+        let len = self.page.len() as u64;
+        let mut bad = false;
+        for (i, e) in arr.as_chunks::<BRANCH_ELEM_SIZE>().0.iter().enumerate() {
+            let [p0, p1, p2, p3, k0, k1, k2, k3, ..] = *e;
+            let pos = u64::from(u32::from_le_bytes([p0, p1, p2, p3]));
+            let ksize = u64::from(u32::from_le_bytes([k0, k1, k2, k3]));
+            // u64: an element offset plus two u32s cannot overflow it.
+            let key_end = (PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE) as u64 + pos + ksize;
+            bad |= (ksize == 0) | (key_end > len);
+        }
+        if bad {
+            return self.elems().try_for_each(|e| e.map(|_| ()));
+        }
+        Ok(())
+    }
+
     /// Child page id of element `i`.
     #[inline]
     pub fn child(&self, i: usize) -> Result<Pgid, FormatError> {
@@ -806,7 +833,7 @@ mod tests {
 
     /// `elems` yields what `elem(i)` gives for every `i`, and on a hostile element the same
     /// error as `elem` for the first bad one (position past the span, key size 0, a size
-    /// that overflows).
+    /// that overflows); `check_elems` fails exactly then, with that error.
     #[test]
     fn branch_elems_agree_with_elem_on_good_and_hostile_pages() {
         let keys: Vec<Vec<u8>> = (0..40u8)
@@ -828,6 +855,8 @@ mod tests {
                     (a, b) => panic!("element {i}: elems {a:?}, elem {b:?}"),
                 }
             }
+            let first_err = first_bad.map(|i| p.elem(i).unwrap_err());
+            assert_eq!(p.check_elems().err(), first_err, "check_elems");
             first_bad
         };
         assert_eq!(check(&buf), None);

@@ -4,12 +4,15 @@
 //!
 //! Nodes live in one vector per transaction and refer to each other by index. Materialised
 //! nodes always form a subtree hanging from the bucket's root: a branch node's child is either
-//! a page id (untouched) or a node. Only data and their invariants live here; reading pages is
-//! the read layer's and changing trees the write layer's.
+//! a page id (untouched) or a node. A branch node may still be [lazy](LazyBranch): only its
+//! page and the children descended into, until something needs its entries. Only data and
+//! their invariants live here; reading pages is the read layer's and changing trees the write
+//! layer's.
 
 use crate::limits::DEFAULT_FILL_PERCENT;
 use crate::mmap::ByteArena;
 use rbolt_format::{BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE, Pgid, key_prefix};
+use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -95,9 +98,40 @@ impl Inode {
     }
 }
 
+/// A branch node that is still its page (checked when read): a small commit changes one child
+/// per branch on its path, so decoding every entry of each is wasted unless the branch itself
+/// changes. Descents search the page and record here the children they materialised; the
+/// write layer's `expand` decodes the entries (with these children in place) the first time
+/// anything needs them, and drops this. The read layer sees a lazy node as its page with these
+/// children substituted.
+#[derive(Debug)]
+pub(crate) struct LazyBranch {
+    pub(crate) slot: Slot,
+    pub(crate) count: usize,
+    /// Materialised children as (element index, node), in index order.
+    pub(crate) children: SmallVec<[(usize, NodeId); 2]>,
+    /// Descents that searched the page so far (see `write::tree::LAZY_VISITS`).
+    pub(crate) visits: u32,
+}
+
+impl LazyBranch {
+    pub(crate) fn child(&self, i: usize) -> Option<NodeId> {
+        self.children.iter().find(|c| c.0 == i).map(|c| c.1)
+    }
+
+    pub(crate) fn set_child(&mut self, i: usize, c: NodeId) {
+        let at = self.children.partition_point(|x| x.0 < i);
+        debug_assert!(self.children.get(at).is_none_or(|x| x.0 != i));
+        self.children.insert(at, (i, c));
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Node {
     pub(crate) leaf: bool,
+    /// `Some` while the node is a lazy branch: then `inodes`, `prefixes` and `size` are empty
+    /// and must not be read (the methods below assert it in debug builds).
+    pub(crate) lazy: Option<LazyBranch>,
     /// Entries in key order. Changed only through the methods below, which keep `prefixes`
     /// and `size` in step.
     pub(crate) inodes: Vec<Inode>,
@@ -134,6 +168,7 @@ impl Node {
     ) -> Self {
         let mut node = Node {
             leaf,
+            lazy: None,
             inodes: Vec::new(),
             prefixes: Vec::new(),
             parent,
@@ -151,6 +186,7 @@ impl Node {
     }
 
     pub(crate) fn insert(&mut self, i: usize, ino: Inode, prefix: u64) {
+        debug_assert!(self.lazy.is_none(), "a lazy branch's entries were used");
         self.restructured = true;
         self.size += ino.page_size();
         self.inodes.insert(i, ino);
@@ -158,6 +194,7 @@ impl Node {
     }
 
     pub(crate) fn remove(&mut self, i: usize) -> Inode {
+        debug_assert!(self.lazy.is_none(), "a lazy branch's entries were used");
         self.restructured = true;
         self.reshaped = true;
         let ino = self.inodes.remove(i);
@@ -168,6 +205,7 @@ impl Node {
 
     /// Replaces entry `i` with one for the same key.
     pub(crate) fn replace(&mut self, i: usize, ino: Inode) {
+        debug_assert!(self.lazy.is_none(), "a lazy branch's entries were used");
         self.restructured = true;
         self.size -= self.inodes[i].page_size();
         self.size += ino.page_size();
@@ -175,6 +213,7 @@ impl Node {
     }
 
     pub(crate) fn set_all(&mut self, inodes: Vec<Inode>, prefixes: Vec<u64>) {
+        debug_assert!(self.lazy.is_none(), "a lazy branch's entries were replaced");
         self.restructured = true;
         self.reshaped = true;
         debug_assert_eq!(inodes.len(), prefixes.len());
@@ -184,6 +223,7 @@ impl Node {
     }
 
     pub(crate) fn take_all(&mut self) -> (Vec<Inode>, Vec<u64>) {
+        debug_assert!(self.lazy.is_none(), "a lazy branch's entries were used");
         self.restructured = true;
         self.reshaped = true;
         self.size = PAGE_HEADER_SIZE;
@@ -194,6 +234,7 @@ impl Node {
     }
 
     pub(crate) fn append(&mut self, (inodes, prefixes): (Vec<Inode>, Vec<u64>)) {
+        debug_assert!(self.lazy.is_none(), "a lazy branch's entries were used");
         self.restructured = true;
         self.reshaped = true;
         self.size += inodes.iter().map(Inode::page_size).sum::<usize>();
@@ -202,6 +243,7 @@ impl Node {
     }
 
     pub(crate) fn split_off(&mut self, at: usize) -> (Vec<Inode>, Vec<u64>) {
+        debug_assert!(self.lazy.is_none(), "a lazy branch's entries were used");
         self.restructured = true;
         self.reshaped = true;
         // A split near the end is what appends make: the next puts all land in the small
@@ -226,6 +268,7 @@ impl Node {
         bytes: impl Fn(Slot) -> &'b [u8],
         key: &[u8],
     ) -> std::result::Result<usize, usize> {
+        debug_assert!(self.lazy.is_none(), "a lazy branch's entries were used");
         let kp = key_prefix(key);
         let (mut lo, mut hi) = (0, self.prefixes.len());
         while lo < hi {
@@ -244,6 +287,7 @@ impl Node {
     }
 
     pub(crate) fn child_index(&self, child: NodeId) -> Option<usize> {
+        debug_assert!(self.lazy.is_none(), "a lazy branch's entries were used");
         // From the end: appends split the last child, and other orders gain nothing either way.
         self.inodes
             .iter()

@@ -389,11 +389,13 @@ fn walk_level<'tx, M: Mode>(
         }
         Loc::Page(_) => 0,
         Loc::Node(n) => {
-            (tx.view().wstate().nodes[n as usize]
-                .size
-                .div_ceil(ps)
-                .max(1)
-                - 1) as u64
+            let st = tx.view().wstate();
+            let node = &st.nodes[n as usize];
+            match node.lazy {
+                // Still its page, overflow and all.
+                Some(_) => u64::from(node.overflow),
+                None => (node.size.div_ceil(ps).max(1) - 1) as u64,
+            }
         }
     };
     let mut used = PAGE_HEADER_SIZE as u64;
@@ -462,6 +464,17 @@ fn branch_key_len<M: Mode>(tx: &Tx<M>, loc: Loc, i: usize) -> Result<usize> {
             let e = p.elem(i).map_err(|e| Error::corrupted(None, e))?;
             Ok(e.key.len())
         }
-        Loc::Node(n) => Ok(tx.view().wstate().nodes[n as usize].inodes[i].key.len as usize),
+        Loc::Node(n) => {
+            let st = tx.view().wstate();
+            let node = &st.nodes[n as usize];
+            match &node.lazy {
+                Some(lz) => {
+                    let s = lz.slot;
+                    drop(st);
+                    branch_key_len(tx, Loc::Page(s), i)
+                }
+                None => Ok(node.inodes[i].key.len as usize),
+            }
+        }
     }
 }

@@ -87,6 +87,7 @@ impl<'a> View<'a> {
     }
 
     /// Copies `parts`, back to back, into the arena and returns the slot of the copy.
+    #[inline]
     pub(crate) fn store(self, parts: &[&[u8]]) -> Slot {
         let w = self
             .w
@@ -217,7 +218,10 @@ impl<'a> View<'a> {
             Loc::Node(n) => {
                 let st = self.wstate();
                 let node: &Node = &st.nodes[n as usize];
-                Ok((node.leaf, node.inodes.len(), None))
+                match &node.lazy {
+                    Some(lz) => Ok((false, lz.count, None)),
+                    None => Ok((node.leaf, node.inodes.len(), None)),
+                }
             }
         }
     }
@@ -282,7 +286,21 @@ impl<'a> View<'a> {
                 Ok(Loc::Page(self.page_slot(pgid)?))
             }
             Loc::Node(n) => {
-                let v = self.wstate().nodes[n as usize].inodes[i].val;
+                let v = {
+                    let st = self.wstate();
+                    let node = &st.nodes[n as usize];
+                    match &node.lazy {
+                        Some(lz) => match lz.child(i) {
+                            Some(c) => Val::Node(c),
+                            None => {
+                                let s = lz.slot;
+                                drop(st);
+                                return self.child_at(Loc::Page(s), i);
+                            }
+                        },
+                        None => node.inodes[i].val,
+                    }
+                };
                 match v {
                     Val::Node(c) => Ok(Loc::Node(c)),
                     Val::Child(pgid) => Ok(Loc::Page(self.page_slot(pgid)?)),
@@ -424,12 +442,21 @@ impl<'a> View<'a> {
         let (i, exact) = match loc {
             Loc::Page(s) if leaf => self.leaf_page(s)?.search(key),
             Loc::Page(s) => self.branch_page(s)?.search(key),
-            Loc::Node(n) => Ok(
-                match self.wstate().nodes[n as usize].search(|s| self.bytes(s), key) {
-                    Ok(i) => (i, true),
-                    Err(i) => (i, false),
-                },
-            ),
+            Loc::Node(n) => {
+                let st = self.wstate();
+                let node = &st.nodes[n as usize];
+                match &node.lazy {
+                    Some(lz) => {
+                        let s = lz.slot;
+                        drop(st);
+                        self.branch_page(s)?.search(key)
+                    }
+                    None => Ok(match node.search(|s| self.bytes(s), key) {
+                        Ok(i) => (i, true),
+                        Err(i) => (i, false),
+                    }),
+                }
+            }
         }
         .map_err(|e| Error::corrupted(None, e))?;
         if leaf || exact || count == 0 {

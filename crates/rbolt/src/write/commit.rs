@@ -383,6 +383,33 @@ impl WriteCtx<'_> {
             let countable = (from_page && !node.reshaped).then_some(node.pgid);
             (node.leaf, node.bucket, pristine, countable)
         };
+        let lazy = self.wstate().nodes[n as usize]
+            .lazy
+            .as_ref()
+            .map(|lz| (lz.slot, lz.children.clone()));
+        if let Some((slot, children)) = lazy {
+            // Only the children descended into changed: spill them, then the page copied
+            // with their new ids if it can be; else decode the entries after all.
+            let mut spilled = Vec::with_capacity(children.len());
+            for (i, c) in children {
+                let old = self.wstate().nodes[c as usize].pgid;
+                spilled.push((i, old, self.spill_node(sp, c, false)?));
+            }
+            self.wstate_mut().free_node_page(n);
+            let src = pristine.expect("invariant: a lazy branch is an unchanged page");
+            let total = self.kept_count(sp, src, &spilled);
+            let key = |i: usize| -> Result<Slot> {
+                let p = self.branch_page(slot)?;
+                let e = p.elem(i).map_err(|e| Error::corrupted(src, e))?;
+                Ok(slot.sub(e.key.start, e.key.len()))
+            };
+            if let Some(pages) = self.patch_branch(sp, src, key, None, &spilled, total)? {
+                return Ok(pages);
+            }
+            self.expand(&mut self.wstate_mut(), n)?;
+            let inodes = std::mem::take(&mut self.wstate_mut().nodes[n as usize].inodes);
+            return self.spill_branch(sp, bucket, inodes, spilled, total, is_root);
+        }
         // Spilled once, as the transaction ends: the entries move out rather than being
         // copied (the node is not read again; its `size` and `prefixes` go stale with it).
         let inodes = std::mem::take(&mut self.wstate_mut().nodes[n as usize].inodes);
@@ -408,19 +435,39 @@ impl WriteCtx<'_> {
                 spilled.push((i, old, self.spill_node(sp, c, false)?));
             }
         }
-        let fill = {
-            let mut st = self.wstate_mut();
-            st.free_node_page(n);
-            st.buckets[bucket].fill_percent
-        };
+        self.wstate_mut().free_node_page(n);
         // A branch that kept its old page's entries has the old count, corrected by what its
         // spilled children changed: no look at untouched children.
         let total = countable.and_then(|src| self.kept_count(sp, src, &spilled));
         if let Some(src) = pristine
-            && let Some(pages) = self.patch_branch(sp, src, &inodes, &spilled, total)?
+            && let Some(pages) = self.patch_branch(
+                sp,
+                src,
+                |i| Ok(inodes[i].key),
+                Some(&inodes),
+                &spilled,
+                total,
+            )?
         {
             return Ok(pages);
         }
+        self.spill_branch(sp, bucket, inodes, spilled, total, is_root)
+    }
+
+    /// Writes the entries of a branch node of bucket `bucket`, `inodes`, with each child in
+    /// `spilled` (already spilled, in index order) replaced by the pages it became. `total`
+    /// is the count under the node when already known.
+    fn spill_branch(
+        &self,
+        sp: &mut Spill<'_>,
+        bucket: BucketId,
+        inodes: Vec<Inode>,
+        spilled: Vec<(usize, Pgid, Vec<Spilled>)>,
+        total: Option<u64>,
+        is_root: bool,
+    ) -> Result<Vec<Spilled>> {
+        let fill = self.wstate().buckets[bucket].fill_percent;
+        let leaf = false;
         let mut flat = Vec::with_capacity(inodes.len());
         // Counts of the pages spilled children became, by page id, for the runs below.
         let mut fresh = Vec::new();
@@ -483,18 +530,21 @@ impl WriteCtx<'_> {
     /// old one with those child ids replaced (byte for byte what encoding would give). Returns
     /// `None` when that does not hold.
     /// `total` is the count under the page when already known.
+    /// `key(i)` is entry `i`'s key; `inodes` are the entries when decoded (a lazy branch's
+    /// untouched children are its page's).
     fn patch_branch(
         &self,
         sp: &mut Spill<'_>,
         src_pgid: Pgid,
-        inodes: &[Inode],
+        key: impl Fn(usize) -> Result<Slot>,
+        inodes: Option<&[Inode]>,
         spilled: &[(usize, Pgid, Vec<Spilled>)],
         total: Option<u64>,
     ) -> Result<Option<Vec<Spilled>>> {
         let mut children = Vec::with_capacity(spilled.len());
         for (i, _, pages) in spilled {
             match pages.as_slice() {
-                [p] if self.bytes(p.key) == self.bytes(inodes[*i].key) => {
+                [p] if self.bytes(p.key) == self.bytes(key(*i)?) => {
                     children.push((*i, p.pgid));
                 }
                 _ => return Ok(None),
@@ -504,17 +554,35 @@ impl WriteCtx<'_> {
         if src.len as usize != self.snap.page_size {
             return Ok(None);
         }
-        let count = total.or_else(|| {
-            let mut spilled = spilled.iter().peekable();
-            inodes.iter().enumerate().try_fold(0u64, |acc, (i, ino)| {
-                let n = match (spilled.next_if(|(j, _, _)| *j == i), ino.val) {
-                    (Some((_, _, pages)), _) => pages[0].count?,
-                    (None, Val::Child(pgid)) => self.committed_count(&sp.memo, pgid)?,
-                    _ => return None,
-                };
-                acc.checked_add(n)
-            })
-        });
+        let count = match total {
+            Some(t) => Some(t),
+            None => {
+                let page = self
+                    .branch_page(src)
+                    .map_err(|_| ())
+                    .ok()
+                    .filter(|p| inodes.is_none_or(|v| v.len() == p.len()));
+                let mut spilled = spilled.iter().peekable();
+                page.and_then(|page| {
+                    (0..page.len()).try_fold(0u64, |acc, i| {
+                        let n = match spilled.next_if(|(j, _, _)| *j == i) {
+                            Some((_, _, pages)) => pages[0].count?,
+                            None => {
+                                let pgid = match inodes {
+                                    Some(v) => match v[i].val {
+                                        Val::Child(pgid) => pgid,
+                                        _ => return None,
+                                    },
+                                    None => page.child(i).ok()?,
+                                };
+                                self.committed_count(&sp.memo, pgid)?
+                            }
+                        };
+                        acc.checked_add(n)
+                    })
+                })
+            }
+        };
         let pgid = sp.allocate(1)?;
         sp.stats.spill += 1;
         let start = sp.zeroed_image(1)?;
@@ -525,7 +593,7 @@ impl WriteCtx<'_> {
             sp.counted.push((pgid, n));
         }
         Ok(Some(vec![Spilled {
-            key: inodes[0].key,
+            key: key(0)?,
             pgid,
             count,
         }]))

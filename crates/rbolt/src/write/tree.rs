@@ -9,11 +9,33 @@ use super::WriteCtx;
 use crate::error::{Error, Result};
 use crate::limits::{EAGER_SPLIT_ELEMS, EAGER_SPLIT_PAGES, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::limits::{MAX_DEPTH, check_nesting, too_deep};
-use crate::state::{BucketId, Finger, Inode, Loc, Node, NodeId, Slot, Val, WState};
+use crate::state::{BucketId, Finger, Inode, LazyBranch, Loc, Node, NodeId, Slot, Val, WState};
 use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, PAGE_HEADER_SIZE, Pgid, key_prefix};
+use smallvec::SmallVec;
+
+/// A separator's key and its `key_prefix` (the finger's bound).
+type Separator = (Slot, u64);
+
+/// What a descent's step through a lazy branch found.
+enum LazyStep {
+    /// The child for the key, already materialised.
+    Node(NodeId),
+    /// The child for the key: its index and page.
+    Page(usize, Pgid),
+    /// The branch was decoded: search it as a node.
+    Expanded,
+}
+
+/// Descents a lazy branch serves from its page before it is decoded. A page search costs more
+/// than a node's (the header and element checks again, and probes striding through 16-byte
+/// elements and their keys rather than a dense prefix array), so a branch that a large
+/// transaction keeps passing through pays for its decoding within a few descents; a small
+/// commit passes each branch once.
+const LAZY_VISITS: u32 = 4;
 
 impl WriteCtx<'_> {
-    /// Reads the page (or inline page) at `slot` into a new node.
+    /// Reads the page (or inline page) at `slot` into a new node: a leaf's entries, or a lazy
+    /// branch (its page, checked as a descent checks it; see [`LazyBranch`]).
     fn materialize(
         &self,
         slot: Slot,
@@ -22,12 +44,15 @@ impl WriteCtx<'_> {
         bucket: BucketId,
     ) -> Result<NodeId> {
         let (leaf, count) = self.level(Loc::Page(slot))?;
-        // A node is materialised to be changed, mostly by an insert (a put, or a split's
-        // separator): room for one more saves reallocating both vectors right away.
-        let mut inodes = Vec::with_capacity(count + 1);
-        // Prefixes straight from the page bytes at hand, not through each key's slot again.
-        let mut prefixes = Vec::with_capacity(count + 1);
-        let overflow = if leaf {
+        let overflow = rbolt_format::PageHeader::decode(self.bytes(slot))
+            .map(|h| h.overflow)
+            .unwrap_or(0);
+        let mut node = if leaf {
+            // A node is materialised to be changed, mostly by an insert (a put, or a split's
+            // separator): room for one more saves reallocating both vectors right away.
+            let mut inodes = Vec::with_capacity(count + 1);
+            // Prefixes straight from the page bytes at hand, not through each key's slot again.
+            let mut prefixes = Vec::with_capacity(count + 1);
             let p = self.leaf_page(slot)?;
             for i in 0..count {
                 let e = p.elem(i).map_err(|e| Error::corrupted(pgid, e))?;
@@ -38,34 +63,71 @@ impl WriteCtx<'_> {
                     Val::Data(slot.sub(e.value.start, e.value.len())),
                 ));
             }
-            rbolt_format::PageHeader::decode(p.bytes())
-                .map(|h| h.overflow)
-                .unwrap_or(0)
+            Node::new(true, (inodes, prefixes), parent, bucket)
         } else {
-            let p = self.branch_page(slot)?;
             if count == 0 {
                 return Err(Error::corrupted(pgid, "branch page with no elements"));
             }
-            let bytes = self.bytes(slot);
-            for e in p.elems() {
-                let (range, key, child) = e.map_err(|e| Error::corrupted(pgid, e))?;
-                prefixes.push(key_prefix(key));
-                inodes.push(Inode::new(
-                    slot.sub(range.start, range.len()),
-                    0,
-                    Val::Child(child),
-                ));
-            }
-            rbolt_format::PageHeader::decode(bytes)
-                .map(|h| h.overflow)
-                .unwrap_or(0)
+            // Every element checked now, as decoding them would: a damaged branch stops the
+            // write that reaches it, whichever elements the descents then read, and commit
+            // copies only a page whose elements all passed.
+            self.branch_page(slot)?
+                .check_elems()
+                .map_err(|e| Error::corrupted(pgid, e))?;
+            let mut node = Node::new(false, (Vec::new(), Vec::new()), parent, bucket);
+            node.size = 0;
+            node.lazy = Some(LazyBranch {
+                slot,
+                count,
+                children: SmallVec::new(),
+                visits: 0,
+            });
+            node
         };
-        let mut node = Node::new(leaf, (inodes, prefixes), parent, bucket);
         node.restructured = false;
         node.reshaped = false;
         node.pgid = pgid;
         node.overflow = if pgid == Pgid(0) { 0 } else { overflow };
         Ok(self.wstate_mut().push_node(node))
+    }
+
+    /// Decodes lazy branch `n`'s entries, its materialised children in place: after this it
+    /// is the node a full read of its page would have made, still unchanged (commit may still
+    /// copy its page). Nothing for a node that is not lazy.
+    #[inline]
+    pub(crate) fn expand(&self, st: &mut WState, n: NodeId) -> Result<()> {
+        if st.nodes[n as usize].lazy.is_none() {
+            return Ok(());
+        }
+        self.decode_lazy(st, n)
+    }
+
+    #[inline(never)]
+    fn decode_lazy(&self, st: &mut WState, n: NodeId) -> Result<()> {
+        let Some(lz) = st.nodes[n as usize].lazy.take() else {
+            return Ok(());
+        };
+        let pgid = st.nodes[n as usize].pgid;
+        let p = self.branch_page(lz.slot)?;
+        let mut inodes = Vec::with_capacity(lz.count + 1);
+        let mut prefixes = Vec::with_capacity(lz.count + 1);
+        for e in p.elems() {
+            let (range, key, child) = e.map_err(|e| Error::corrupted(pgid, e))?;
+            prefixes.push(key_prefix(key));
+            inodes.push(Inode::new(
+                lz.slot.sub(range.start, range.len()),
+                0,
+                Val::Child(child),
+            ));
+        }
+        for &(i, c) in &lz.children {
+            inodes[i].val = Val::Node(c);
+        }
+        let node = &mut st.nodes[n as usize];
+        node.set_all(inodes, prefixes);
+        node.restructured = false;
+        node.reshaped = false;
+        Ok(())
     }
 
     /// The bucket's root node, materialising it if needed.
@@ -132,9 +194,19 @@ impl WriteCtx<'_> {
         }
         let mut n = self.ensure_root_node(b)?;
         let mut upper = None;
-        for _ in 0..MAX_DEPTH {
-            let (i, pgid) = {
+        'descent: for _ in 0..MAX_DEPTH {
+            let (i, pgid) = 'step: {
                 let mut st = self.wstate_mut();
+                if st.nodes[n as usize].lazy.is_some() {
+                    match self.lazy_step(&mut st, n, key, &mut upper)? {
+                        LazyStep::Node(c) => {
+                            n = c;
+                            continue 'descent;
+                        }
+                        LazyStep::Page(i, pgid) => break 'step (i, pgid),
+                        LazyStep::Expanded => {}
+                    }
+                }
                 let node = &st.nodes[n as usize];
                 let found = node.search(|s| self.bytes(s), key);
                 if node.leaf {
@@ -159,7 +231,7 @@ impl WriteCtx<'_> {
                 match node.inodes[i].val {
                     Val::Node(c) => {
                         n = c;
-                        continue;
+                        continue 'descent;
                     }
                     Val::Child(pgid) => (i, pgid),
                     Val::Data(_) => unreachable!("invariant: branch inodes hold children"),
@@ -173,13 +245,63 @@ impl WriteCtx<'_> {
                 probe = false;
             }
             let c = self.materialize(slot, pgid, Some(n), b)?;
-            self.wstate_mut().nodes[n as usize].inodes[i].val = Val::Node(c);
+            let parent = &mut self.wstate_mut().nodes[n as usize];
+            match &mut parent.lazy {
+                Some(lz) => lz.set_child(i, c),
+                None => parent.inodes[i].val = Val::Node(c),
+            }
             n = c;
         }
         Err(Error::corrupted(
             None,
             format!("tree deeper than {MAX_DEPTH} levels"),
         ))
+    }
+
+    /// A descent's step through lazy branch `n`, its page searched as the read path searches
+    /// it: the materialised child for `key`, or its index and page id; `upper` becomes the next
+    /// separator if there is one. A branch passed [`LAZY_VISITS`] times is decoded instead
+    /// (`Expanded`: search the node). Out of line: the descent's loop over nodes stays as
+    /// tight as without lazy branches.
+    #[inline(never)]
+    fn lazy_step(
+        &self,
+        st: &mut WState,
+        n: NodeId,
+        key: &[u8],
+        upper: &mut Option<Separator>,
+    ) -> Result<LazyStep> {
+        let node = &mut st.nodes[n as usize];
+        let (pgid, lz) = (
+            node.pgid,
+            node.lazy.as_mut().expect("invariant: checked lazy"),
+        );
+        lz.visits += 1;
+        if lz.visits > LAZY_VISITS {
+            self.expand(st, n)?;
+            return Ok(LazyStep::Expanded);
+        }
+        let slot = lz.slot;
+        let corrupt = |e| Error::corrupted(pgid, e);
+        let p = self.branch_page(slot)?;
+        let i = p
+            .child_index(key)
+            .map_err(corrupt)?
+            .ok_or_else(|| Error::corrupted(pgid, "branch node with no elements"))?;
+        match p.elem(i + 1) {
+            Ok(e) => {
+                *upper = Some((
+                    slot.sub(e.key.start, e.key.len()),
+                    key_prefix(&p.bytes()[e.key]),
+                ));
+            }
+            Err(_) if i + 1 == p.len() => {}
+            Err(e) => return Err(corrupt(e)),
+        }
+        Ok(match lz.child(i) {
+            Some(c) => LazyStep::Node(c),
+            None => LazyStep::Page(i, p.child(i).map_err(corrupt)?),
+        })
     }
 
     /// Whether the tree of pages at `slot` holds a value under `key`; a sub-bucket there is
@@ -252,7 +374,7 @@ impl WriteCtx<'_> {
             .finger
             .filter(|f| f.bucket == b && f.leaf == n)
             .map(|f| f.upper);
-        if let Some(m) = self.split_eagerly(&mut st, n)
+        if let Some(m) = self.split_eagerly(&mut st, n)?
             && let Some(upper) = upper
         {
             // The leaf's right half ends where the leaf did: splits move separators, never
@@ -299,15 +421,29 @@ impl WriteCtx<'_> {
     }
 
     /// Splits `n` (and then its ancestors) while it is larger than a few pages. Returns the
-    /// node split off `n` itself (its right half), if `n` was split.
-    fn split_eagerly(&self, st: &mut WState, mut n: NodeId) -> Option<NodeId> {
+    /// node split off `n` itself (its right half), if `n` was split. The test is inline, the
+    /// split (one put in tens) out of line: every put pays for the test only.
+    #[inline(always)]
+    fn split_eagerly(&self, st: &mut WState, n: NodeId) -> Result<Option<NodeId>> {
+        let node = &st.nodes[n as usize];
+        let len = node.inodes.len();
+        if (node.size <= EAGER_SPLIT_PAGES * self.snap.page_size && len <= EAGER_SPLIT_ELEMS)
+            || len < 4
+        {
+            return Ok(None);
+        }
+        self.split_up(st, n)
+    }
+
+    #[inline(never)]
+    fn split_up(&self, st: &mut WState, mut n: NodeId) -> Result<Option<NodeId>> {
         let limit = EAGER_SPLIT_PAGES * self.snap.page_size;
         let mut first = None;
         loop {
             let node = &st.nodes[n as usize];
             let len = node.inodes.len();
             if (node.size <= limit && len <= EAGER_SPLIT_ELEMS) || len < 4 {
-                return first;
+                return Ok(first);
             }
             // Split where commit's packing would end the first page (bbolt's rule: fill
             // threshold, at least two entries a page). The left node is then exactly the page
@@ -361,6 +497,7 @@ impl WriteCtx<'_> {
             let sep = Inode::new(first_right.0, 0, Val::Node(m));
             match parent {
                 Some(p) => {
+                    self.expand(st, p)?;
                     let idx = st.nodes[p as usize]
                         .child_index(n)
                         .expect("invariant: a node's parent lists it");
@@ -381,28 +518,32 @@ impl WriteCtx<'_> {
                     st.nodes[n as usize].parent = Some(r);
                     st.nodes[m as usize].parent = Some(r);
                     st.buckets[bucket].root_node = Some(r);
-                    return first;
+                    return Ok(first);
                 }
             }
         }
     }
 
-    /// Materialises child `i` of branch node `p` if it is still a page.
+    /// Child `i` of branch node `p`, materialised if it is still a page, with its entries
+    /// decoded (its callers move them).
     fn child_node(&self, p: NodeId, i: usize) -> Result<NodeId> {
         let (val, bucket) = {
-            let st = self.wstate();
+            let mut st = self.wstate_mut();
+            self.expand(&mut st, p)?;
             let node = &st.nodes[p as usize];
             (node.inodes[i].val, node.bucket)
         };
-        match val {
-            Val::Node(c) => Ok(c),
+        let c = match val {
+            Val::Node(c) => c,
             Val::Child(pgid) => {
                 let c = self.materialize(self.page_slot(pgid)?, pgid, Some(p), bucket)?;
                 self.wstate_mut().nodes[p as usize].inodes[i].val = Val::Node(c);
-                Ok(c)
+                c
             }
             Val::Data(_) => unreachable!("invariant: branch inodes hold children"),
-        }
+        };
+        self.expand(&mut self.wstate_mut(), c)?;
+        Ok(c)
     }
 
     /// Merges or removes every node that deletes left too small (bbolt's `node.rebalance`).
@@ -419,6 +560,7 @@ impl WriteCtx<'_> {
         for _ in 0..=MAX_DEPTH {
             let (parent, leaf, len) = {
                 let mut st = self.wstate_mut();
+                self.expand(&mut st, n)?;
                 let ps = self.snap.page_size as f64;
                 let node = &st.nodes[n as usize];
                 if node.dead || !node.unbalanced || st.buckets[node.bucket].deleted {
@@ -449,6 +591,7 @@ impl WriteCtx<'_> {
                 return Ok(());
             };
             let mut st = self.wstate_mut();
+            self.expand(&mut st, p)?;
             let idx = st.nodes[p as usize]
                 .child_index(n)
                 .expect("invariant: a node's parent lists it");

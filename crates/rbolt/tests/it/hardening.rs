@@ -378,3 +378,121 @@ fn a_branch_element_past_its_page_stops_a_put() {
         "nothing was written"
     );
 }
+
+/// A database whose bucket `a` is three levels deep (root branch, branches, leaves), closed;
+/// returns the file image, its page size and a branch page below `a`'s root with the key of
+/// its first entry.
+fn file_with_deep_bucket(path: &Path) -> (Vec<u8>, usize, u64, Vec<u8>) {
+    let ps = 1024;
+    let db = Options::new().page_size(ps).open(path).unwrap();
+    db.update(|tx| {
+        let a = tx.create_bucket(b"a")?;
+        for i in 0..4000u32 {
+            a.put(i.to_be_bytes(), [7u8; 20])?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let root = db
+        .view(|tx| Ok(tx.bucket(b"a")?.unwrap().root().get()))
+        .unwrap();
+    drop(db);
+    let img = std::fs::read(path).unwrap();
+    let page = |id: u64| &img[id as usize * ps..(id as usize + 1) * ps];
+    let top = rbolt_format::BranchPage::new(page(root)).expect("a's root is a branch");
+    let mid = top.child(1).unwrap();
+    let branch = rbolt_format::BranchPage::new(page(mid.get())).expect("a has three levels");
+    let first = branch.key(0).unwrap().to_vec();
+    (img.clone(), ps, mid.get(), first)
+}
+
+/// A write's descent keeps the branches it passes as their pages, searching them as readers
+/// do, and decodes their entries only to change them; each branch is still checked whole the
+/// moment a write reaches it. So damage anywhere in a branch below the root stops a put or a
+/// delete under it with the same error (page and first bad element) as a full decode, and
+/// nothing is written, whether the damage is in the header, on the search path or off it.
+#[test]
+fn a_damaged_branch_below_the_root_stops_writes_reaching_it() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.db");
+    let (img, ps, mid, first) = file_with_deep_bucket(&path);
+    let o = mid as usize * ps;
+    let count = rbolt_format::BranchPage::new(&img[o..o + ps])
+        .unwrap()
+        .len();
+    let elem =
+        move |i: usize| o + rbolt_format::PAGE_HEADER_SIZE + i * rbolt_format::BRANCH_ELEM_SIZE;
+    let last_key = count - 1;
+    type Damage = Box<dyn Fn(&mut [u8])>;
+    let cases: Vec<(&str, Damage, String)> = vec![
+        (
+            "page type",
+            Box::new(move |img: &mut [u8]| {
+                img[o + 8..o + 10].copy_from_slice(&0x40u16.to_le_bytes())
+            }),
+            "invalid page type 0x40 in a tree".into(),
+        ),
+        (
+            "count past the page",
+            Box::new(move |img: &mut [u8]| {
+                img[o + 10..o + 12].copy_from_slice(&0xFFFFu16.to_le_bytes())
+            }),
+            "elements".into(),
+        ),
+        (
+            "every key empty",
+            Box::new(move |img: &mut [u8]| {
+                for i in 0..count {
+                    img[elem(i) + 4..elem(i) + 8].copy_from_slice(&0u32.to_le_bytes());
+                }
+            }),
+            // A put decodes the branch (element 0 first); a delete first searches the pages
+            // read-only, as a reader does (meeting the element its search probes).
+            "zero-length key".into(),
+        ),
+        (
+            "the last key (off a search for the first) past the page",
+            Box::new(move |img: &mut [u8]| {
+                let at = elem(last_key);
+                img[at..at + 4].copy_from_slice(&(ps as u32).to_le_bytes());
+            }),
+            format!("element {last_key}: key or value outside the page"),
+        ),
+    ];
+    let key = first.clone();
+    for (name, damage, want) in cases {
+        let mut damaged = img.clone();
+        damage(&mut damaged);
+        std::fs::write(&path, &img).unwrap();
+        let db = open_rw(&path).unwrap();
+        // Damaged after the open (which proves the tree), through the file the map shows.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_at(&damaged[o..o + ps], o as u64).unwrap();
+        for op in ["put", "delete"] {
+            let r = db.update(|tx| {
+                let a = tx.bucket(b"a")?.unwrap();
+                match op {
+                    "put" => a.put(&key, b"x"),
+                    _ => a.delete(&key),
+                }
+            });
+            match r {
+                Err(Error::Corrupted { pgid, what }) => {
+                    assert_eq!(pgid, Some(rbolt::Pgid(mid)), "{name}, {op}: {what}");
+                    assert!(what.contains(&want), "{name}, {op}: {what}");
+                }
+                other => panic!(
+                    "{name}, {op}: expected Corrupted, got {:?}",
+                    other.map(|_| ())
+                ),
+            }
+        }
+        drop(db);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            damaged,
+            "{name}: nothing written"
+        );
+    }
+}

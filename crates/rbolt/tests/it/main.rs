@@ -11,6 +11,7 @@ mod api_range;
 mod boundary;
 mod check_detects;
 mod concurrency;
+mod deep_writes;
 mod hardening;
 mod model;
 mod open_twice;
