@@ -12,6 +12,7 @@
 //! finds every rewritten branch already counted (`read::counts`). The counts are published
 //! only once the meta is durable: a commit that fails leaves none behind.
 
+use super::page_writer::PageWriter;
 use super::{ShrinkMode, WriteCtx, WriterData};
 use crate::counters::TxStats;
 use crate::defects;
@@ -26,125 +27,7 @@ use rbolt_format::{
     MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE, PGID_NO_FREELIST, PageHeader, Pgid, Txid,
 };
 use std::ops::Range;
-use std::time::{Duration, Instant};
-
-/// Flush buffered pages once this many bytes are waiting. Small enough that the buffer stays
-/// in the core's cache between being encoded and being copied by `pwrite`, and that a large
-/// commit keeps reusing a few warm pages instead of touching (and faulting in) megabytes.
-/// Pages are mostly allocated in file order, so a small window loses little coalescing.
-const FLUSH_BYTES: usize = 256 << 10;
-/// Largest single write when coalescing a run of pages. Small on purpose: ext4 (Linux ≥ 6.16)
-/// caches a file region in folios as large as the write that created them, and a later 4 KiB
-/// write into a large folio walks every block of it — about ten times slower after 1 MiB
-/// writes than after 16 KiB ones, while 16 KiB writes still coalesce most of a commit's
-/// pages. Every small commit pays that per-write cost on each page, so 16 KiB wins; Go bbolt
-/// writes page by page and never hits this. (docs/benchmarks.md has the measurement.)
-const MAX_WRITE: usize = 16 << 10;
-/// Collects a commit's page images back to back in one buffer, each encoded straight into it,
-/// and writes them in sorted, coalesced runs: a run whose pages lie in the buffer in file
-/// order (pages are mostly allocated in the order they are spilled) is written from the
-/// buffer as it stands, with no copy and no allocation per page.
-pub(crate) struct PageWriter {
-    /// Page images, each a whole number of pages, in the order they were added.
-    buf: Vec<u8>,
-    /// Each image: its page id, and where it starts in `buf` and how long it is.
-    pages: Vec<(Pgid, usize, usize)>,
-    /// A run whose images are not back to back in `buf` is gathered here.
-    scratch: Vec<u8>,
-    /// Pages written and time spent writing (for `TxStats`).
-    writes: u64,
-    write_time: Duration,
-}
-
-impl PageWriter {
-    /// A writer reusing the buffers the last commit left in `w` (warm memory: a large commit
-    /// would otherwise take a page fault for every page it encodes).
-    pub(crate) fn new(w: &mut WriterData) -> Self {
-        let super::writer::PageBuffers {
-            mut buf,
-            pages,
-            scratch,
-        } = std::mem::take(&mut w.page_buffers);
-        // Room for a whole flush up front: untouched capacity costs address space only, and
-        // a large commit then never copies the buffer to grow it.
-        buf.reserve(FLUSH_BYTES);
-        Self {
-            buf,
-            pages,
-            scratch,
-            writes: 0,
-            write_time: Duration::ZERO,
-        }
-    }
-
-    /// Hands the (empty) buffers back to `w` for the next commit; one that grew past a flush
-    /// (a huge value's page) is not kept.
-    pub(crate) fn finish(mut self, w: &mut WriterData) {
-        if self.buf.capacity() <= 2 * FLUSH_BYTES && self.scratch.capacity() <= MAX_WRITE {
-            self.buf.clear();
-            self.pages.clear();
-            w.page_buffers = super::writer::PageBuffers {
-                buf: self.buf,
-                pages: self.pages,
-                scratch: self.scratch,
-            };
-        }
-    }
-
-    /// Makes room for an image of `len` bytes (flushing what is buffered if it would pass
-    /// [`FLUSH_BYTES`]) and returns where it starts: encode it onto the end of `self.buf`,
-    /// then [`push`](Self::push) it.
-    fn start(&mut self, w: &mut WriterData, len: usize) -> Result<usize> {
-        if !self.pages.is_empty() && self.buf.len() + len > FLUSH_BYTES {
-            self.flush(w)?;
-        }
-        Ok(self.buf.len())
-    }
-
-    /// Records the image encoded at `start..` as page `pgid`'s.
-    fn push(&mut self, pgid: Pgid, start: usize) {
-        self.pages.push((pgid, start, self.buf.len() - start));
-    }
-
-    pub(crate) fn flush(&mut self, w: &mut WriterData) -> Result<()> {
-        let Some(&(last, _, last_len)) = self.pages.iter().max_by_key(|p| p.0) else {
-            return Ok(());
-        };
-        let t = Instant::now();
-        self.writes += self.pages.len() as u64;
-        let ps = w.page_size as u64;
-        w.grow(last.get() * ps + last_len as u64)?;
-        self.pages.sort_unstable_by_key(|p| p.0);
-        let mut i = 0;
-        while i < self.pages.len() {
-            let (first, at, first_len) = self.pages[i];
-            let off = first.get() * ps;
-            let (mut len, mut in_order, mut j) = (first_len, true, i + 1);
-            while let Some(&(pgid, a, l)) = self.pages.get(j) {
-                if pgid.get() * ps != off + len as u64 || len + l > MAX_WRITE {
-                    break;
-                }
-                in_order &= a == at + len;
-                len += l;
-                j += 1;
-            }
-            if in_order {
-                w.storage.write_at(&self.buf[at..at + len], off)?;
-            } else {
-                self.scratch.clear();
-                for &(_, a, l) in &self.pages[i..j] {
-                    self.scratch.extend_from_slice(&self.buf[a..a + l]);
-                }
-                w.storage.write_at(&self.scratch, off)?;
-            }
-            i = j;
-        }
-        self.pages.clear();
-        self.buf.clear();
-        self.write_time += t.elapsed();
-        Ok(())
-    }
-}
+use std::time::Instant;
 
 struct Spill<'a> {
     w: &'a mut WriterData,
@@ -888,82 +771,6 @@ fn strict_check(w: &WriterData, meta: &rbolt_format::Meta) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::freelist::{Freelist, FreelistType};
-    use crate::storage::Storage;
-    use std::sync::{Arc, Mutex};
-
-    /// Records every write as (offset, bytes).
-    #[derive(Debug, Default)]
-    struct Recorder(Mutex<Vec<(u64, Vec<u8>)>>);
-
-    impl Storage for Recorder {
-        fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-            self.0.lock().unwrap().push((offset, buf.to_vec()));
-            Ok(())
-        }
-        fn sync_data(&self) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn sync_all(&self) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn set_len(&self, _: u64) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn len(&self) -> std::io::Result<u64> {
-            Ok(0)
-        }
-    }
-
-    /// Pages added out of file order, of several lengths, in more than one flush window, come
-    /// out as runs in file order: adjacent pages coalesced up to `MAX_WRITE`, each page's own
-    /// bytes at its own offset, whichever way the buffer held them.
-    #[test]
-    fn page_writer_writes_sorted_coalesced_runs() {
-        let rec = Arc::new(Recorder::default());
-        let dir = tempfile::tempdir().unwrap();
-        let file = Arc::new(std::fs::File::create(dir.path().join("f")).unwrap());
-        let mut w = WriterData::new(
-            Freelist::new(FreelistType::Array),
-            u64::MAX,
-            4096,
-            rec.clone(),
-            file,
-            Arc::default(),
-            &crate::Options::new(),
-        );
-        let mut pw = PageWriter::new(&mut w);
-        // (first page, pages): 9 and 10 are adjacent but added apart; 3..=7 is a run longer
-        // than MAX_WRITE; 12 is an overflow page of 2; the 70 pages of 100.. pass a flush.
-        let mut ids: Vec<(u64, usize)> = vec![(10, 1), (4, 1), (3, 1), (9, 1), (5, 1)];
-        ids.extend([(6, 1), (7, 1), (12, 2), (2, 1)]);
-        ids.extend((100..170).map(|i| (i, 1)));
-        for &(id, pages) in &ids {
-            let start = pw.start(&mut w, pages * 4096).unwrap();
-            pw.buf.resize(start + pages * 4096, id as u8);
-            pw.push(Pgid(id), start);
-        }
-        pw.flush(&mut w).unwrap();
-        let writes = rec.0.lock().unwrap().clone();
-        let mut expect = vec![0u8; 170 * 4096];
-        let mut got = vec![0u8; 170 * 4096];
-        for &(id, pages) in &ids {
-            let at = id as usize * 4096;
-            expect[at..at + pages * 4096].fill(id as u8);
-        }
-        for (off, bytes) in &writes {
-            assert!(bytes.len() <= MAX_WRITE, "a write of {}", bytes.len());
-            got[*off as usize..*off as usize + bytes.len()].copy_from_slice(bytes);
-        }
-        assert_eq!(got, expect);
-        let runs: Vec<(u64, usize)> = writes
-            .iter()
-            .map(|(o, b)| (o / 4096, b.len() / 4096))
-            .collect();
-        assert_eq!(&runs[..4], &[(2, 4), (6, 2), (9, 2), (12, 2)], "{runs:?}");
-        assert_eq!(runs.iter().map(|r| r.1).sum::<usize>(), 80);
-        assert!(runs.len() <= 4 + 70 / 4 + 2, "{runs:?}");
-    }
 
     fn inodes(sizes: &[usize]) -> Vec<Inode> {
         sizes

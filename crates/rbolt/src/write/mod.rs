@@ -5,6 +5,7 @@
 use crate::counters::TxCounters;
 use crate::read::View;
 mod commit;
+mod page_writer;
 mod tree;
 mod writer;
 
