@@ -269,8 +269,8 @@ impl WriteCtx<'_> {
         let lazy = self.wstate().nodes[n as usize]
             .lazy
             .as_ref()
-            .map(|lz| (lz.slot, lz.children.clone()));
-        if let Some((slot, children)) = lazy {
+            .map(|lz| lz.children.clone());
+        if let Some(children) = lazy {
             // Only the children descended into changed: spill them, then the page copied
             // with their new ids if it can be; else decode the entries after all.
             let mut spilled = Vec::with_capacity(children.len());
@@ -281,12 +281,7 @@ impl WriteCtx<'_> {
             self.wstate_mut().free_node_page(n);
             let src = pristine.expect("invariant: a lazy branch is an unchanged page");
             let total = self.kept_count(sp, src, &spilled);
-            let key = |i: usize| -> Result<Slot> {
-                let p = self.branch_page(slot)?;
-                let e = p.elem(i).map_err(|e| Error::corrupted(src, e))?;
-                Ok(slot.sub(e.key.start, e.key.len()))
-            };
-            if let Some(pages) = self.patch_branch(sp, src, key, None, &spilled, total)? {
+            if let Some(pages) = self.patch_branch(sp, src, &spilled, total)? {
                 return Ok(pages);
             }
             self.expand(&mut self.wstate_mut(), n)?;
@@ -323,14 +318,7 @@ impl WriteCtx<'_> {
         // spilled children changed: no look at untouched children.
         let total = countable.and_then(|src| self.kept_count(sp, src, &spilled));
         if let Some(src) = pristine
-            && let Some(pages) = self.patch_branch(
-                sp,
-                src,
-                |i| Ok(inodes[i].key),
-                Some(&inodes),
-                &spilled,
-                total,
-            )?
+            && let Some(pages) = self.patch_branch(sp, src, &spilled, total)?
         {
             return Ok(pages);
         }
@@ -413,17 +401,21 @@ impl WriteCtx<'_> {
     /// old one with those child ids replaced (byte for byte what encoding would give). Returns
     /// `None` when that does not hold.
     /// `total` is the count under the page when already known.
-    /// `key(i)` is entry `i`'s key; `inodes` are the entries when decoded (a lazy branch's
-    /// untouched children are its page's).
     fn patch_branch(
         &self,
         sp: &mut Spill<'_>,
         src_pgid: Pgid,
-        key: impl Fn(usize) -> Result<Slot>,
-        inodes: Option<&[Inode]>,
         spilled: &[(usize, Pgid, Vec<Spilled>)],
         total: Option<u64>,
     ) -> Result<Option<Vec<Spilled>>> {
+        // The node holds exactly its page's entries (it is unchanged), so keys and untouched
+        // children are read from the page, whether the node was decoded or stayed lazy.
+        let src = self.page_slot(src_pgid)?;
+        let page = self.branch_page(src)?;
+        let key = |i: usize| -> Result<Slot> {
+            let e = page.elem(i).map_err(|e| Error::corrupted(src_pgid, e))?;
+            Ok(src.sub(e.key.start, e.key.len()))
+        };
         let mut children = Vec::with_capacity(spilled.len());
         for (i, _, pages) in spilled {
             match pages.as_slice() {
@@ -433,39 +425,20 @@ impl WriteCtx<'_> {
                 _ => return Ok(None),
             }
         }
-        let src = self.page_slot(src_pgid)?;
         if src.len as usize != self.snap.page_size {
             return Ok(None);
         }
-        let count = match total {
-            Some(t) => Some(t),
-            None => {
-                let page = self
-                    .branch_page(src)
-                    .map_err(|_| ())
-                    .ok()
-                    .filter(|p| inodes.is_none_or(|v| v.len() == p.len()));
-                let mut spilled = spilled.iter().peekable();
-                page.and_then(|page| {
-                    (0..page.len()).try_fold(0u64, |acc, i| {
-                        let n = match spilled.next_if(|(j, _, _)| *j == i) {
-                            Some((_, _, pages)) => pages[0].count?,
-                            None => {
-                                let pgid = match inodes {
-                                    Some(v) => match v[i].val {
-                                        Val::Child(pgid) => pgid,
-                                        _ => return None,
-                                    },
-                                    None => page.child(i).ok()?,
-                                };
-                                self.committed_count(&sp.memo, pgid)?
-                            }
-                        };
-                        acc.checked_add(n)
-                    })
-                })
-            }
-        };
+        let count = total.or_else(|| {
+            let mut spilled = spilled.iter().peekable();
+            (0..page.len()).try_fold(0u64, |acc, i| {
+                let n = match spilled.next_if(|(j, _, _)| *j == i) {
+                    Some((_, _, pages)) => pages[0].count?,
+                    None => self.committed_count(&sp.memo, page.child(i).ok()?)?,
+                };
+                acc.checked_add(n)
+            })
+        });
+        let first = key(0)?;
         let pgid = sp.allocate(1)?;
         sp.stats.spill += 1;
         let start = sp.zeroed_image(1)?;
@@ -476,7 +449,7 @@ impl WriteCtx<'_> {
             sp.counted.push((pgid, n));
         }
         Ok(Some(vec![Spilled {
-            key: key(0)?,
+            key: first,
             pgid,
             count,
         }]))

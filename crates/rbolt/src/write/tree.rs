@@ -425,26 +425,29 @@ impl WriteCtx<'_> {
     /// split (one put in tens) out of line: every put pays for the test only.
     #[inline(always)]
     fn split_eagerly(&self, st: &mut WState, n: NodeId) -> Result<Option<NodeId>> {
-        let node = &st.nodes[n as usize];
-        let len = node.inodes.len();
-        if (node.size <= EAGER_SPLIT_PAGES * self.snap.page_size && len <= EAGER_SPLIT_ELEMS)
-            || len < 4
-        {
+        if self.stays_whole(&st.nodes[n as usize]) {
             return Ok(None);
         }
         self.split_up(st, n)
     }
 
+    /// Whether `node` is small enough (or has too few entries) to stay one node.
+    #[inline(always)]
+    fn stays_whole(&self, node: &Node) -> bool {
+        let len = node.inodes.len();
+        (node.size <= EAGER_SPLIT_PAGES * self.snap.page_size && len <= EAGER_SPLIT_ELEMS)
+            || len < 4
+    }
+
     #[inline(never)]
     fn split_up(&self, st: &mut WState, mut n: NodeId) -> Result<Option<NodeId>> {
-        let limit = EAGER_SPLIT_PAGES * self.snap.page_size;
         let mut first = None;
         loop {
             let node = &st.nodes[n as usize];
-            let len = node.inodes.len();
-            if (node.size <= limit && len <= EAGER_SPLIT_ELEMS) || len < 4 {
+            if self.stays_whole(node) {
                 return Ok(first);
             }
+            let len = node.inodes.len();
             // Split where commit's packing would end the first page (bbolt's rule: fill
             // threshold, at least two entries a page). The left node is then exactly the page
             // commit would write, so fill 1.0 keeps full pages (as appends and compaction
