@@ -90,6 +90,7 @@ mod shared;
 mod state;
 pub mod storage;
 mod sync;
+mod sys;
 mod tx;
 pub mod typed;
 mod write;

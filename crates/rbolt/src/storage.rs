@@ -25,6 +25,15 @@ pub trait Storage: Send + Sync + Debug {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Current file length.
     fn len(&self) -> io::Result<u64>;
+    /// Starts writing `offset..offset + len` to disk without waiting for it (Linux's
+    /// `sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so that a large commit's earlier pages
+    /// are on their way while it writes the rest. A hint: the commit's `sync_data` still makes
+    /// the range durable and reports any error, and the commit goes on if this fails. The
+    /// default does nothing, which is right for anything that is not a real file.
+    fn start_writeback(&self, offset: u64, len: u64) -> io::Result<()> {
+        let _ = (offset, len);
+        Ok(())
+    }
 }
 
 /// The real thing: the database file.
@@ -59,6 +68,10 @@ impl Storage for FileStorage {
 
     fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
+    }
+
+    fn start_writeback(&self, offset: u64, len: u64) -> io::Result<()> {
+        crate::sys::start_writeback(&self.file, offset, len)
     }
 }
 

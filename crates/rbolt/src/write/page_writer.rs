@@ -19,6 +19,12 @@ const FLUSH_BYTES: usize = 256 << 10;
 /// pages. Every small commit pays that per-write cost on each page, so 16 KiB wins; Go bbolt
 /// writes page by page and never hits this. (docs/benchmarks.md has the measurement.)
 const MAX_WRITE: usize = 16 << 10;
+/// A durable commit asks the kernel to start writing back what it has written so far each time
+/// this much more is waiting (`Storage::start_writeback`). Otherwise every page of a large
+/// commit sits dirty in the page cache until the closing `fdatasync`, which then waits for all
+/// of it at once; started early, the disk works while the commit encodes and writes the rest.
+/// Small commits (one flush window or less) never reach it.
+const WRITEBACK_AFTER: usize = 1 << 20;
 /// Collects a commit's page images back to back in one buffer, each encoded straight into it,
 /// and writes them in sorted, coalesced runs: a run whose pages lie in the buffer in file
 /// order (pages are mostly allocated in the order they are spilled) is written from the
@@ -33,6 +39,13 @@ pub(crate) struct PageWriter {
     /// Pages written and time spent writing (for `TxStats`).
     pub(super) writes: u64,
     pub(super) write_time: Duration,
+    /// The commit will sync: worth starting write-back early (a no-sync commit leaves that to
+    /// the kernel, as its caller asked).
+    durable: bool,
+    /// First and end offset of what was written since write-back was last started, and how
+    /// many bytes lie between.
+    unstarted: Option<(u64, u64)>,
+    unstarted_bytes: usize,
 }
 
 impl PageWriter {
@@ -53,6 +66,9 @@ impl PageWriter {
             scratch,
             writes: 0,
             write_time: Duration::ZERO,
+            durable: !w.no_sync,
+            unstarted: None,
+            unstarted_bytes: 0,
         }
     }
 
@@ -76,6 +92,14 @@ impl PageWriter {
     pub(super) fn start(&mut self, w: &mut WriterData, len: usize) -> Result<usize> {
         if !self.pages.is_empty() && self.buf.len() + len > FLUSH_BYTES {
             self.flush(w)?;
+            if self.durable && self.unstarted_bytes >= WRITEBACK_AFTER {
+                if let Some((from, to)) = self.unstarted.take() {
+                    // A failed hint costs only the overlap: the commit's sync still writes
+                    // and reports. (The last flush, right before that sync, starts nothing.)
+                    let _ = w.storage.start_writeback(from, to - from);
+                }
+                self.unstarted_bytes = 0;
+            }
         }
         Ok(self.buf.len())
     }
@@ -116,6 +140,12 @@ impl PageWriter {
                 }
                 w.storage.write_at(&self.scratch, off)?;
             }
+            let end = off + len as u64;
+            self.unstarted = Some(
+                self.unstarted
+                    .map_or((off, end), |(a, b)| (a.min(off), b.max(end))),
+            );
+            self.unstarted_bytes += len;
             i = j;
         }
         self.pages.clear();
@@ -132,13 +162,26 @@ mod tests {
     use crate::storage::Storage;
     use std::sync::{Arc, Mutex};
 
-    /// Records every write as (offset, bytes).
+    /// Records every write as (offset, bytes), and every write-back started as a range, with
+    /// the number of bytes written before it; fails the latter when `fail_writeback`.
     #[derive(Debug, Default)]
-    struct Recorder(Mutex<Vec<(u64, Vec<u8>)>>);
+    struct Recorder(
+        Mutex<Vec<(u64, Vec<u8>)>>,
+        Mutex<Vec<(std::ops::Range<u64>, usize)>>,
+        bool,
+    );
 
     impl Storage for Recorder {
         fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
             self.0.lock().unwrap().push((offset, buf.to_vec()));
+            Ok(())
+        }
+        fn start_writeback(&self, offset: u64, len: u64) -> std::io::Result<()> {
+            let written = self.0.lock().unwrap().iter().map(|w| w.1.len()).sum();
+            self.1.lock().unwrap().push((offset..offset + len, written));
+            if self.2 {
+                return Err(std::io::Error::from_raw_os_error(5));
+            }
             Ok(())
         }
         fn sync_data(&self) -> std::io::Result<()> {
@@ -155,23 +198,90 @@ mod tests {
         }
     }
 
+    fn writer_data(rec: Arc<Recorder>, no_sync: bool) -> WriterData {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Arc::new(std::fs::File::create(dir.path().join("f")).unwrap());
+        WriterData::new(
+            Freelist::new(FreelistType::Array),
+            u64::MAX,
+            4096,
+            rec,
+            file,
+            Arc::default(),
+            &crate::Options::new().no_sync(no_sync),
+        )
+    }
+
+    /// Adds page `id` (one page of `id as u8`) to `pw`.
+    fn add_page(pw: &mut PageWriter, w: &mut WriterData, id: u64) {
+        let start = pw.start(w, 4096).unwrap();
+        pw.buf.resize(start + 4096, id as u8);
+        pw.push(Pgid(id), start);
+    }
+
+    /// A durable commit of 3 MiB, its pages spread over the file, starts write-back of what it
+    /// wrote each time another MiB waits, over ranges holding exactly those pages; the final
+    /// flush, right before the commit's sync, starts none. A no-sync commit starts none, and a
+    /// failing hint changes no byte written.
+    #[test]
+    fn large_durable_commits_start_writeback_of_what_they_wrote() {
+        let ids = |i: u64| 10 + i * 3;
+        for (no_sync, fail) in [(false, false), (true, false), (false, true)] {
+            let rec = Arc::new(Recorder(Mutex::default(), Mutex::default(), fail));
+            let mut w = writer_data(rec.clone(), no_sync);
+            let mut pw = PageWriter::new(&mut w);
+            for i in 0..768 {
+                add_page(&mut pw, &mut w, ids(i));
+            }
+            pw.flush(&mut w).unwrap();
+            let writes = rec.0.lock().unwrap().clone();
+            let mut pages: Vec<u64> = writes.iter().map(|(o, _)| o / 4096).collect();
+            pages.sort_unstable();
+            assert_eq!(
+                pages,
+                (0..768).map(ids).collect::<Vec<_>>(),
+                "{no_sync} {fail}"
+            );
+            for (off, bytes) in &writes {
+                assert!(bytes.iter().all(|&b| b == (off / 4096) as u8));
+            }
+            let kicks = rec.1.lock().unwrap().clone();
+            if no_sync {
+                assert!(kicks.is_empty(), "{kicks:?}");
+                continue;
+            }
+            assert_eq!(
+                kicks.len(),
+                2,
+                "3 MiB: after the first and second MiB; {kicks:?}"
+            );
+            let mut covered = 0;
+            for (range, written) in &kicks {
+                assert!(written - covered >= WRITEBACK_AFTER, "{kicks:?}");
+                let inside: Vec<_> = writes
+                    .iter()
+                    .filter(|(o, _)| range.contains(o))
+                    .map(|(o, b)| (*o, b.len()))
+                    .collect();
+                let bytes: usize = inside.iter().map(|x| x.1).sum();
+                assert_eq!(
+                    bytes,
+                    written - covered,
+                    "{range:?} holds what was written since"
+                );
+                assert!(inside.iter().all(|(o, l)| o + *l as u64 <= range.end));
+                covered = *written;
+            }
+        }
+    }
+
     /// Pages added out of file order, of several lengths, in more than one flush window, come
     /// out as runs in file order: adjacent pages coalesced up to `MAX_WRITE`, each page's own
     /// bytes at its own offset, whichever way the buffer held them.
     #[test]
     fn page_writer_writes_sorted_coalesced_runs() {
         let rec = Arc::new(Recorder::default());
-        let dir = tempfile::tempdir().unwrap();
-        let file = Arc::new(std::fs::File::create(dir.path().join("f")).unwrap());
-        let mut w = WriterData::new(
-            Freelist::new(FreelistType::Array),
-            u64::MAX,
-            4096,
-            rec.clone(),
-            file,
-            Arc::default(),
-            &crate::Options::new(),
-        );
+        let mut w = writer_data(rec.clone(), false);
         let mut pw = PageWriter::new(&mut w);
         // (first page, pages): 9 and 10 are adjacent but added apart; 3..=7 is a run longer
         // than MAX_WRITE; 12 is an overflow page of 2; the 70 pages of 100.. pass a flush.
