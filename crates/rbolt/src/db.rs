@@ -236,6 +236,7 @@ impl Db {
         let mut data = WriterLease::new(&self.shared, data);
         data.no_sync = self.shared.no_sync.load(Ordering::Relaxed);
         data.no_grow_sync = self.shared.no_grow_sync;
+        data.sync_later = false;
         let (mut meta, map, readers) = {
             let st = lock(&self.shared.state);
             let readers: Vec<Txid> = st.readers.keys().collect();

@@ -26,7 +26,8 @@ use crate::write::WriterData;
 /// to disk (nor is the file's growth); only the last commit is, and it makes the whole copy
 /// durable at once (with `dst`'s own [`no_sync`](crate::Options::no_sync) setting). Those
 /// syncs are most of the time a compaction takes, and an empty destination has nothing a
-/// crash could lose: but a crash *before `compact` returns* can then leave `dst` unreadable
+/// crash could lose. The kernel is asked to start writing the copy to disk as it grows, so
+/// the last sync waits only for the tail. But a crash *before `compact` returns* can then leave `dst` unreadable
 /// rather than partly copied, so treat the file as usable only after `compact` returned `Ok`
 /// (bbolt's CLI compacts into a new file and only then uses it). Commits that other threads
 /// make to `dst` meanwhile keep `dst`'s own settings: every write transaction starts with
@@ -90,25 +91,30 @@ pub fn compact(dst: &Db, src: &Db, tx_max_size: u64) -> Result<()> {
 struct Durability {
     no_sync: bool,
     no_grow_sync: bool,
+    sync_later: bool,
 }
 
 impl Durability {
-    /// For the intermediate commits into a fresh destination.
+    /// For the intermediate commits into a fresh destination: no sync, but the last commit's
+    /// sync will write all they wrote, so write-back starts as they go and overlaps the copy.
     const RELAXED: Durability = Durability {
         no_sync: true,
         no_grow_sync: true,
+        sync_later: true,
     };
 
     fn of(w: &WriterData) -> Self {
         Durability {
             no_sync: w.no_sync,
             no_grow_sync: w.no_grow_sync,
+            sync_later: w.sync_later,
         }
     }
 
     fn set(self, w: &mut WriterData) {
         w.no_sync = self.no_sync;
         w.no_grow_sync = self.no_grow_sync;
+        w.sync_later = self.sync_later;
     }
 }
 

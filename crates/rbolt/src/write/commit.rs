@@ -683,7 +683,7 @@ pub(crate) fn write_all(
     if defects::active("meta-before-data") {
         sp.w.storage.write_at(&page, slot * ps as u64)?;
     }
-    sp.pw.flush(sp.w)?;
+    sp.pw.flush_last(sp.w)?;
     // The meta must never be durable before the pages it points to.
     let w = sp.w;
     let t = Instant::now();

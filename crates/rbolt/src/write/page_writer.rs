@@ -23,7 +23,8 @@ const MAX_WRITE: usize = 16 << 10;
 /// this much more is waiting (`Storage::start_writeback`). Otherwise every page of a large
 /// commit sits dirty in the page cache until the closing `fdatasync`, which then waits for all
 /// of it at once; started early, the disk works while the commit encodes and writes the rest.
-/// Small commits (one flush window or less) never reach it.
+/// Small commits (one flush window or less) never reach it, except when a later commit will
+/// sync them (`WriterData::sync_later`): then what they write adds up from one to the next.
 const WRITEBACK_AFTER: usize = 1 << 20;
 /// Collects a commit's page images back to back in one buffer, each encoded straight into it,
 /// and writes them in sorted, coalesced runs: a run whose pages lie in the buffer in file
@@ -39,11 +40,11 @@ pub(crate) struct PageWriter {
     /// Pages written and time spent writing (for `TxStats`).
     pub(super) writes: u64,
     pub(super) write_time: Duration,
-    /// The commit will sync: worth starting write-back early (a no-sync commit leaves that to
-    /// the kernel, as its caller asked).
+    /// The commit will sync, or a later one will (`sync_later`): worth starting write-back
+    /// early. A plain no-sync commit leaves that to the kernel, as its caller asked.
     durable: bool,
-    /// First and end offset of what was written since write-back was last started, and how
-    /// many bytes lie between.
+    /// First and end offset of what was written since write-back was last started (by this
+    /// commit, or by earlier `sync_later` ones), and how many bytes lie between.
     unstarted: Option<(u64, u64)>,
     unstarted_bytes: usize,
 }
@@ -56,7 +57,16 @@ impl PageWriter {
             mut buf,
             pages,
             scratch,
+            unstarted,
+            unstarted_bytes,
         } = std::mem::take(&mut w.page_buffers);
+        // What earlier commits left unstarted is this one's to start only if nothing synced
+        // it since: a durable commit's sync covered it, a plain no-sync commit gave it up.
+        let (unstarted, unstarted_bytes) = if w.sync_later {
+            (unstarted, unstarted_bytes)
+        } else {
+            (None, 0)
+        };
         // Room for a whole flush up front: untouched capacity costs address space only, and
         // a large commit then never copies the buffer to grow it.
         buf.reserve(FLUSH_BYTES);
@@ -66,23 +76,56 @@ impl PageWriter {
             scratch,
             writes: 0,
             write_time: Duration::ZERO,
-            durable: !w.no_sync,
-            unstarted: None,
-            unstarted_bytes: 0,
+            durable: !w.no_sync || w.sync_later,
+            unstarted,
+            unstarted_bytes,
         }
     }
 
     /// Hands the (empty) buffers back to `w` for the next commit; one that grew past a flush
     /// (a huge value's page) is not kept.
     pub(crate) fn finish(mut self, w: &mut WriterData) {
-        if self.buf.capacity() <= 2 * FLUSH_BYTES && self.scratch.capacity() <= MAX_WRITE {
-            self.buf.clear();
-            self.pages.clear();
-            w.page_buffers = super::writer::PageBuffers {
-                buf: self.buf,
-                pages: self.pages,
-                scratch: self.scratch,
-            };
+        let keep = self.buf.capacity() <= 2 * FLUSH_BYTES && self.scratch.capacity() <= MAX_WRITE;
+        if !keep {
+            (self.buf, self.scratch) = (Vec::new(), Vec::new());
+        }
+        self.buf.clear();
+        self.pages.clear();
+        // A commit that synced left nothing unstarted: its sync wrote it all.
+        let (unstarted, unstarted_bytes) = if w.no_sync {
+            (self.unstarted, self.unstarted_bytes)
+        } else {
+            (None, 0)
+        };
+        w.page_buffers = super::writer::PageBuffers {
+            buf: self.buf,
+            pages: self.pages,
+            scratch: self.scratch,
+            unstarted,
+            unstarted_bytes,
+        };
+    }
+
+    /// Writes what is still buffered at the end of a commit. A commit that will not sync
+    /// starts the write-back that is due now (only `sync_later` ones have any); a syncing
+    /// commit leaves its tail to the sync that follows.
+    pub(crate) fn flush_last(&mut self, w: &mut WriterData) -> Result<()> {
+        self.flush(w)?;
+        if w.no_sync {
+            self.start_due_writeback(w);
+        }
+        Ok(())
+    }
+
+    /// Starts write-back of what was written since it was last started, once that is
+    /// [`WRITEBACK_AFTER`] or more.
+    fn start_due_writeback(&mut self, w: &mut WriterData) {
+        if self.durable && self.unstarted_bytes >= WRITEBACK_AFTER {
+            if let Some((from, to)) = self.unstarted.take() {
+                // A failed hint costs only the overlap: a sync still writes and reports.
+                let _ = w.storage.start_writeback(from, to - from);
+            }
+            self.unstarted_bytes = 0;
         }
     }
 
@@ -92,14 +135,7 @@ impl PageWriter {
     pub(super) fn start(&mut self, w: &mut WriterData, len: usize) -> Result<usize> {
         if !self.pages.is_empty() && self.buf.len() + len > FLUSH_BYTES {
             self.flush(w)?;
-            if self.durable && self.unstarted_bytes >= WRITEBACK_AFTER {
-                if let Some((from, to)) = self.unstarted.take() {
-                    // A failed hint costs only the overlap: the commit's sync still writes
-                    // and reports. (The last flush, right before that sync, starts nothing.)
-                    let _ = w.storage.start_writeback(from, to - from);
-                }
-                self.unstarted_bytes = 0;
-            }
+            self.start_due_writeback(w);
         }
         Ok(self.buf.len())
     }
@@ -270,6 +306,57 @@ mod tests {
                     "{range:?} holds what was written since"
                 );
                 assert!(inside.iter().all(|(o, l)| o + *l as u64 <= range.end));
+                covered = *written;
+            }
+        }
+    }
+
+    /// Small no-sync commits that a later commit will sync (compaction's) start write-back
+    /// once what they wrote together reaches a MiB, over ranges holding exactly what was
+    /// written since the last start. Plain no-sync commits start none, and what a syncing
+    /// commit wrote is never started again by the next one.
+    #[test]
+    fn small_sync_later_commits_start_writeback_across_commits() {
+        // 40 commits of 64 KiB: (sync_later, commit 20 durable, starts expected). With the
+        // durable commit: one after commits 0..=15, one after 21..=36.
+        for (sync_later, durable_mid, want) in
+            [(true, false, 2), (false, false, 0), (true, true, 2)]
+        {
+            let rec = Arc::new(Recorder::default());
+            let mut w = writer_data(rec.clone(), true);
+            let mut next = 10;
+            for c in 0..40 {
+                let durable = durable_mid && c == 20;
+                w.no_sync = !durable;
+                w.sync_later = sync_later && !durable;
+                let mut pw = PageWriter::new(&mut w);
+                for _ in 0..16 {
+                    add_page(&mut pw, &mut w, next);
+                    next += 2;
+                }
+                pw.flush_last(&mut w).unwrap();
+                pw.finish(&mut w);
+            }
+            let writes = rec.0.lock().unwrap().clone();
+            let kicks = rec.1.lock().unwrap().clone();
+            assert_eq!(kicks.len(), want, "{sync_later} {durable_mid}: {kicks:?}");
+            let synced = if durable_mid { 21 * 16 * 4096 } else { 0 };
+            let mut covered = 0;
+            for (range, written) in &kicks {
+                if synced < *written {
+                    covered = covered.max(synced);
+                }
+                assert!(written - covered >= WRITEBACK_AFTER, "{kicks:?}");
+                let bytes: usize = writes
+                    .iter()
+                    .filter(|(o, _)| range.contains(o))
+                    .map(|(_, b)| b.len())
+                    .sum();
+                assert_eq!(
+                    bytes,
+                    written - covered,
+                    "{range:?} holds what was written since"
+                );
                 covered = *written;
             }
         }

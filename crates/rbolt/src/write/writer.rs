@@ -31,6 +31,9 @@ pub(crate) struct WriterData {
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) no_sync: bool,
     pub(crate) no_grow_sync: bool,
+    /// This transaction's commit skips its sync but a later commit will sync what it writes
+    /// (compaction into a fresh file): start its write-back early, as a durable commit does.
+    pub(crate) sync_later: bool,
     pub(crate) no_freelist_sync: bool,
     pub(crate) max_size: Option<u64>,
     pub(crate) alloc_size: u64,
@@ -54,6 +57,10 @@ pub(super) struct PageBuffers {
     pub(super) pages: Vec<(Pgid, usize, usize)>,
     /// Where a run whose images are not back to back is gathered.
     pub(super) scratch: Vec<u8>,
+    /// What earlier `sync_later` commits wrote that no write-back was started for yet: first
+    /// and end offset, and the bytes written between.
+    pub(super) unstarted: Option<(u64, u64)>,
+    pub(super) unstarted_bytes: usize,
 }
 
 impl WriterData {
@@ -75,6 +82,7 @@ impl WriterData {
             storage,
             no_sync: opts.no_sync,
             no_grow_sync: opts.no_grow_sync,
+            sync_later: false,
             no_freelist_sync: opts.no_freelist_sync,
             max_size: opts.max_size,
             alloc_size: opts.alloc_size,

@@ -84,6 +84,8 @@ pub(crate) fn go_agrees(path: &Path, want: &str) {
 pub(crate) struct Probe {
     /// Syncs (data and full) asked for, failed ones included.
     pub(crate) syncs: AtomicU64,
+    /// Write-back hints passed on (`Storage::start_writeback`).
+    pub(crate) writebacks: AtomicU64,
     /// While set, every write fails with EIO.
     pub(crate) fail_writes: AtomicBool,
     /// While set, every sync fails.
@@ -130,6 +132,10 @@ impl Storage for Probed {
     }
     fn len(&self) -> io::Result<u64> {
         self.inner.len()
+    }
+    fn start_writeback(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.probe.writebacks.fetch_add(1, Ordering::SeqCst);
+        self.inner.start_writeback(offset, len)
     }
 }
 

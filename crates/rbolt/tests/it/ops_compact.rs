@@ -149,8 +149,9 @@ fn source(keys: u32) -> TempDb {
 }
 
 /// Into an empty destination only the last commit syncs, and it makes the whole copy
-/// durable; afterwards the destination's commits sync again. The file ends at the high-water
-/// mark: no growth slack is left behind.
+/// durable; write-back of the unsynced commits starts each time a MiB of them is waiting
+/// (small as they are); afterwards the destination's commits sync again and small ones start
+/// no write-back. The file ends at the high-water mark: no growth slack is left behind.
 #[test]
 fn compaction_into_an_empty_file_syncs_once_and_leaves_no_slack() {
     let src = source(40_000);
@@ -163,6 +164,8 @@ fn compaction_into_an_empty_file_syncs_once_and_leaves_no_slack() {
     let during = syncs.load(Ordering::SeqCst) - syncs0;
     assert!(commits > 50, "{commits} commits");
     assert!(during <= 3, "{during} syncs for {commits} commits");
+    let kicks = probe.writebacks.load(Ordering::SeqCst);
+    assert!((3..=5).contains(&kicks), "{kicks} write-backs for ≈ 4.9 MB");
     assert_eq!(
         file_len(dst.path()),
         dst.info().hwm.get() * 4096,
@@ -174,6 +177,11 @@ fn compaction_into_an_empty_file_syncs_once_and_leaves_no_slack() {
     dst.update(|tx| tx.create_bucket(b"after")?.put(b"k", b"v"))
         .unwrap();
     assert!(syncs.load(Ordering::SeqCst) >= before + 2, "durable again");
+    assert_eq!(
+        probe.writebacks.load(Ordering::SeqCst),
+        kicks,
+        "a small commit starts none"
+    );
     dst.update(|tx| tx.delete_bucket(b"after")).unwrap();
     assert_eq!(dump(&dst), want);
     dst.reopen();
@@ -195,6 +203,8 @@ fn compaction_into_a_non_empty_file_syncs_every_commit() {
     let commits = dst.info().txid.get() - txid0;
     assert!(commits > 20, "{commits} commits");
     assert!(syncs.load(Ordering::SeqCst) - syncs0 >= 2 * commits);
+    // Each commit syncs its own 64 KiB: nothing carries over to start early.
+    assert_eq!(probe.writebacks.load(Ordering::SeqCst), 0);
 }
 
 /// A compaction that fails half-way (the destination's size limit) leaves the destination's
