@@ -237,6 +237,7 @@ impl WriteCtx<'_> {
                     Val::Data(_) => unreachable!("invariant: branch inodes hold children"),
                 }
             };
+            self.prefetch_whole_page(pgid);
             let slot = self.page_slot(pgid)?;
             if probe {
                 if !self.holds_value(slot, key)? {
