@@ -116,8 +116,11 @@ pub(crate) struct Freelist {
     /// a group in O(log) and never looks at the pages a reader still holds.
     pending: BTreeMap<Txid, BTreeMap<Txid, Vec<Pgid>>>,
     pending_ids: HashSet<Pgid, PgidBuild>,
-    /// First page of a span → txid that allocated it (only spans allocated by this process).
+    /// First page of a span → txid that allocated it (only spans allocated by this process,
+    /// and only while some reader may be older than the allocation: see `prune_allocs`).
     allocs: HashMap<Pgid, Txid, PgidBuild>,
+    /// Entries `allocs` kept at its last pruning under open readers.
+    allocs_kept: usize,
     undo: Option<Undo>,
     /// The last durable commit's log, emptied: its vectors are reused, not reallocated.
     spare_undo: Undo,
@@ -149,6 +152,7 @@ impl Freelist {
             pending: BTreeMap::new(),
             pending_ids: HashSet::default(),
             allocs: HashMap::default(),
+            allocs_kept: 0,
             undo: None,
             spare_undo: Undo::default(),
             #[cfg(test)]
@@ -331,6 +335,7 @@ impl Freelist {
         } else {
             readers
         };
+        self.prune_allocs(readers);
         let mut emptied = Vec::new();
         for (&w, groups) in &mut self.pending {
             let below = readers.partition_point(|&r| r < w);
@@ -357,6 +362,31 @@ impl Freelist {
         }
         for w in emptied {
             self.pending.remove(&w);
+        }
+    }
+
+    /// Drops allocating txids no release can need. Knowing that page P was allocated by A
+    /// matters only to a reader older than A (it frees P earlier than "allocated at 0" would);
+    /// every entry here was made by a committed transaction, so no reader that begins from now
+    /// on is older than it, and one at or below the oldest open reader never matters again.
+    /// Releases decide exactly as before; the map stops holding every page this process
+    /// allocated (a bulk load's worth), whose cache misses every free paid. With no reader
+    /// open, all go, with the map's allocation; under readers, entries are filtered whenever
+    /// the map has doubled since the last filtering, so the cost stays O(1) per allocation.
+    fn prune_allocs(&mut self, readers: &[Txid]) {
+        const MIN_FILTERED: usize = 1024;
+        match readers.first() {
+            None => {
+                if !self.allocs.is_empty() {
+                    self.allocs = HashMap::default();
+                }
+                self.allocs_kept = 0;
+            }
+            Some(&oldest) if self.allocs.len() >= MIN_FILTERED.max(2 * self.allocs_kept) => {
+                self.allocs.retain(|_, a| *a > oldest);
+                self.allocs_kept = self.allocs.len();
+            }
+            Some(_) => {}
         }
     }
 
@@ -491,8 +521,34 @@ mod tests {
         f.rollback_commit();
         assert_eq!(f.sorted_ids(), ids(&[2, 3, 4]));
         assert_eq!(f.pending_count(), 0);
-        f.release(&readers(&[]));
         assert_eq!(f.allocs.get(&p(7)), Some(&t(1)));
+    }
+
+    /// The allocating txids of committed transactions are dropped once no open reader is
+    /// older than them, and releases come out exactly as if they were kept.
+    #[test]
+    fn allocs_are_dropped_once_no_reader_can_need_them() {
+        let mut f = Freelist::default();
+        for id in 100..3_100 {
+            f.note_alloc(t(3), p(id));
+        }
+        f.note_alloc(t(6), p(50));
+        f.note_alloc(t(6), p(51));
+        f.release(&readers(&[4]));
+        assert_eq!(f.allocs.len(), 2, "those made by 3 are older than reader 4");
+        // Freed by 7: page 50 (born after reader 4) goes at once, page 100 (born before it)
+        // waits for it, as it would had its txid been kept.
+        f.free(t(7), p(50), 0).unwrap();
+        f.free(t(7), p(100), 0).unwrap();
+        f.release(&readers(&[4]));
+        assert_eq!((f.free_count(), f.pending_count()), (1, 1));
+        f.release(&readers(&[]));
+        assert!(f.allocs.is_empty(), "no reader left: no entry matters");
+        assert_eq!((f.free_count(), f.pending_count()), (2, 0));
+        // A few entries under readers are not filtered each time (amortised).
+        f.note_alloc(t(8), p(60));
+        f.release(&readers(&[9]));
+        assert_eq!(f.allocs.len(), 1);
     }
 
     /// Regression: every release looked at every pending page, so with many pages held back by
