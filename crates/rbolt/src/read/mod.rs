@@ -5,4 +5,4 @@ pub(crate) mod counts;
 mod view;
 pub(crate) mod walk;
 
-pub(crate) use view::{LeafEntry, Snapshot, View};
+pub(crate) use view::{LeafEntry, Snapshot, View, WHOLE_PAGE_LINES};

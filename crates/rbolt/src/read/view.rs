@@ -20,6 +20,8 @@ use std::sync::Arc;
 /// binary search's elements and most of its keys lie. The whole page (64 lines of 4 KiB)
 /// measured no faster and costs twice the instructions on pages already in cache.
 const PREFETCH_LINES: usize = 32;
+/// Cache lines in 4 KiB: all of a page a write's descent materialises.
+pub(crate) const WHOLE_PAGE_LINES: usize = 64;
 
 /// A committed state of the database: its meta and the mapping that holds its pages.
 #[derive(Debug)]
@@ -127,24 +129,16 @@ impl<'a> View<'a> {
         Ok((slot, h))
     }
 
-    /// Starts loading the first [`PREFETCH_LINES`] lines of page `pgid` (not yet checked: a
-    /// hint reads nothing) before the span check reads its header. A descent into a page
-    /// that is not in cache otherwise waits for the header, then for each probe of its binary
-    /// search in turn (an element, then its key, lines apart); with the lines requested
-    /// together, those misses overlap the header's.
+    /// Starts loading the first `LINES` cache lines of page `pgid` (not yet checked: a hint
+    /// reads nothing) before the span check reads its header. A descent into a page that is
+    /// not in cache otherwise waits for the header, then for each line it reads in turn; with
+    /// the lines requested together, those misses overlap the header's. A read's search asks
+    /// for [`PREFETCH_LINES`]; a write that materialises the page reads all of its first
+    /// 4 KiB (a leaf's every key, a branch's every element) and asks for [`WHOLE_PAGE_LINES`].
     #[inline(always)]
-    fn prefetch_page(self, pgid: Pgid) {
+    pub(crate) fn prefetch_page<const LINES: usize>(self, pgid: Pgid) {
         let off = (pgid.get() as usize).wrapping_mul(self.snap.page_size);
-        crate::mmap::prefetch_lines::<PREFETCH_LINES>(self.snap.map.bytes(), off);
-    }
-
-    /// Starts loading the first 4 KiB of page `pgid`, every line: a write's descent reads all
-    /// of each page it materialises (a leaf's every key, a branch's every element), and with
-    /// the lines requested together their misses overlap instead of coming one key at a time.
-    #[inline(always)]
-    pub(crate) fn prefetch_whole_page(self, pgid: Pgid) {
-        let off = (pgid.get() as usize).wrapping_mul(self.snap.page_size);
-        crate::mmap::prefetch_lines::<64>(self.snap.map.bytes(), off);
+        crate::mmap::prefetch_lines::<LINES>(self.snap.map.bytes(), off);
     }
 
     pub(crate) fn root_loc(self, h: &BucketHandle) -> Result<Loc> {
@@ -291,7 +285,7 @@ impl<'a> View<'a> {
                     .branch_page(s)?
                     .child(i)
                     .map_err(|e| Error::corrupted(self.pgid_of(s), e))?;
-                self.prefetch_page(pgid);
+                self.prefetch_page::<PREFETCH_LINES>(pgid);
                 Ok(Loc::Page(self.page_slot(pgid)?))
             }
             Loc::Node(n) => {
@@ -348,7 +342,7 @@ impl<'a> View<'a> {
                     Error::corrupted(self.pgid_of(s), "branch page with no elements")
                 })?;
                 let child = p.child(index).map_err(corrupt)?;
-                self.prefetch_page(child);
+                self.prefetch_page::<PREFETCH_LINES>(child);
                 let (child, header) = self.page_slot_header(child)?;
                 Ok(TreeStep::Branch {
                     count: p.len(),

@@ -9,6 +9,7 @@ use super::WriteCtx;
 use crate::error::{Error, Result};
 use crate::limits::{EAGER_SPLIT_ELEMS, EAGER_SPLIT_PAGES, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::limits::{MAX_DEPTH, check_nesting, too_deep};
+use crate::read::WHOLE_PAGE_LINES;
 use crate::state::{BucketId, Finger, Inode, LazyBranch, Loc, Node, NodeId, Slot, Val, WState};
 use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, PAGE_HEADER_SIZE, Pgid, key_prefix};
 use smallvec::SmallVec;
@@ -237,7 +238,7 @@ impl WriteCtx<'_> {
                     Val::Data(_) => unreachable!("invariant: branch inodes hold children"),
                 }
             };
-            self.prefetch_whole_page(pgid);
+            self.prefetch_page::<WHOLE_PAGE_LINES>(pgid);
             let slot = self.page_slot(pgid)?;
             if probe {
                 if !self.holds_value(slot, key)? {
