@@ -60,13 +60,6 @@ impl PageWriter {
             unstarted,
             unstarted_bytes,
         } = std::mem::take(&mut w.page_buffers);
-        // What earlier commits left unstarted is this one's to start only if nothing synced
-        // it since: a durable commit's sync covered it, a plain no-sync commit gave it up.
-        let (unstarted, unstarted_bytes) = if w.sync_later {
-            (unstarted, unstarted_bytes)
-        } else {
-            (None, 0)
-        };
         // Room for a whole flush up front: untouched capacity costs address space only, and
         // a large commit then never copies the buffer to grow it.
         buf.reserve(FLUSH_BYTES);
@@ -91,8 +84,9 @@ impl PageWriter {
         }
         self.buf.clear();
         self.pages.clear();
-        // A commit that synced left nothing unstarted: its sync wrote it all.
-        let (unstarted, unstarted_bytes) = if w.no_sync {
+        // Only a commit whose data a later one will sync hands on what it left unstarted: a
+        // syncing commit's sync wrote it all, and a plain no-sync commit leaves it to the kernel.
+        let (unstarted, unstarted_bytes) = if w.sync_later {
             (self.unstarted, self.unstarted_bytes)
         } else {
             (None, 0)
