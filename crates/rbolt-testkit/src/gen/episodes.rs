@@ -197,7 +197,7 @@ impl Generator {
                 let path = self.new_bucket_path();
                 let mut sub = path.clone();
                 let n = self.child_name(&path);
-                sub.push(n);
+                sub.push(n.clone());
                 for _ in 0..self.rng.random_range(1..=30) {
                     let p = if self.rng.random_bool(0.5) {
                         &path
@@ -205,7 +205,14 @@ impl Generator {
                         &sub
                     }
                     .clone();
-                    let k = self.value_key(&p);
+                    // The sub-bucket comes into being with its first put, so until then
+                    // its name must stay free of values in the parent.
+                    let k = loop {
+                        let k = self.value_key(&p);
+                        if p != path || k != n {
+                            break k;
+                        }
+                    };
                     let v = self.value();
                     self.put(&p, &k, &v);
                 }
