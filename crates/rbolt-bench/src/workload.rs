@@ -176,8 +176,9 @@ impl Recorder<'_> {
 
     fn time<T>(&self, phase: &str, ops: u64, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let cpu = ThreadCpu::now();
+        let prof = profiling(phase);
         let start = Instant::now();
-        let out = if profiling(phase) { profiled(f)? } else { f()? };
+        let out = if prof { profiled(f)? } else { f()? };
         let millis = start.elapsed().as_secs_f64() * 1000.0;
         self.emit(phase, millis, ops);
         cpu.report(self.engine, phase, millis);
