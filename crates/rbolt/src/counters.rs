@@ -149,8 +149,16 @@ impl DbCounters {
         self.open_tx_n.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn end_read(&self) {
+    /// A read transaction ended, having made `cursors` cursors (the only counter a reader
+    /// bumps).
+    pub(crate) fn end_read(&self, cursors: u64) {
         self.open_tx_n.fetch_sub(1, Relaxed);
+        if cursors != 0 {
+            self.add_tx(&TxStats {
+                cursor_count: cursors,
+                ..TxStats::default()
+            });
+        }
     }
 
     /// Adds a closed transaction's counters (only the non-zero ones, to keep readers cheap).

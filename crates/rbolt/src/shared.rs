@@ -101,8 +101,9 @@ pub(crate) struct State {
 pub(crate) struct OpenCounts<K>(Vec<(K, usize)>);
 
 impl<K: Ord + Copy> OpenCounts<K> {
+    /// Room for a few snapshots from the start, so that not even the first reader allocates.
     pub(crate) fn new() -> Self {
-        Self(Vec::new())
+        Self(Vec::with_capacity(4))
     }
 
     pub(crate) fn add(&mut self, k: K) {
@@ -179,12 +180,12 @@ impl Shared {
         self.writer_free.notify_all();
     }
 
-    pub(crate) fn end_read(&self, txid: Txid, hwm: Pgid) {
+    pub(crate) fn end_read(&self, txid: Txid, hwm: Pgid, cursors: u64) {
         let mut st = lock(&self.state);
         st.readers.remove(txid);
         st.reader_hwms.remove(hwm);
         drop(st);
-        self.counters.end_read();
+        self.counters.end_read(cursors);
     }
 
     pub(crate) fn end_write(&self, data: Box<WriterData>) {

@@ -510,16 +510,19 @@ impl Tx<ReadWrite> {
 
 impl<M: Mode> Drop for Tx<M> {
     fn drop(&mut self) {
-        self.shared.counters.add_tx(&self.stats());
         match self.mode.staged() {
             Some(_) => {
+                self.shared.counters.add_tx(&self.stats());
                 if let Some(data) = self.writer.take() {
                     self.shared.end_write(data);
                 }
             }
-            None => self
-                .shared
-                .end_read(self.snap.meta.txid, self.snap.meta.pgid),
+            // Cursors are all a reader counts: its end stays a few instructions.
+            None => self.shared.end_read(
+                self.snap.meta.txid,
+                self.snap.meta.pgid,
+                self.cursors.load(Relaxed),
+            ),
         }
     }
 }

@@ -157,10 +157,20 @@ fn tx_and_db_stats_count_what_happened() {
         "only the last freelist page is pending"
     );
     assert_eq!(s3.open_tx_n, s0.open_tx_n);
-    let before = db.stats().tx_n;
+    let before = db.stats();
     db.view(|_| Ok(())).unwrap();
-    db.view(|_| Ok(())).unwrap();
-    assert_eq!(db.stats().tx_n, before + 2);
+    db.view(|tx| {
+        let b = tx.open_bucket(b"b")?;
+        let _cursors = (b.cursor(), tx.cursor(), b.iter());
+        Ok(())
+    })
+    .unwrap();
+    let after = db.stats().sub(&before);
+    assert_eq!(after.tx_n, 2);
+    assert_eq!(
+        after.tx_stats.cursor_count, 3,
+        "a reader's cursors count when it ends"
+    );
 }
 
 #[test]
