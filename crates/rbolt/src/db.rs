@@ -12,7 +12,7 @@ use crate::read::Snapshot;
 use crate::read::counts::{RecentCounts, SubtreeCounts};
 use crate::read::walk::writer_free_set;
 use crate::registry::Registration;
-use crate::shared::{OpenCounts, Shared, State, WriterLease};
+use crate::shared::{OpenSnapshots, Shared, State, WriterLease};
 use crate::state::{BucketState, Staged, WState};
 use crate::storage::{FileStorage, Storage};
 use crate::sync::lock;
@@ -137,8 +137,7 @@ impl Db {
             state: Mutex::new(State {
                 meta,
                 map: Arc::new(map),
-                readers: OpenCounts::new(),
-                reader_hwms: OpenCounts::new(),
+                readers: OpenSnapshots::new(),
                 recent: RecentCounts::default(),
             }),
             writer: Mutex::new(None),
@@ -196,8 +195,7 @@ impl Db {
         let (meta, map, recent) = {
             let mut st = lock(&self.shared.state);
             let (meta, map) = (st.meta, st.map.clone());
-            st.readers.add(meta.txid);
-            st.reader_hwms.add(meta.pgid);
+            st.readers.add(meta.txid, meta.pgid);
             (meta, map, st.recent)
         };
         self.shared.counters.begin_read();
@@ -239,7 +237,7 @@ impl Db {
         data.sync_later = false;
         let (mut meta, map, readers) = {
             let st = lock(&self.shared.state);
-            let readers: Vec<Txid> = st.readers.keys().collect();
+            let readers: Vec<Txid> = st.readers.txids().collect();
             (st.meta, st.map.clone(), readers)
         };
         // Releasing is O(pending pages): done outside the lock every reader's begin and end

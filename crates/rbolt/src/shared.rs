@@ -84,52 +84,77 @@ impl Drop for WriterLease<'_> {
 pub(crate) struct State {
     pub(crate) meta: Meta,
     pub(crate) map: Arc<Mapping>,
-    /// Open read transactions by snapshot txid.
-    pub(crate) readers: OpenCounts<Txid>,
-    /// Open read transactions by their snapshot's high-water mark (meta.pgid): the file is
-    /// never truncated below the largest (see `shrink.rs`).
-    pub(crate) reader_hwms: OpenCounts<Pgid>,
+    /// The snapshots open read transactions hold.
+    pub(crate) readers: OpenSnapshots,
     /// The latest subtree counts, as of `meta`; each new read transaction takes a copy.
     pub(crate) recent: RecentCounts,
 }
 
-/// How many open readers hold each key, in key order. Readers begin and end under the state
-/// lock on every transaction, so this must cost no allocation in the steady state: nearly
-/// every reader holds the newest snapshot, which is the last entry, and a vector keeps its
-/// capacity when that entry comes and goes (a `BTreeMap` allocated and freed a node each time).
+/// The snapshots open read transactions hold, by txid, each with its high-water mark
+/// (`meta.pgid`: the file is never truncated below the largest, see `shrink.rs`) and how many
+/// readers hold it. Readers begin and end under the state lock on every transaction, so this
+/// must cost no allocation in the steady state: nearly every reader holds the newest snapshot,
+/// which is the last entry, and a vector keeps its capacity when that entry comes and goes
+/// (a `BTreeMap` allocated and freed a node each time).
 #[derive(Debug)]
-pub(crate) struct OpenCounts<K>(Vec<(K, usize)>);
+pub(crate) struct OpenSnapshots(Vec<OpenSnapshot>);
 
-impl<K: Ord + Copy> OpenCounts<K> {
+#[derive(Debug)]
+struct OpenSnapshot {
+    txid: Txid,
+    hwm: Pgid,
+    holders: usize,
+}
+
+impl OpenSnapshots {
     /// Room for a few snapshots from the start, so that not even the first reader allocates.
     pub(crate) fn new() -> Self {
         Self(Vec::with_capacity(4))
     }
 
-    pub(crate) fn add(&mut self, k: K) {
-        match self.0.last_mut() {
-            Some((last, n)) if *last == k => *n += 1,
-            Some((last, _)) if *last > k => match self.0.binary_search_by(|e| e.0.cmp(&k)) {
-                Ok(i) => self.0[i].1 += 1,
-                Err(i) => self.0.insert(i, (k, 1)),
-            },
-            _ => self.0.push((k, 1)),
+    /// One more reader of snapshot `txid`. Every snapshot of a txid has the same mark; were
+    /// two different, the larger is kept, which only ever keeps more of the file.
+    pub(crate) fn add(&mut self, txid: Txid, hwm: Pgid) {
+        let at = match self.0.last() {
+            Some(last) if last.txid < txid => Err(self.0.len()),
+            None => Err(0),
+            _ => self.0.binary_search_by(|e| e.txid.cmp(&txid)),
+        };
+        match at {
+            Ok(i) => {
+                let e = &mut self.0[i];
+                e.holders += 1;
+                e.hwm = e.hwm.max(hwm);
+            }
+            Err(i) => self.0.insert(
+                i,
+                OpenSnapshot {
+                    txid,
+                    hwm,
+                    holders: 1,
+                },
+            ),
         }
     }
 
-    /// Drops one holder of `k`; the key goes when its last holder does.
-    pub(crate) fn remove(&mut self, k: K) {
-        if let Ok(i) = self.0.binary_search_by(|e| e.0.cmp(&k)) {
-            self.0[i].1 -= 1;
-            if self.0[i].1 == 0 {
+    /// Drops one reader of `txid`; the snapshot goes when its last reader does.
+    pub(crate) fn remove(&mut self, txid: Txid) {
+        if let Ok(i) = self.0.binary_search_by(|e| e.txid.cmp(&txid)) {
+            self.0[i].holders -= 1;
+            if self.0[i].holders == 0 {
                 self.0.remove(i);
             }
         }
     }
 
-    /// Keys with at least one holder, ascending.
-    pub(crate) fn keys(&self) -> impl DoubleEndedIterator<Item = K> + '_ {
-        self.0.iter().map(|e| e.0)
+    /// Txids with at least one reader, ascending.
+    pub(crate) fn txids(&self) -> impl Iterator<Item = Txid> + '_ {
+        self.0.iter().map(|e| e.txid)
+    }
+
+    /// The largest high-water mark an open reader holds (`Pgid(0)` with none).
+    pub(crate) fn max_hwm(&self) -> Pgid {
+        self.0.iter().map(|e| e.hwm).max().unwrap_or_default()
     }
 }
 
@@ -180,11 +205,8 @@ impl Shared {
         self.writer_free.notify_all();
     }
 
-    pub(crate) fn end_read(&self, txid: Txid, hwm: Pgid, cursors: u64) {
-        let mut st = lock(&self.state);
-        st.readers.remove(txid);
-        st.reader_hwms.remove(hwm);
-        drop(st);
+    pub(crate) fn end_read(&self, txid: Txid, cursors: u64) {
+        lock(&self.state).readers.remove(txid);
         self.counters.end_read(cursors);
     }
 
@@ -247,7 +269,7 @@ impl Shared {
         }
         let ps = self.page_size as u64;
         let mut st = lock(&self.state);
-        let readers = st.reader_hwms.keys().next_back().unwrap_or_default();
+        let readers = st.readers.max_hwm();
         let floor = new_pgid.max(prev_pgid).max(readers).get() * ps;
         let min_len = w.initial_mmap_size.div_ceil(ps) * ps;
         let target = match mode {
@@ -293,22 +315,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn open_counts_keep_keys_ordered_and_drop_a_key_with_its_last_holder() {
-        let mut c = OpenCounts::new();
-        for k in [5u64, 5, 3, 9, 3, 7] {
-            c.add(k);
+    fn open_snapshots_keep_txids_ordered_and_drop_one_with_its_last_reader() {
+        let mut c = OpenSnapshots::new();
+        for t in [5u64, 5, 3, 9, 3, 7] {
+            c.add(Txid(t), Pgid(t * 10));
         }
-        assert_eq!(c.keys().collect::<Vec<_>>(), [3, 5, 7, 9]);
-        c.remove(5);
-        assert_eq!(c.keys().collect::<Vec<_>>(), [3, 5, 7, 9]);
-        c.remove(5);
-        c.remove(9);
-        c.remove(4); // never held: nothing changes
-        assert_eq!(c.keys().collect::<Vec<_>>(), [3, 7]);
-        assert_eq!(c.keys().next_back(), Some(7));
-        c.remove(3);
-        c.remove(3);
-        c.remove(7);
-        assert_eq!(c.keys().next(), None);
+        let txids = |c: &OpenSnapshots| c.txids().map(|t| t.0).collect::<Vec<_>>();
+        assert_eq!(txids(&c), [3, 5, 7, 9]);
+        assert_eq!(c.max_hwm(), Pgid(90));
+        c.remove(Txid(5));
+        assert_eq!(txids(&c), [3, 5, 7, 9]);
+        c.remove(Txid(5));
+        c.remove(Txid(9));
+        c.remove(Txid(4)); // never held: nothing changes
+        assert_eq!(txids(&c), [3, 7]);
+        assert_eq!(c.max_hwm(), Pgid(70));
+        c.add(Txid(3), Pgid(80));
+        assert_eq!(c.max_hwm(), Pgid(80), "the larger mark of one txid is kept");
+        for _ in 0..3 {
+            c.remove(Txid(3));
+        }
+        c.remove(Txid(7));
+        assert_eq!(txids(&c), Vec::<u64>::new());
+        assert_eq!(c.max_hwm(), Pgid(0));
     }
 }

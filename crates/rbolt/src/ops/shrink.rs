@@ -13,7 +13,7 @@
 //!    - the `pgid` of **either meta page on disk** — the new one and the previous commit's,
 //!      which a crash that tore the new meta would fall back to — so after any crash both
 //!      metas still point inside the file;
-//!    - the `pgid` of **any open read transaction** (`State::reader_hwms`): a reader may touch
+//!    - the `pgid` of **any open read transaction** (`State::readers`): a reader may touch
 //!      any page below its snapshot's `pgid` (`Tx::page`, `write_to`);
 //!    - the length of **any live mapping generation**: a mapped byte past the end of the file
 //!      is a SIGBUS, and a slice over it is not dereferenceable. The current generation is

@@ -518,11 +518,9 @@ impl<M: Mode> Drop for Tx<M> {
                 }
             }
             // Cursors are all a reader counts: its end stays a few instructions.
-            None => self.shared.end_read(
-                self.snap.meta.txid,
-                self.snap.meta.pgid,
-                self.cursors.load(Relaxed),
-            ),
+            None => self
+                .shared
+                .end_read(self.snap.meta.txid, self.cursors.load(Relaxed)),
         }
     }
 }
