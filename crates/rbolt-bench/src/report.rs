@@ -107,8 +107,10 @@ fn fmt_bytes(b: u64) -> String {
 }
 
 fn fmt_ms(ms: f64) -> String {
-    if ms < 0.1 {
-        // One call (len): a tenth of a microsecond is what the children report.
+    if ms < 0.01 {
+        // A call of a few microseconds (len): the children report nanoseconds.
+        format!("{:.2}µs", ms * 1000.0)
+    } else if ms < 0.1 {
         format!("{:.1}µs", ms * 1000.0)
     } else if ms < 10.0 {
         format!("{ms:.2}ms")
