@@ -20,12 +20,19 @@ const FLUSH_BYTES: usize = 256 << 10;
 /// writes page by page and never hits this. (docs/benchmarks.md has the measurement.)
 const MAX_WRITE: usize = 16 << 10;
 /// A durable commit asks the kernel to start writing back what it has written so far each time
-/// this much more is waiting (`Storage::start_writeback`). Otherwise every page of a large
-/// commit sits dirty in the page cache until the closing `fdatasync`, which then waits for all
-/// of it at once; started early, the disk works while the commit encodes and writes the rest.
-/// Small commits (one flush window or less) never reach it, except when a later commit will
-/// sync them (`WriterData::sync_later`): then what they write adds up from one to the next.
-const WRITEBACK_AFTER: usize = 1 << 20;
+/// this much more is waiting (`Storage::start_writeback`), over its first
+/// [`WRITEBACK_LATER_AFTER`]. Otherwise every page of a large commit sits dirty in the page
+/// cache until the closing `fdatasync`, which then waits for all of it at once; started
+/// early, the disk works while the commit encodes and writes the rest. One flush window: a
+/// commit of a MiB or two puts each window on its way as soon as it is written, so its sync
+/// finds less left to do. Small commits (one flush window or less) never reach it.
+const WRITEBACK_AFTER: usize = FLUSH_BYTES;
+/// Past its first MiB a durable commit starts write-back a MiB at a time, and so do no-sync
+/// commits that a later commit will sync (`WriterData::sync_later`, as compaction's are:
+/// what they write adds up from one to the next). Each start submits its I/O on the
+/// committing thread, so a large commit pays for every one; a MiB keeps the disk busy with
+/// a fraction of the calls.
+const WRITEBACK_LATER_AFTER: usize = 1 << 20;
 /// Collects a commit's page images back to back in one buffer, each encoded straight into it,
 /// and writes them in sorted, coalesced runs: a run whose pages lie in the buffer in file
 /// order (pages are mostly allocated in the order they are spilled) is written from the
@@ -47,6 +54,8 @@ pub(crate) struct PageWriter {
     /// commit, or by earlier `sync_later` ones), and how many bytes lie between.
     unstarted: Option<(u64, u64)>,
     unstarted_bytes: usize,
+    /// Bytes this commit has started write-back of.
+    started: usize,
 }
 
 impl PageWriter {
@@ -72,6 +81,7 @@ impl PageWriter {
             durable: !w.no_sync || w.sync_later,
             unstarted,
             unstarted_bytes,
+            started: 0,
         }
     }
 
@@ -112,13 +122,20 @@ impl PageWriter {
     }
 
     /// Starts write-back of what was written since it was last started, once that is
-    /// [`WRITEBACK_AFTER`] or more.
+    /// [`WRITEBACK_AFTER`] or more ([`WRITEBACK_LATER_AFTER`] in a no-sync commit, and past
+    /// the first [`WRITEBACK_LATER_AFTER`] of a syncing one).
     fn start_due_writeback(&mut self, w: &mut WriterData) {
-        if self.durable && self.unstarted_bytes >= WRITEBACK_AFTER {
+        let due = if w.no_sync || self.started >= WRITEBACK_LATER_AFTER {
+            WRITEBACK_LATER_AFTER
+        } else {
+            WRITEBACK_AFTER
+        };
+        if self.durable && self.unstarted_bytes >= due {
             if let Some((from, to)) = self.unstarted.take() {
                 // A failed hint costs only the overlap: a sync still writes and reports.
                 let _ = w.storage.start_writeback(from, to - from);
             }
+            self.started += self.unstarted_bytes;
             self.unstarted_bytes = 0;
         }
     }
@@ -250,15 +267,23 @@ mod tests {
     }
 
     /// A durable commit of 3 MiB, its pages spread over the file, starts write-back of what it
-    /// wrote each time another MiB waits, over ranges holding exactly those pages; the final
-    /// flush, right before the commit's sync, starts none. A no-sync commit starts none, and a
-    /// failing hint changes no byte written.
+    /// wrote after each flush window until it has started a MiB, then each time another MiB
+    /// waits, over ranges holding exactly those pages; the final flush, right before the
+    /// commit's sync, starts none. A no-sync commit that a later one will sync starts it every
+    /// MiB, a plain no-sync commit never, and a failing hint changes no byte written.
     #[test]
     fn large_durable_commits_start_writeback_of_what_they_wrote() {
         let ids = |i: u64| 10 + i * 3;
-        for (no_sync, fail) in [(false, false), (true, false), (false, true)] {
+        // (no_sync, sync_later, fail)
+        for (no_sync, sync_later, fail) in [
+            (false, false, false),
+            (true, false, false),
+            (true, true, false),
+            (false, false, true),
+        ] {
             let rec = Arc::new(Recorder(Mutex::default(), Mutex::default(), fail));
             let mut w = writer_data(rec.clone(), no_sync);
+            w.sync_later = sync_later;
             let mut pw = PageWriter::new(&mut w);
             for i in 0..768 {
                 add_page(&mut pw, &mut w, ids(i));
@@ -276,18 +301,34 @@ mod tests {
                 assert!(bytes.iter().all(|&b| b == (off / 4096) as u8));
             }
             let kicks = rec.1.lock().unwrap().clone();
-            if no_sync {
+            if no_sync && !sync_later {
                 assert!(kicks.is_empty(), "{kicks:?}");
                 continue;
             }
             assert_eq!(
-                kicks.len(),
-                2,
-                "3 MiB: after the first and second MiB; {kicks:?}"
+                (FLUSH_BYTES, WRITEBACK_AFTER, WRITEBACK_LATER_AFTER),
+                (256 << 10, 256 << 10, 1 << 20),
+                "the sizes below"
             );
+            // Bytes each start covers; 12 flush windows, and the last one starts nothing.
+            let (k, m) = (256 << 10, 1 << 20);
+            let want: Vec<usize> = if no_sync {
+                vec![m, m]
+            } else {
+                vec![k, k, k, k, m]
+            };
+            let mut covered = 0;
+            let got: Vec<usize> = kicks
+                .iter()
+                .map(|(_, written)| {
+                    let n = written - covered;
+                    covered = *written;
+                    n
+                })
+                .collect();
+            assert_eq!(got, want, "3 MiB, {no_sync} {sync_later}; {kicks:?}");
             let mut covered = 0;
             for (range, written) in &kicks {
-                assert!(written - covered >= WRITEBACK_AFTER, "{kicks:?}");
                 let inside: Vec<_> = writes
                     .iter()
                     .filter(|(o, _)| range.contains(o))
@@ -306,16 +347,20 @@ mod tests {
     }
 
     /// Small no-sync commits that a later commit will sync (compaction's) start write-back
-    /// once what they wrote together reaches a MiB, over ranges holding exactly what was
-    /// written since the last start. Plain no-sync commits start none, and what a syncing
-    /// commit wrote is never started again by the next one.
+    /// once what they wrote together reaches `WRITEBACK_LATER_AFTER`, over ranges holding
+    /// exactly what was written since the last start. Plain no-sync commits start none, and what a
+    /// syncing commit wrote is never started again by the next one.
     #[test]
     fn small_sync_later_commits_start_writeback_across_commits() {
         // 40 commits of 64 KiB: (sync_later, commit 20 durable, starts expected). With the
-        // durable commit: one after commits 0..=15, one after 21..=36.
-        for (sync_later, durable_mid, want) in
-            [(true, false, 2), (false, false, 0), (true, true, 2)]
-        {
+        // durable commit: starts among commits 0..20 and among the 19 after it, none across.
+        let per = WRITEBACK_LATER_AFTER / (16 * 4096);
+        assert!((2..=16).contains(&per));
+        for (sync_later, durable_mid, want) in [
+            (true, false, 40 / per),
+            (false, false, 0),
+            (true, true, 20 / per + 19 / per),
+        ] {
             let rec = Arc::new(Recorder::default());
             let mut w = writer_data(rec.clone(), true);
             let mut next = 10;
@@ -340,7 +385,7 @@ mod tests {
                 if synced < *written {
                     covered = covered.max(synced);
                 }
-                assert!(written - covered >= WRITEBACK_AFTER, "{kicks:?}");
+                assert!(written - covered >= WRITEBACK_LATER_AFTER, "{kicks:?}");
                 let bytes: usize = writes
                     .iter()
                     .filter(|(o, _)| range.contains(o))
