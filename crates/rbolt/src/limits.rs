@@ -34,6 +34,10 @@ pub const MAX_FILL_PERCENT: f64 = 1.0;
 pub(crate) const EAGER_SPLIT_PAGES: usize = 1;
 /// ... or once it holds this many elements, whatever their size.
 pub(crate) const EAGER_SPLIT_ELEMS: usize = 4096;
+/// A bucket's last leaf, while puts append past its last key, grows to this many pages (and
+/// at most [`EAGER_SPLIT_ELEMS`] elements) before it is split, and then keeps its whole
+/// pages: an ascending load makes one node per this many pages instead of one per page.
+pub(crate) const TAIL_SPLIT_PAGES: usize = 64;
 
 /// bbolt's `DefaultMaxBatchSize`.
 pub(crate) const DEFAULT_MAX_BATCH_SIZE: usize = 1000;

@@ -156,6 +156,10 @@ pub(crate) struct Node {
     /// nodes split off its children: the subtree then holds what page `pgid`'s did, changed
     /// only below the children, so commit can count it from the page's remembered count.
     pub(crate) reshaped: bool,
+    /// The entries end where a page does (the left part of an appended leaf's split): commit
+    /// cuts them into pages without folding the last two runs into one, as it does for the
+    /// end of a node that still grows.
+    pub(crate) ends_on_page: bool,
 }
 
 impl Node {
@@ -180,6 +184,7 @@ impl Node {
             size: 0,
             restructured: true,
             reshaped: true,
+            ends_on_page: false,
         };
         node.set_all(inodes, prefixes);
         node

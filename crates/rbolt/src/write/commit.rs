@@ -114,19 +114,28 @@ impl Spill<'_> {
 #[cfg(test)]
 fn split_runs(inodes: &[Inode], page_size: usize, fill: f64) -> Vec<Range<usize>> {
     let mut runs = Vec::new();
-    split_runs_into(inodes, page_size, fill, &mut runs);
+    split_runs_into(inodes, page_size, fill, true, &mut runs);
     runs
 }
 
 /// [`split_runs`] into `runs` (cleared first), a vector the spill reuses from node to node.
-fn split_runs_into(inodes: &[Inode], page_size: usize, fill: f64, runs: &mut Vec<Range<usize>>) {
+/// Without `fold_tail` the tail is left alone only once it fits `page_size × fill` (or has
+/// ≤ 4 elements): the runs are then those of any longer sequence these entries begin.
+pub(super) fn split_runs_into(
+    inodes: &[Inode],
+    page_size: usize,
+    fill: f64,
+    fold_tail: bool,
+    runs: &mut Vec<Range<usize>>,
+) {
     let threshold = (page_size as f64 * fill.clamp(MIN_FILL_PERCENT, MAX_FILL_PERCENT)) as usize;
+    let tail_fits = if fold_tail { page_size } else { threshold };
     runs.clear();
     let mut start = 0;
     let mut rest_size = PAGE_HEADER_SIZE + inodes.iter().map(Inode::page_size).sum::<usize>();
     loop {
         let rest = &inodes[start..];
-        if (rest.len() <= 4 || rest_size <= page_size) && rest.len() <= MAX_PAGE_ELEMENTS {
+        if (rest.len() <= 4 || rest_size <= tail_fits) && rest.len() <= MAX_PAGE_ELEMENTS {
             runs.push(start..inodes.len());
             return;
         }
@@ -155,12 +164,12 @@ impl WriteCtx<'_> {
         sp: &mut Spill<'_>,
         leaf: bool,
         inodes: &[Inode],
-        fill: f64,
+        (fill, fold_tail): (f64, bool),
         mut counts: impl FnMut(Range<usize>, usize) -> Option<u64>,
     ) -> Result<Vec<Spilled>> {
         let ps = self.snap.page_size;
         let mut runs = std::mem::take(&mut sp.ranges);
-        split_runs_into(inodes, ps, fill, &mut runs);
+        split_runs_into(inodes, ps, fill, fold_tail, &mut runs);
         let nruns = runs.len();
         sp.stats.split += nruns as u64 - 1;
         sp.stats.spill += nruns as u64;
@@ -298,7 +307,8 @@ impl WriteCtx<'_> {
             let fill = {
                 let mut st = self.wstate_mut();
                 st.free_node_page(n);
-                st.buckets[bucket].fill_percent
+                let fold_tail = !st.nodes[n as usize].ends_on_page;
+                (st.buckets[bucket].fill_percent, fold_tail)
             };
             if inodes.is_empty() && !is_root {
                 return Ok(Vec::new());
@@ -359,7 +369,7 @@ impl WriteCtx<'_> {
         }
         fresh.sort_unstable_by_key(|f| f.0);
         let memo = sp.memo.clone();
-        self.write_pages(sp, leaf, &flat, fill, |r, runs| match total {
+        self.write_pages(sp, leaf, &flat, (fill, true), |r, runs| match total {
             Some(t) if runs == 1 => Some(t),
             _ => flat[r].iter().try_fold(0u64, |acc, ino| {
                 let Val::Child(pgid) = ino.val else {
@@ -581,7 +591,7 @@ impl WriteCtx<'_> {
                 .map(|p| Inode::new(p.key, 0, Val::Child(p.pgid)))
                 .collect();
             let below = std::mem::take(&mut entries);
-            entries = self.write_pages(sp, false, &inodes, fill, |r, _| {
+            entries = self.write_pages(sp, false, &inodes, (fill, true), |r, _| {
                 below[r]
                     .iter()
                     .try_fold(0u64, |acc, p| acc.checked_add(p.count?))

@@ -7,6 +7,7 @@
 
 use super::WriteCtx;
 use crate::error::{Error, Result};
+use crate::limits::TAIL_SPLIT_PAGES;
 use crate::limits::{EAGER_SPLIT_ELEMS, EAGER_SPLIT_PAGES, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::limits::{MAX_DEPTH, check_nesting, too_deep};
 use crate::read::WHOLE_PAGE_LINES;
@@ -376,7 +377,10 @@ impl WriteCtx<'_> {
             .finger
             .filter(|f| f.bucket == b && f.leaf == n)
             .map(|f| f.upper);
-        if let Some(m) = self.split_eagerly(&mut st, n)?
+        // A new last key of the bucket's last leaf (the finger's leaf with nothing after it).
+        let tail =
+            !exact && matches!(upper, Some(None)) && i + 1 == st.nodes[n as usize].inodes.len();
+        if let Some(m) = self.split_eagerly(&mut st, n, tail)?
             && let Some(upper) = upper
         {
             // The leaf's right half ends where the leaf did: splits move separators, never
@@ -425,12 +429,25 @@ impl WriteCtx<'_> {
     /// Splits `n` (and then its ancestors) while it is larger than a few pages. Returns the
     /// node split off `n` itself (its right half), if `n` was split. The test is inline, the
     /// split (one put in tens) out of line: every put pays for the test only.
+    ///
+    /// `tail`: the put appended past the bucket's last key. Then the leaf grows to
+    /// [`TAIL_SPLIT_PAGES`] and is split where its last page would start, so that the left
+    /// node holds exactly the whole pages commit will write and the appends go on in a small
+    /// right node: a node, a separator and two vectors per that many pages instead of per page.
     #[inline(always)]
-    fn split_eagerly(&self, st: &mut WState, n: NodeId) -> Result<Option<NodeId>> {
-        if self.stays_whole(&st.nodes[n as usize]) {
+    fn split_eagerly(&self, st: &mut WState, n: NodeId, tail: bool) -> Result<Option<NodeId>> {
+        let node = &st.nodes[n as usize];
+        if self.stays_whole(node) || (tail && self.tail_stays_whole(node)) {
             return Ok(None);
         }
-        self.split_up(st, n)
+        self.split_up(st, n, tail)
+    }
+
+    /// [`stays_whole`](Self::stays_whole) for a leaf that puts append to.
+    #[inline(always)]
+    fn tail_stays_whole(&self, node: &Node) -> bool {
+        node.size <= TAIL_SPLIT_PAGES * self.snap.page_size
+            && node.inodes.len() <= EAGER_SPLIT_ELEMS
     }
 
     /// Whether `node` is small enough (or has too few entries) to stay one node.
@@ -442,7 +459,7 @@ impl WriteCtx<'_> {
     }
 
     #[inline(never)]
-    fn split_up(&self, st: &mut WState, mut n: NodeId) -> Result<Option<NodeId>> {
+    fn split_up(&self, st: &mut WState, mut n: NodeId, tail: bool) -> Result<Option<NodeId>> {
         let mut first = None;
         loop {
             let node = &st.nodes[n as usize];
@@ -450,6 +467,11 @@ impl WriteCtx<'_> {
                 return Ok(first);
             }
             let len = node.inodes.len();
+            let tail_mid = if tail && first.is_none() {
+                self.last_page_start(st, node)
+            } else {
+                None
+            };
             // Split where commit's packing would end the first page (bbolt's rule: fill
             // threshold, at least two entries a page). The left node is then exactly the page
             // commit would write, so fill 1.0 keeps full pages (as appends and compaction
@@ -468,11 +490,14 @@ impl WriteCtx<'_> {
                 }
                 sz += el;
             }
-            let mid = mid.clamp(2, len - 2);
+            let mid = tail_mid.unwrap_or_else(|| mid.clamp(2, len - 2));
             self.stats.bump(|s| s.split += 1);
             st.finger = None;
             let (leaf, parent, bucket) = (node.leaf, node.parent, node.bucket);
             let (right, right_prefixes) = st.nodes[n as usize].split_off(mid);
+            if tail_mid.is_some() {
+                st.nodes[n as usize].ends_on_page = true;
+            }
             let first_left = (
                 st.nodes[n as usize].inodes[0].key,
                 st.nodes[n as usize].prefixes[0],
@@ -527,6 +552,17 @@ impl WriteCtx<'_> {
                 }
             }
         }
+    }
+
+    /// Where the last of the pages commit would cut leaf `node` into starts, if it has at
+    /// least two: the split that leaves every whole page on the left. The runs are those of
+    /// an unfolded tail, so the left node's pages are the same however long the leaf grows.
+    fn last_page_start(&self, st: &WState, node: &Node) -> Option<usize> {
+        let fill = st.buckets[node.bucket].fill_percent;
+        let mut runs = Vec::new();
+        super::commit::split_runs_into(&node.inodes, self.snap.page_size, fill, false, &mut runs);
+        let last = runs.last()?;
+        (runs.len() >= 2 && last.start >= 2).then_some(last.start)
     }
 
     /// Child `i` of branch node `p`, materialised if it is still a page, with its entries

@@ -1,7 +1,8 @@
 //! Write transactions deep in multi-level trees: each mixes puts, deletes (single and in runs
-//! that empty leaves and merge branches), values large enough to split, nested buckets made
-//! and dropped, and cursor walks (some deleting as they go) between the changes, against a
-//! `BTreeMap` model. The writer keeps the branches on a descent's path as their pages until
+//! that empty leaves and merge branches), values large enough to split, runs of appends past
+//! the bucket's last key (long enough that its last leaf grows to many pages and splits), puts
+//! and deletes among keys just appended, nested buckets made and dropped, and cursor walks
+//! (some deleting as they go) between the changes, against a `BTreeMap` model. The writer keeps the branches on a descent's path as their pages until
 //! one of them changes, so every kind of change here lands on such a branch: a child split
 //! under it, children merged away beneath it, a cursor walking through it.
 //!
@@ -71,8 +72,55 @@ fn values_of(b: &Bucket<'_, ReadWrite>) -> Model {
     out
 }
 
+/// Keys that sort after every `key(n)`: appended in ascending order.
+fn tail_key(n: u64) -> Vec<u8> {
+    format!("z{n:08}").into_bytes()
+}
+
+/// A run of appends past the last key of `b`, then now and then puts and deletes among the
+/// keys just appended (inside the leaf the appends grew, or the pages split off it).
+fn append_run(r: &mut Rng, b: &Bucket<'_, ReadWrite>, m: &mut Model) {
+    let next = m
+        .keys()
+        .next_back()
+        .filter(|k| k.first() == Some(&b'z'))
+        .map_or(0, |k| {
+            std::str::from_utf8(&k[1..9])
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                + 1
+        });
+    let run = if r.chance(0.3) {
+        r.range(1_500, 4_000)
+    } else {
+        r.range(1, 300)
+    };
+    for n in next..next + run {
+        let v = value(r);
+        b.put(tail_key(n), &v).unwrap();
+        m.insert(tail_key(n), v);
+    }
+    for _ in 0..r.range(0, 6) {
+        let mut k = tail_key(next + r.below(run));
+        if r.chance(0.5) {
+            b.delete(&k).unwrap();
+            m.remove(&k);
+        } else {
+            k.push(b'm');
+            let v = value(r);
+            b.put(&k, &v).unwrap();
+            m.insert(k, v);
+        }
+    }
+}
+
 /// One random change or check on bucket `b` (modelled by `m`) inside a write transaction.
 fn step(r: &mut Rng, b: &Bucket<'_, ReadWrite>, m: &mut Model, seed: u64) {
+    if r.chance(0.03) {
+        append_run(r, b, m);
+        return;
+    }
     match r.below(100) {
         0..40 => {
             let (k, v) = (key(r.below(KEYS)), value(r));
@@ -245,6 +293,11 @@ fn deep_write_transactions_match_a_model() {
         {
             let b = tx.open_bucket(b"main").unwrap();
             let s = b.open_bucket(SUB).unwrap();
+            // bbolt's default, and appends packed full.
+            for x in [&b, &s] {
+                x.set_fill_percent(if r.chance(0.3) { 1.0 } else { 0.5 })
+                    .unwrap();
+            }
             // Small transactions (one put, as most commits are) as well as large ones.
             let ops = if r.chance(0.3) { 1 } else { r.range(2, 120) };
             for _ in 0..ops {
