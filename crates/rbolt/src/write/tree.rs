@@ -378,8 +378,14 @@ impl WriteCtx<'_> {
             .filter(|f| f.bucket == b && f.leaf == n)
             .map(|f| f.upper);
         // A new last key of the bucket's last leaf (the finger's leaf with nothing after it).
-        let tail =
-            !exact && matches!(upper, Some(None)) && i + 1 == st.nodes[n as usize].inodes.len();
+        // Only for keys small next to a page: the pages' first keys become the parent's
+        // separators all at once at commit, and bbolt's rule writes up to four of them as one
+        // page however large they are, where separators added one split at a time split
+        // their branch as soon as it passes a page.
+        let tail = !exact
+            && matches!(upper, Some(None))
+            && key.len() <= self.snap.page_size / 16
+            && i + 1 == st.nodes[n as usize].inodes.len();
         if let Some(m) = self.split_eagerly(&mut st, n, tail)?
             && let Some(upper) = upper
         {
