@@ -3,7 +3,8 @@
 //!
 //! A node that grows past [`EAGER_SPLIT_PAGES`] pages is split
 //! at once rather than at commit, which keeps a huge transaction's inserts O(log n) instead of
-//! bbolt's O(n) per insert into one ever-growing node.
+//! bbolt's O(n) per insert into one ever-growing node. A bucket's last leaf that puts append
+//! to grows to [`TAIL_SPLIT_PAGES`] instead: appends never shift entries.
 
 use super::WriteCtx;
 use crate::error::{Error, Result};
