@@ -6,15 +6,19 @@
 //! nodes always form a subtree hanging from the bucket's root: a branch node's child is either
 //! a page id (untouched) or a node. A branch node may still be [lazy](LazyBranch): only its
 //! page and the children descended into, until something needs its entries. Only data and
-//! their invariants live here; reading pages is the read layer's and changing trees the write
-//! layer's.
+//! their invariants live here, with bbolt's rule for cutting a node's entries into pages
+//! ([`split_runs_into`]), which the writer's splits and commit both follow; reading pages is
+//! the read layer's and changing trees the write layer's.
 
-use crate::limits::DEFAULT_FILL_PERCENT;
+use crate::limits::{DEFAULT_FILL_PERCENT, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::mmap::ByteArena;
-use rbolt_format::{BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE, Pgid, key_prefix};
+use rbolt_format::{
+    BucketHeader, LEAF_ELEM_SIZE, MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE, Pgid, key_prefix,
+};
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 /// `Slot::src` value meaning "the mapping".
 pub(crate) const MAP: u32 = u32::MAX;
@@ -95,6 +99,47 @@ impl Inode {
             _ => 0,
         };
         LEAF_ELEM_SIZE + self.key.len as usize + v
+    }
+}
+
+/// Cuts `inodes` into page-sized runs with bbolt's rule (`node.split`/`splitIndex`), into
+/// `runs` (cleared first, a vector a spill reuses from node to node): a run closes before the
+/// element that would push it past `page_size × fill`, keeping at least two elements per page;
+/// the tail is left alone once it fits a page or has ≤ 4 elements. "Fits" includes exactly
+/// one page; bbolt's strict `<` would cut such a node in two.
+/// Without `fold_tail` the tail is left alone only once it fits `page_size × fill` (or has
+/// ≤ 4 elements): the runs are then those of any longer sequence these entries begin.
+pub(crate) fn split_runs_into(
+    inodes: &[Inode],
+    page_size: usize,
+    fill: f64,
+    fold_tail: bool,
+    runs: &mut Vec<Range<usize>>,
+) {
+    let threshold = (page_size as f64 * fill.clamp(MIN_FILL_PERCENT, MAX_FILL_PERCENT)) as usize;
+    let tail_fits = if fold_tail { page_size } else { threshold };
+    runs.clear();
+    let mut start = 0;
+    let mut rest_size = PAGE_HEADER_SIZE + inodes.iter().map(Inode::page_size).sum::<usize>();
+    loop {
+        let rest = &inodes[start..];
+        if (rest.len() <= 4 || rest_size <= tail_fits) && rest.len() <= MAX_PAGE_ELEMENTS {
+            runs.push(start..inodes.len());
+            return;
+        }
+        let mut sz = PAGE_HEADER_SIZE;
+        let mut idx = 0;
+        for (i, ino) in rest.iter().enumerate().take(rest.len() - 2) {
+            idx = i;
+            let el = ino.page_size();
+            if (i >= 2 && sz + el > threshold) || i >= MAX_PAGE_ELEMENTS {
+                break;
+            }
+            sz += el;
+        }
+        runs.push(start..start + idx);
+        rest_size -= sz - PAGE_HEADER_SIZE;
+        start += idx;
     }
 }
 
@@ -378,4 +423,97 @@ impl WState {
 pub struct Staged {
     pub(crate) st: RefCell<WState>,
     pub(crate) arena: ByteArena,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`split_runs_into`] with bbolt's folded tail, into a new vector.
+    fn split_runs(inodes: &[Inode], page_size: usize, fill: f64) -> Vec<Range<usize>> {
+        let mut runs = Vec::new();
+        split_runs_into(inodes, page_size, fill, true, &mut runs);
+        runs
+    }
+
+    fn inodes(sizes: &[usize]) -> Vec<Inode> {
+        sizes
+            .iter()
+            .map(|&s| Inode {
+                key: Slot {
+                    off: 0,
+                    len: 1,
+                    src: MAP,
+                },
+                flags: 0,
+                val: Val::Data(Slot {
+                    off: 0,
+                    len: (s - 17) as u32,
+                    src: MAP,
+                }),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn split_matches_bbolt_16_entries_of_124_bytes() {
+        // bbolt.md §3.14: 124-byte entries on 4 KiB pages at fill 0.5 give 16 per leaf.
+        let v = inodes(&[124; 100]);
+        let runs = split_runs(&v, 4096, 0.5);
+        assert!(
+            runs[..runs.len() - 1].iter().all(|r| r.len() == 16),
+            "{runs:?}"
+        );
+        assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), 100);
+    }
+
+    #[test]
+    fn small_or_few_nodes_are_not_split() {
+        assert_eq!(split_runs(&inodes(&[100; 10]), 4096, 0.5), vec![0..10]);
+        assert_eq!(split_runs(&inodes(&[5000; 4]), 4096, 0.5), vec![0..4]);
+        // Five big entries: the tail keeps three (bbolt's n-3 rule when nothing breaks early).
+        assert_eq!(
+            split_runs(&inodes(&[20, 20, 20, 20, 9000]), 4096, 0.5),
+            vec![0..2, 2..5]
+        );
+    }
+
+    /// Regression: a node of exactly one page was cut into two pages (31 + 3 entries of 120
+    /// bytes), bbolt's strict "less than a page" test; eager splits leave such nodes often.
+    #[test]
+    fn a_node_of_exactly_one_page_stays_one_page() {
+        let v = inodes(&[120; 34]);
+        assert_eq!(
+            PAGE_HEADER_SIZE + v.iter().map(Inode::page_size).sum::<usize>(),
+            4096
+        );
+        assert_eq!(split_runs(&v, 4096, 0.5), vec![0..34]);
+        assert_eq!(split_runs(&inodes(&[120; 35]), 4096, 0.5).len(), 2);
+    }
+
+    /// Without folding, the runs of the entries up to any run boundary are those runs: what
+    /// an appended leaf's split keeps on its left is written as the pages it was cut into.
+    #[test]
+    fn an_unfolded_tail_keeps_the_runs_of_a_longer_node() {
+        let v = inodes(&[124; 100]);
+        assert_eq!(
+            split_runs(&v, 4096, 0.5).last(),
+            Some(&(80..100)),
+            "bbolt folds the last 20 into one page"
+        );
+        let mut unfolded = Vec::new();
+        split_runs_into(&v, 4096, 0.5, false, &mut unfolded);
+        let want: Vec<_> = (0..6)
+            .map(|i| i * 16..i * 16 + 16)
+            .chain(std::iter::once(96..100))
+            .collect();
+        assert_eq!(unfolded, want);
+        let mut left = Vec::new();
+        split_runs_into(&v[..96], 4096, 0.5, false, &mut left);
+        assert_eq!(left, want[..6]);
+        // At fill 1.0 folding changes nothing: the tail fits a page exactly when a run does.
+        let mut full = Vec::new();
+        split_runs_into(&v, 4096, 1.0, false, &mut full);
+        assert_eq!(full, split_runs(&v, 4096, 1.0));
+    }
 }

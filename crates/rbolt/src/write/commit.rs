@@ -17,14 +17,13 @@ use super::{ShrinkMode, WriteCtx, WriterData};
 use crate::counters::TxStats;
 use crate::defects;
 use crate::error::{Error, Result};
-use crate::limits::{MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::mmap::Mapping;
 use crate::read::counts::SubtreeCounts;
 use crate::read::walk::{CheckOptions, check_snapshot};
-use crate::state::{BucketId, Inode, MAP, NodeId, Slot, Val};
+use crate::state::{BucketId, Inode, MAP, NodeId, Slot, Val, split_runs_into};
 use rbolt_format::{
     BRANCH_PAGE, BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, LEAF_ELEM_SIZE, LEAF_PAGE,
-    MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE, PGID_NO_FREELIST, PageHeader, Pgid, Txid,
+    PAGE_HEADER_SIZE, PGID_NO_FREELIST, PageHeader, Pgid, Txid,
 };
 use std::ops::Range;
 use std::time::Instant;
@@ -107,56 +106,8 @@ impl Spill<'_> {
     }
 }
 
-/// Splits `inodes` into page-sized runs with bbolt's rule (`node.split`/`splitIndex`): a run
-/// closes before the element that would push it past `page_size × fill`, keeping at least
-/// two elements per page; the tail is left alone once it fits a page or has ≤ 4 elements.
-/// "Fits" includes exactly one page; bbolt's strict `<` would cut such a node in two.
-#[cfg(test)]
-fn split_runs(inodes: &[Inode], page_size: usize, fill: f64) -> Vec<Range<usize>> {
-    let mut runs = Vec::new();
-    split_runs_into(inodes, page_size, fill, true, &mut runs);
-    runs
-}
-
-/// [`split_runs`] into `runs` (cleared first), a vector the spill reuses from node to node.
-/// Without `fold_tail` the tail is left alone only once it fits `page_size × fill` (or has
-/// ≤ 4 elements): the runs are then those of any longer sequence these entries begin.
-pub(super) fn split_runs_into(
-    inodes: &[Inode],
-    page_size: usize,
-    fill: f64,
-    fold_tail: bool,
-    runs: &mut Vec<Range<usize>>,
-) {
-    let threshold = (page_size as f64 * fill.clamp(MIN_FILL_PERCENT, MAX_FILL_PERCENT)) as usize;
-    let tail_fits = if fold_tail { page_size } else { threshold };
-    runs.clear();
-    let mut start = 0;
-    let mut rest_size = PAGE_HEADER_SIZE + inodes.iter().map(Inode::page_size).sum::<usize>();
-    loop {
-        let rest = &inodes[start..];
-        if (rest.len() <= 4 || rest_size <= tail_fits) && rest.len() <= MAX_PAGE_ELEMENTS {
-            runs.push(start..inodes.len());
-            return;
-        }
-        let mut sz = PAGE_HEADER_SIZE;
-        let mut idx = 0;
-        for (i, ino) in rest.iter().enumerate().take(rest.len() - 2) {
-            idx = i;
-            let el = ino.page_size();
-            if (i >= 2 && sz + el > threshold) || i >= MAX_PAGE_ELEMENTS {
-                break;
-            }
-            sz += el;
-        }
-        runs.push(start..start + idx);
-        rest_size -= sz - PAGE_HEADER_SIZE;
-        start += idx;
-    }
-}
-
 impl WriteCtx<'_> {
-    /// Writes `inodes` as one or more pages, split with [`split_runs`]; returns each page's
+    /// Writes `inodes` as one or more pages, split with [`split_runs_into`]; returns each page's
     /// first key and id. `counts` gives the entries under each run (called once per run of a
     /// branch; a leaf run's count is its length).
     fn write_pages(
@@ -749,64 +700,4 @@ fn strict_check(w: &WriterData, meta: &rbolt_format::Meta) -> Result<()> {
             shown.join("; ")
         ),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn inodes(sizes: &[usize]) -> Vec<Inode> {
-        sizes
-            .iter()
-            .map(|&s| Inode {
-                key: Slot {
-                    off: 0,
-                    len: 1,
-                    src: MAP,
-                },
-                flags: 0,
-                val: Val::Data(Slot {
-                    off: 0,
-                    len: (s - 17) as u32,
-                    src: MAP,
-                }),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn split_matches_bbolt_16_entries_of_124_bytes() {
-        // bbolt.md §3.14: 124-byte entries on 4 KiB pages at fill 0.5 give 16 per leaf.
-        let v = inodes(&[124; 100]);
-        let runs = split_runs(&v, 4096, 0.5);
-        assert!(
-            runs[..runs.len() - 1].iter().all(|r| r.len() == 16),
-            "{runs:?}"
-        );
-        assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), 100);
-    }
-
-    #[test]
-    fn small_or_few_nodes_are_not_split() {
-        assert_eq!(split_runs(&inodes(&[100; 10]), 4096, 0.5), vec![0..10]);
-        assert_eq!(split_runs(&inodes(&[5000; 4]), 4096, 0.5), vec![0..4]);
-        // Five big entries: the tail keeps three (bbolt's n-3 rule when nothing breaks early).
-        assert_eq!(
-            split_runs(&inodes(&[20, 20, 20, 20, 9000]), 4096, 0.5),
-            vec![0..2, 2..5]
-        );
-    }
-
-    /// Regression: a node of exactly one page was cut into two pages (31 + 3 entries of 120
-    /// bytes), bbolt's strict "less than a page" test; eager splits leave such nodes often.
-    #[test]
-    fn a_node_of_exactly_one_page_stays_one_page() {
-        let v = inodes(&[120; 34]);
-        assert_eq!(
-            PAGE_HEADER_SIZE + v.iter().map(Inode::page_size).sum::<usize>(),
-            4096
-        );
-        assert_eq!(split_runs(&v, 4096, 0.5), vec![0..34]);
-        assert_eq!(split_runs(&inodes(&[120; 35]), 4096, 0.5).len(), 2);
-    }
 }

@@ -567,7 +567,7 @@ impl WriteCtx<'_> {
     fn last_page_start(&self, st: &WState, node: &Node) -> Option<usize> {
         let fill = st.buckets[node.bucket].fill_percent;
         let mut runs = Vec::new();
-        super::commit::split_runs_into(&node.inodes, self.snap.page_size, fill, false, &mut runs);
+        crate::state::split_runs_into(&node.inodes, self.snap.page_size, fill, false, &mut runs);
         let last = runs.last()?;
         (runs.len() >= 2 && last.start >= 2).then_some(last.start)
     }
