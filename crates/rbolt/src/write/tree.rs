@@ -8,9 +8,8 @@
 
 use super::WriteCtx;
 use crate::error::{Error, Result};
-use crate::limits::TAIL_SPLIT_PAGES;
 use crate::limits::{EAGER_SPLIT_ELEMS, EAGER_SPLIT_PAGES, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
-use crate::limits::{MAX_DEPTH, check_nesting, too_deep};
+use crate::limits::{MAX_DEPTH, TAIL_SPLIT_PAGES, check_nesting, too_deep};
 use crate::read::WHOLE_PAGE_LINES;
 use crate::state::{BucketId, Finger, Inode, LazyBranch, Loc, Node, NodeId, Slot, Val, WState};
 use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, PAGE_HEADER_SIZE, Pgid, key_prefix};
