@@ -292,7 +292,9 @@ impl Node {
         self.prefixes.extend(prefixes);
     }
 
-    pub(crate) fn split_off(&mut self, at: usize) -> (Vec<Inode>, Vec<u64>) {
+    /// Moves entries `at..` out, for a new right node. `room`: give it room to grow as a
+    /// split near the end expects (below); else exactly what it holds.
+    pub(crate) fn split_off(&mut self, at: usize, room: bool) -> (Vec<Inode>, Vec<u64>) {
         debug_assert!(self.lazy.is_none(), "a lazy branch's entries were used");
         self.restructured = true;
         self.reshaped = true;
@@ -301,7 +303,7 @@ impl Node {
         // entries (five reallocations of both vectors per page otherwise) — allocated at
         // that size at once, not split off exactly and then grown.
         let n = self.inodes.len() - at;
-        let cap = if n * 4 <= at { n + at } else { n };
+        let cap = if room && n * 4 <= at { n + at } else { n };
         let mut right = (Vec::with_capacity(cap), Vec::with_capacity(cap));
         right.0.extend_from_slice(&self.inodes[at..]);
         right.1.extend_from_slice(&self.prefixes[at..]);

@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 use crate::limits::{EAGER_SPLIT_ELEMS, EAGER_SPLIT_PAGES, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::limits::{MAX_DEPTH, TAIL_SPLIT_PAGES, check_nesting, too_deep};
 use crate::read::WHOLE_PAGE_LINES;
-use crate::state::{BucketId, Finger, Inode, LazyBranch, Loc, Node, NodeId, Slot, Val, WState};
+use crate::state::{
+    BucketId, Finger, Inode, LazyBranch, Loc, Node, NodeId, Slot, Val, WState, split_runs_into,
+};
 use rbolt_format::{BUCKET_LEAF_FLAG, BucketHeader, PAGE_HEADER_SIZE, Pgid, key_prefix};
 use smallvec::SmallVec;
 
@@ -26,6 +28,18 @@ enum LazyStep {
     Page(usize, Pgid),
     /// The branch was decoded: search it as a node.
     Expanded,
+}
+
+/// Where [`WriteCtx::split_up`] cuts the node it starts from.
+#[derive(Clone, Copy, Debug)]
+enum SplitAt {
+    /// Where commit's packing would end the first page.
+    FirstPage,
+    /// At this page boundary of a leaf that puts append to: the right node, where they go on,
+    /// gets room for as many entries as the whole node had.
+    Appending(usize),
+    /// At this page boundary, the right node sized to what it holds.
+    Page(usize),
 }
 
 /// Descents a lazy branch serves from its page before it is decoded. A page search costs more
@@ -405,6 +419,7 @@ impl WriteCtx<'_> {
     pub(crate) fn delete_entry(&self, b: BucketId, key: &[u8]) -> Result<()> {
         let (n, i, exact) = self.leaf_for(b, key)?;
         if exact {
+            let (n, i) = self.cut_before_removal(n, i)?;
             self.remove_at(n, i);
         }
         Ok(())
@@ -419,8 +434,35 @@ impl WriteCtx<'_> {
         if self.wstate().nodes[n as usize].inodes[i].flags & BUCKET_LEAF_FLAG != 0 {
             return Err(Error::IncompatibleValue);
         }
+        let (n, i) = self.cut_before_removal(n, i)?;
         self.remove_at(n, i);
         Ok(())
+    }
+
+    /// A leaf grown by appends to more than two pages is cut into its pages before an entry
+    /// is removed from it, else every removal would shift the rest of a node of up to
+    /// [`TAIL_SPLIT_PAGES`] (a queue: appends at the end, removals at the front). Returns where
+    /// entry `i` of `n` is then.
+    fn cut_before_removal(&self, n: NodeId, i: usize) -> Result<(NodeId, usize)> {
+        let mut st = self.wstate_mut();
+        let node = &st.nodes[n as usize];
+        if !node.leaf || node.size <= 2 * EAGER_SPLIT_PAGES * self.snap.page_size {
+            return Ok((n, i));
+        }
+        let fill = st.buckets[node.bucket].fill_percent;
+        let mut runs = Vec::new();
+        split_runs_into(&node.inodes, self.snap.page_size, fill, false, &mut runs);
+        let mut at = (n, i);
+        // From the last page back, so that each split moves one page's entries.
+        for r in runs.iter().skip(1).rev() {
+            let Some(m) = self.split_up(&mut st, n, SplitAt::Page(r.start))? else {
+                break;
+            };
+            if at.0 == n && i >= r.start {
+                at = (m, i - r.start);
+            }
+        }
+        Ok(at)
     }
 
     fn remove_at(&self, n: NodeId, i: usize) {
@@ -446,7 +488,11 @@ impl WriteCtx<'_> {
         if self.stays_whole(node) || (tail && self.tail_stays_whole(node)) {
             return Ok(None);
         }
-        self.split_up(st, n, tail)
+        let at = match tail.then(|| self.last_page_start(st, node)).flatten() {
+            Some(i) => SplitAt::Appending(i),
+            None => SplitAt::FirstPage,
+        };
+        self.split_up(st, n, at)
     }
 
     /// [`stays_whole`](Self::stays_whole) for a leaf that puts append to.
@@ -464,8 +510,10 @@ impl WriteCtx<'_> {
             || len < 4
     }
 
+    /// Splits `n` in two where `at` says, then each ancestor the new separator makes too
+    /// large. Returns the node split off `n`, if `n` was split.
     #[inline(never)]
-    fn split_up(&self, st: &mut WState, mut n: NodeId, tail: bool) -> Result<Option<NodeId>> {
+    fn split_up(&self, st: &mut WState, mut n: NodeId, at: SplitAt) -> Result<Option<NodeId>> {
         let mut first = None;
         loop {
             let node = &st.nodes[n as usize];
@@ -473,10 +521,11 @@ impl WriteCtx<'_> {
                 return Ok(first);
             }
             let len = node.inodes.len();
-            let tail_mid = if tail && first.is_none() {
-                self.last_page_start(st, node)
-            } else {
-                None
+            let (tail_mid, room) = match at {
+                _ if first.is_some() => (None, true),
+                SplitAt::FirstPage => (None, true),
+                SplitAt::Appending(i) => (Some(i), true),
+                SplitAt::Page(i) => (Some(i), false),
             };
             // Split where commit's packing would end the first page (bbolt's rule: fill
             // threshold, at least two entries a page). The left node is then exactly the page
@@ -500,7 +549,7 @@ impl WriteCtx<'_> {
             self.stats.bump(|s| s.split += 1);
             st.finger = None;
             let (leaf, parent, bucket) = (node.leaf, node.parent, node.bucket);
-            let (right, right_prefixes) = st.nodes[n as usize].split_off(mid);
+            let (right, right_prefixes) = st.nodes[n as usize].split_off(mid, room);
             if tail_mid.is_some() {
                 st.nodes[n as usize].ends_on_page = true;
             }
@@ -566,7 +615,7 @@ impl WriteCtx<'_> {
     fn last_page_start(&self, st: &WState, node: &Node) -> Option<usize> {
         let fill = st.buckets[node.bucket].fill_percent;
         let mut runs = Vec::new();
-        crate::state::split_runs_into(&node.inodes, self.snap.page_size, fill, false, &mut runs);
+        split_runs_into(&node.inodes, self.snap.page_size, fill, false, &mut runs);
         let last = runs.last()?;
         (runs.len() >= 2 && last.start >= 2).then_some(last.start)
     }

@@ -83,6 +83,47 @@ fn appends_at_fill_one_left_every_leaf_one_entry_short() {
     db.must_check();
 }
 
+/// Regression: removing an entry from a leaf that appends had grown (to up to 64 pages)
+/// shifted the whole leaf, once per removal, so a queue kept in one transaction (appends at
+/// the end, removals at the front) cost a leaf's worth of copying a step. The leaf is cut
+/// into its pages before the first removal.
+#[test]
+fn removal_from_an_appended_leaf_shifted_all_of_it() {
+    let db = db4k();
+    let tx = db.begin_write().unwrap();
+    let b = tx.create_bucket(b"q").unwrap();
+    // 1,000 entries of 174 bytes: one node of 43 pages; 91 runs of 11 at fill 0.5.
+    for i in 0..1_000u64 {
+        b.put(i.to_be_bytes(), [7u8; 150]).unwrap();
+    }
+    let before = tx.stats().split;
+    b.delete(0u64.to_be_bytes()).unwrap();
+    // Cut from the last page back; the first two pages (22 entries) fit one page's bytes, so
+    // they stay one node, as any node that fits a page does: 89 splits.
+    assert_eq!(tx.stats().split - before, 89, "cut into its pages");
+    for i in 1_000..3_000u64 {
+        b.put(i.to_be_bytes(), [7u8; 150]).unwrap();
+        b.delete((i - 999).to_be_bytes()).unwrap();
+    }
+    let want: Vec<u64> = (2_001..3_000).collect();
+    let got: Vec<u64> = b
+        .keys()
+        .map(|k| u64::from_be_bytes(k.unwrap().try_into().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    tx.commit().unwrap();
+    let got: Vec<u64> = db
+        .view(|tx| {
+            tx.open_bucket(b"q")?
+                .keys()
+                .map(|k| k.map(|k| u64::from_be_bytes(k.try_into().unwrap())))
+                .collect()
+        })
+        .unwrap();
+    assert_eq!(got, want);
+    db.must_check();
+}
+
 /// An inline bucket counts only as inline bytes; nesting adds depth and sums counts.
 #[test]
 fn nested_and_inline_bucket_stats_by_hand() {
