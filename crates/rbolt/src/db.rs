@@ -10,6 +10,7 @@ use crate::mmap::{ByteArena, Mapping};
 use crate::options::Options;
 use crate::read::Snapshot;
 use crate::read::counts::{RecentCounts, SubtreeCounts};
+use crate::read::recent_buckets::RecentBuckets;
 use crate::read::walk::writer_free_set;
 use crate::registry::Registration;
 use crate::shared::{OpenSnapshots, Shared, State, WriterLease};
@@ -139,6 +140,7 @@ impl Db {
                 map: Arc::new(map),
                 readers: OpenSnapshots::new(),
                 recent: RecentCounts::default(),
+                buckets: RecentBuckets::default(),
             }),
             writer: Mutex::new(None),
             writer_free: Condvar::new(),
@@ -192,11 +194,11 @@ impl Db {
     /// Starts a read transaction on the latest committed snapshot. It never waits for the
     /// writer, and the writer never waits for it.
     pub fn begin_read(&self) -> Result<Tx> {
-        let (meta, map, recent) = {
+        let (meta, map, recent, buckets) = {
             let mut st = lock(&self.shared.state);
             let (meta, map) = (st.meta, st.map.clone());
             st.readers.add(meta.txid, meta.pgid);
-            (meta, map, st.recent)
+            (meta, map, st.recent, st.buckets)
         };
         self.shared.counters.begin_read();
         let snap = Snapshot {
@@ -204,6 +206,7 @@ impl Db {
             meta,
             page_size: self.shared.page_size,
             recent,
+            buckets,
         };
         Ok(Tx::reader(self.shared.clone(), snap))
     }
@@ -235,10 +238,10 @@ impl Db {
         data.no_sync = self.shared.no_sync.load(Ordering::Relaxed);
         data.no_grow_sync = self.shared.no_grow_sync;
         data.sync_later = false;
-        let (mut meta, map, readers) = {
+        let (mut meta, map, readers, buckets) = {
             let st = lock(&self.shared.state);
             let readers: Vec<Txid> = st.readers.txids().collect();
-            (st.meta, st.map.clone(), readers)
+            (st.meta, st.map.clone(), readers, st.buckets)
         };
         // Releasing is O(pending pages): done outside the lock every reader's begin and end
         // takes. A reader that begins meanwhile has the latest txid, which no pending page is
@@ -252,6 +255,7 @@ impl Db {
             meta,
             page_size: self.shared.page_size,
             recent: RecentCounts::default(),
+            buckets,
         };
         let staged = Staged {
             st: RefCell::new(ws),

@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::freelist::FreelistType;
 use crate::mmap::Mapping;
 use crate::read::counts::{RecentCounts, SubtreeCounts};
+use crate::read::recent_buckets::RecentBuckets;
 use crate::registry::Registration;
 use crate::storage::Storage;
 use crate::sync::lock;
@@ -88,6 +89,9 @@ pub(crate) struct State {
     pub(crate) readers: OpenSnapshots,
     /// The latest subtree counts, as of `meta`; each new read transaction takes a copy.
     pub(crate) recent: RecentCounts,
+    /// The top-level buckets the latest commits wrote, as of `meta`; each new transaction
+    /// takes a copy.
+    pub(crate) buckets: RecentBuckets,
 }
 
 /// The snapshots open read transactions hold, by txid, each with its high-water mark
@@ -235,7 +239,7 @@ impl Shared {
     }
 
     /// Makes a committed meta the one new transactions see, mapping the grown file first.
-    pub(crate) fn publish(&self, meta: Meta, file_len: u64) -> Result<()> {
+    pub(crate) fn publish(&self, meta: Meta, file_len: u64, buckets: RecentBuckets) -> Result<()> {
         let needed = meta.pgid.get() * self.page_size as u64;
         let current = lock(&self.state).map.clone();
         let map = if current.len() < needed {
@@ -250,6 +254,7 @@ impl Shared {
         st.meta = meta;
         st.map = map;
         st.recent = recent;
+        st.buckets = buckets;
         Ok(())
     }
 

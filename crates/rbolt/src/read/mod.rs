@@ -2,6 +2,7 @@
 //! and the reachability walk behind the consistency check. Nothing here writes.
 
 pub(crate) mod counts;
+pub(crate) mod recent_buckets;
 mod view;
 pub(crate) mod walk;
 

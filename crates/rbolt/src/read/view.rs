@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::limits::{MAX_DEPTH, too_deep};
 use crate::mmap::Mapping;
 use crate::read::counts::RecentCounts;
+use crate::read::recent_buckets::RecentBuckets;
 use crate::state::{BucketHandle, BucketState, Loc, MAP, Node, Slot, Staged, Val, WState};
 use rbolt_format::{BranchPage, LeafPage, Meta, PageHeader, Pgid};
 use std::cell::{Ref, RefMut};
@@ -32,6 +33,8 @@ pub(crate) struct Snapshot {
     pub(crate) page_size: usize,
     /// The latest subtree counts when the snapshot was taken (empty for a writer's).
     pub(crate) recent: RecentCounts,
+    /// The top-level buckets the latest commits wrote, as of `meta`.
+    pub(crate) buckets: RecentBuckets,
 }
 
 /// A snapshot as one transaction sees it: for the writer, with its staged nodes and arena.

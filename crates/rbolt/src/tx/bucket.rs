@@ -11,7 +11,7 @@ use crate::limits::{
 };
 use crate::range::{KeyRange, prefix_bounds};
 use crate::read::LeafEntry;
-use crate::state::{BucketHandle, BucketId, BucketState, Loc};
+use crate::state::{BucketHandle, BucketId, BucketState, Loc, MAP, Slot};
 use crate::tx::{Buckets, Cursor, Entries, Item, Iter, Keys, Mode, Pairs, ReadOnly, ReadWrite, Tx};
 use rbolt_format::{
     BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, BucketHeader, LEAF_PAGE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
@@ -150,6 +150,34 @@ impl<'tx, M: Mode> Bucket<'tx, M> {
     pub fn open_bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'tx, M>> {
         self.bucket_bytes(name.as_ref())?
             .ok_or(Error::BucketNotFound)
+    }
+
+    /// Top-level bucket `name` of a read transaction, if a recent commit wrote it: its
+    /// header and root span came with the snapshot, so neither of the pages that commit
+    /// rewrote (the root bucket's, the bucket's root) is read to open it.
+    pub(crate) fn carried(tx: &'tx Tx<M>, name: &[u8]) -> Option<Bucket<'tx, M>> {
+        if tx.mode.staged().is_some() {
+            return None;
+        }
+        let b = tx.snap.buckets.get(name)?;
+        let ps = tx.snap.page_size;
+        let span = Slot {
+            off: b.root.get().checked_mul(ps as u64)?,
+            len: u32::from(b.pages).checked_mul(u32::try_from(ps).ok()?)?,
+            src: MAP,
+        };
+        let h = BucketHandle::Read {
+            root: b.root,
+            span: Some(span),
+            seq: b.sequence,
+            depth: 1,
+        };
+        debug_assert_eq!(
+            tx.root().bucket_bytes(name).ok().flatten().map(|b| b.h),
+            Some(h),
+            "a carried bucket differs from its entry in the root bucket"
+        );
+        Some(Bucket::new(tx, h))
     }
 
     fn bucket_bytes(&self, name: &[u8]) -> Result<Option<Bucket<'tx, M>>> {

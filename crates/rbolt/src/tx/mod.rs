@@ -323,7 +323,10 @@ impl<M: Mode> Tx<M> {
 
     /// The top-level bucket `name`, or `None` if there is none.
     pub fn bucket(&self, name: impl AsRef<[u8]>) -> Result<Option<Bucket<'_, M>>> {
-        self.root().bucket(name)
+        match Bucket::carried(self, name.as_ref()) {
+            Some(b) => Ok(Some(b)),
+            None => self.root().bucket(name),
+        }
     }
 
     /// The top-level bucket `name`; [`Error::BucketNotFound`] if there is none.
@@ -338,7 +341,10 @@ impl<M: Mode> Tx<M> {
     /// # Ok::<(), rbolt::Error>(())
     /// ```
     pub fn open_bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'_, M>> {
-        self.root().open_bucket(name)
+        match Bucket::carried(self, name.as_ref()) {
+            Some(b) => Ok(b),
+            None => self.root().open_bucket(name),
+        }
     }
 
     /// The top-level bucket names, in order.
@@ -486,7 +492,7 @@ impl Tx<ReadWrite> {
             }
         }
         let published = match result {
-            Ok(meta) => match shared.publish(meta, writer.file_len) {
+            Ok((meta, buckets)) => match shared.publish(meta, writer.file_len, buckets) {
                 Ok(()) => {
                     // The transaction reads nothing more; its mapping must not hold the file long.
                     tx.snap.map = Arc::new(Mapping::empty());

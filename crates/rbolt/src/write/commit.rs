@@ -19,6 +19,7 @@ use crate::defects;
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
 use crate::read::counts::SubtreeCounts;
+use crate::read::recent_buckets::{RecentBucket, RecentBuckets};
 use crate::read::walk::{CheckOptions, check_snapshot};
 use crate::state::{BucketId, Inode, MAP, NodeId, Slot, Val, split_runs_into};
 use rbolt_format::{
@@ -44,13 +45,19 @@ struct Spill<'a> {
     runs: Vec<Slot>,
     /// The page-sized runs of entries a node is cut into (reused per node).
     ranges: Vec<Range<usize>>,
+    /// The top-level buckets this commit wrote a root page for.
+    wrote: RecentBuckets,
+    /// What the snapshots after this commit carry, once the root bucket is final.
+    carried: Option<RecentBuckets>,
 }
 
-/// A page a spill wrote: its first key, its id, and the entries under it if known.
+/// A page a spill wrote: its first key, its id, its length in pages, and the entries under
+/// it if known.
 #[derive(Clone, Copy, Debug)]
 struct Spilled {
     key: Slot,
     pgid: Pgid,
+    pages: u32,
     count: Option<u64>,
 }
 
@@ -195,7 +202,12 @@ impl WriteCtx<'_> {
                 },
                 |i| i.key,
             );
-            out.push(Spilled { key, pgid, count });
+            out.push(Spilled {
+                key,
+                pgid,
+                pages: overflow + 1,
+                count,
+            });
         }
         sp.ranges = runs;
         Ok(out)
@@ -412,6 +424,7 @@ impl WriteCtx<'_> {
         Ok(Some(vec![Spilled {
             key: first,
             pgid,
+            pages: 1,
             count,
         }]))
     }
@@ -501,7 +514,11 @@ impl WriteCtx<'_> {
             let done = stack
                 .pop()
                 .expect("invariant: the loop stops at the last frame");
-            let root = self.spill_own_nodes(sp, done.bucket)?;
+            if done.bucket == 0 && self.wstate().buckets[0].root_node.is_some() {
+                // Every top-level header is in place and the entries are not spilled yet.
+                sp.carried = Some(self.carried_buckets(sp.wrote));
+            }
+            let (root, pages) = self.spill_own_nodes(sp, done.bucket)?;
             let Some(parent) = stack.last() else {
                 return Ok(root);
             };
@@ -509,14 +526,24 @@ impl WriteCtx<'_> {
             if st.buckets[done.bucket].root_node.is_none() {
                 continue; // untouched: its value in the parent is still right
             }
-            let mut v = vec![0u8; BUCKET_HEADER_SIZE];
-            BucketHeader {
+            let header = BucketHeader {
                 root,
                 sequence: st.buckets[done.bucket].header.sequence,
-            }
-            .encode(&mut v);
+            };
             drop(st);
+            let mut v = vec![0u8; BUCKET_HEADER_SIZE];
+            header.encode(&mut v);
             self.put_bucket_value(parent.bucket, &done.name, &v)?;
+            if parent.bucket == 0
+                && let Some(pages) = pages.and_then(|p| u16::try_from(p).ok())
+            {
+                let bucket = RecentBucket {
+                    root,
+                    sequence: header.sequence,
+                    pages,
+                };
+                sp.wrote.push(&done.name, bucket);
+            }
         }
     }
 
@@ -528,11 +555,57 @@ impl WriteCtx<'_> {
         self.put_entry(b, key, BUCKET_LEAF_FLAG, val)
     }
 
+    /// The top-level buckets the snapshots after this commit carry: those it wrote, then
+    /// the ones the last snapshot carried whose entries the root bucket still holds as they
+    /// were. Called once the root bucket's entries are final and before they are spilled.
+    fn carried_buckets(&self, wrote: RecentBuckets) -> RecentBuckets {
+        let mut out = wrote;
+        // Most commits write the buckets the last ones wrote: nothing left to look up.
+        if self
+            .snap
+            .buckets
+            .iter()
+            .all(|(name, _)| wrote.get(name).is_some())
+        {
+            return out;
+        }
+        let st = self.wstate();
+        let Some(root) = st.buckets[0].root_node else {
+            return self.snap.buckets;
+        };
+        let node = &st.nodes[root as usize];
+        // Past one leaf of top-level buckets only what this commit wrote is carried.
+        if !node.leaf {
+            return out;
+        }
+        for (name, b) in self.snap.buckets.iter() {
+            if out.get(name).is_some() {
+                continue;
+            }
+            let Ok(i) = node.search(|s| self.bytes(s), name) else {
+                continue;
+            };
+            let e = &node.inodes[i];
+            if let Val::Data(v) = e.val
+                && e.flags & BUCKET_LEAF_FLAG != 0
+                && BucketHeader::decode(self.bytes(v)).is_ok_and(|h| {
+                    h == BucketHeader {
+                        root: b.root,
+                        sequence: b.sequence,
+                    }
+                })
+            {
+                out.push(name, b);
+            }
+        }
+        out
+    }
+
     /// Writes bucket `b`'s changed nodes (its sub-buckets are already spilled) and returns
-    /// its root page id.
-    fn spill_own_nodes(&self, sp: &mut Spill<'_>, b: BucketId) -> Result<Pgid> {
+    /// its root page id, with the root page's length in pages if it was written here.
+    fn spill_own_nodes(&self, sp: &mut Spill<'_>, b: BucketId) -> Result<(Pgid, Option<u32>)> {
         let Some(root) = self.wstate().buckets[b].root_node else {
-            return Ok(self.wstate().buckets[b].header.root);
+            return Ok((self.wstate().buckets[b].header.root, None));
         };
         let mut entries = self.spill_node(sp, root, true)?;
         let fill = self.wstate().buckets[b].fill_percent;
@@ -548,19 +621,20 @@ impl WriteCtx<'_> {
                     .try_fold(0u64, |acc, p| acc.checked_add(p.count?))
             })?;
         }
-        let pgid = entries[0].pgid;
+        let Spilled { pgid, pages, .. } = entries[0];
         self.wstate_mut().buckets[b].header.root = pgid;
-        Ok(pgid)
+        Ok((pgid, Some(pages)))
     }
 }
 
 /// Rebalances, spills every changed node and the freelist, and writes the meta: the data
-/// part of a commit. On success the new meta is durable but not yet published.
+/// part of a commit. On success the new meta is durable but not yet published; it comes
+/// with the top-level buckets the snapshots of that meta carry.
 pub(crate) fn write_all(
     tx: &WriteCtx<'_>,
     w: &mut WriterData,
     mode: ShrinkMode,
-) -> Result<rbolt_format::Meta> {
+) -> Result<(rbolt_format::Meta, RecentBuckets)> {
     let txid = tx.snap.meta.txid;
     let ps = tx.snap.page_size;
     let t = Instant::now();
@@ -579,11 +653,14 @@ pub(crate) fn write_all(
         counted: Vec::new(),
         runs: Vec::new(),
         ranges: Vec::new(),
+        wrote: RecentBuckets::default(),
+        carried: None,
     };
     let t = Instant::now();
     let len_before = sp.w.file_len;
     sp.grow_ahead(tx)?;
     let root = tx.spill_bucket(&mut sp, 0)?;
+    let carried = sp.carried.unwrap_or(tx.snap.buckets);
     let spill_time = t.elapsed();
 
     let mut meta = tx.snap.meta;
@@ -672,7 +749,7 @@ pub(crate) fn write_all(
     stats.write = writes + 1;
     stats.write_time = write_time + t.elapsed();
     tx.stats.bump(|s| s.add(&stats));
-    Ok(meta)
+    Ok((meta, carried))
 }
 
 /// Strict mode: checks the tree `meta` describes as written to the file, before the meta is.

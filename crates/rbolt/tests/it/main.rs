@@ -9,6 +9,7 @@ mod api;
 mod api_errors;
 mod api_range;
 mod boundary;
+mod bucket_open;
 mod check_detects;
 mod concurrency;
 mod deep_writes;
