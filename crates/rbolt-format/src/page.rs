@@ -616,26 +616,24 @@ pub fn encode_branch<'a>(
     data
 }
 
-/// Copies branch page `src` into `buf` as page `id`, with child `i`'s page id replaced for
-/// every `(i, pgid)` in `children` — what [`encode_branch`] would write for the same keys, at
-/// the cost of one copy. `src` must be one page (no overflow) of exactly `buf.len()` bytes.
+/// Turns `page`, a copy of a branch page (one page, no overflow), into page `id` with child
+/// `i`'s page id replaced for every `(i, pgid)` in `children` — what [`encode_branch`] would
+/// write for the same keys, at the cost of the copy.
 pub fn patch_branch(
-    buf: &mut [u8],
-    src: &[u8],
+    page: &mut [u8],
     id: Pgid,
     children: &[(usize, Pgid)],
 ) -> Result<(), FormatError> {
-    let p = BranchPage::new(src)?;
-    if src.len() != buf.len() || PageHeader::decode(src)?.overflow != 0 {
-        return Err(FormatError::PageTooShort { len: src.len() });
+    let len = BranchPage::new(page)?.len();
+    if PageHeader::decode(page)?.overflow != 0 {
+        return Err(FormatError::PageTooShort { len: page.len() });
     }
-    buf.copy_from_slice(src);
-    write_u64(buf, 0, id.0);
+    write_u64(page, 0, id.0);
     for &(i, pgid) in children {
-        if i >= p.len() {
+        if i >= len {
             return Err(FormatError::NoSuchElement { index: i });
         }
-        write_u64(buf, PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE + 8, pgid.0);
+        write_u64(page, PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE + 8, pgid.0);
     }
     Ok(())
 }
@@ -915,10 +913,20 @@ mod tests {
             0,
             keys.iter().copied().zip([10, 40, 41].map(Pgid)),
         );
-        let mut got = vec![0xAAu8; 4096];
-        patch_branch(&mut got, &src, Pgid(9), &[(1, Pgid(40)), (2, Pgid(41))]).unwrap();
+        let mut got = src.clone();
+        patch_branch(&mut got, Pgid(9), &[(1, Pgid(40)), (2, Pgid(41))]).unwrap();
         assert_eq!(got, want);
-        assert!(patch_branch(&mut got, &src, Pgid(9), &[(3, Pgid(1))]).is_err());
-        assert!(patch_branch(&mut got[..1024], &src, Pgid(9), &[]).is_err());
+        assert!(patch_branch(&mut got, Pgid(9), &[(3, Pgid(1))]).is_err());
+        let mut leaf = vec![0u8; 4096];
+        encode_leaf(
+            &mut leaf,
+            Pgid(7),
+            0,
+            [(0, &b"k"[..], &b"v"[..])].into_iter(),
+        );
+        assert!(
+            patch_branch(&mut leaf, Pgid(9), &[]).is_err(),
+            "not a branch"
+        );
     }
 }

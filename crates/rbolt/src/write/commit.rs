@@ -414,8 +414,10 @@ impl WriteCtx<'_> {
         let first = key(0)?;
         let pgid = sp.allocate(1)?;
         sp.stats.spill += 1;
-        let start = sp.zeroed_image(1)?;
-        rbolt_format::patch_branch(&mut sp.pw.buf[start..], self.bytes(src), pgid, &children)
+        // Copied, not zeroed and then copied: the image is the whole old page.
+        let start = sp.pw.start(sp.w, self.snap.page_size)?;
+        sp.pw.buf.extend_from_slice(self.bytes(src));
+        rbolt_format::patch_branch(&mut sp.pw.buf[start..], pgid, &children)
             .map_err(|e| Error::corrupted(src_pgid, e))?;
         sp.pw.push(pgid, start);
         if let Some(n) = count {
@@ -715,7 +717,8 @@ pub(crate) fn write_all(
     } else {
         txid.get() % 2
     };
-    let mut page = vec![0u8; ps];
+    let mut page = std::mem::take(&mut sp.w.meta_page);
+    page.resize(ps, 0);
     meta.encode_page(Pgid(slot), &mut page);
     meta.checksum = meta.sum();
     if defects::active("meta-before-data") {
@@ -734,6 +737,7 @@ pub(crate) fn write_all(
     if !defects::active("meta-before-data") {
         w.storage.write_at(&page, slot * ps as u64)?;
     }
+    w.meta_page = page;
     if !w.no_sync {
         w.storage.sync_data()?;
     }

@@ -46,6 +46,9 @@ pub(crate) struct WriterData {
     pub(crate) counts: Arc<SubtreeCounts>,
     /// The page writer's buffers, kept from one commit to the next.
     pub(super) page_buffers: PageBuffers,
+    /// The meta page image: zeroes but for the meta, which every commit writes at the same
+    /// offsets, so the page is zeroed once, not per commit.
+    pub(super) meta_page: Vec<u8>,
 }
 
 /// The commit page writer's buffers (see `commit::PageWriter`), empty between commits.
@@ -91,6 +94,7 @@ impl WriterData {
             shrink: opts.shrink,
             file,
             page_buffers: Default::default(),
+            meta_page: Vec::new(),
         }
     }
 
