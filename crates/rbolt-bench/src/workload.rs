@@ -175,8 +175,14 @@ impl Recorder<'_> {
         } else {
             0.0
         };
+        // A call of `len` is a microsecond: in milliseconds the log would say 0.0.
+        let time = if millis < 1.0 {
+            format!("{:>10.2} µs", millis * 1000.0)
+        } else {
+            format!("{millis:>10.1} ms")
+        };
         progress(format_args!(
-            "[{}] {phase:<22} {millis:>10.1} ms  {rate:>12.0} ops/s  file {:.1} MiB",
+            "[{}] {phase:<22} {time}  {rate:>12.0} ops/s  file {:.1} MiB",
             self.engine,
             file_bytes as f64 / (1 << 20) as f64
         ));
