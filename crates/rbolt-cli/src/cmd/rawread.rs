@@ -356,7 +356,7 @@ pub(crate) fn info(a: &Json, out: &mut dyn Write) -> Result<(), CliError> {
         "hwm": m.pgid.0,
         "file_size": s.raw.file_len(),
         "logical_size": m.pgid.0 * u64::from(m.page_size),
-        "meta": [super::read::meta_json(m0.meta, &m0.valid), super::read::meta_json(m1.meta, &m1.valid)],
+        "meta": [json::meta(m0.meta, &m0.valid), json::meta(m1.meta, &m1.valid)],
         "active_meta": s.meta_id,
     });
     json::line(out, &v)

@@ -29,27 +29,6 @@ pub(crate) fn version(out: &mut dyn Write) -> Result<(), CliError> {
     Ok(())
 }
 
-pub(crate) fn meta_json(
-    m: Option<rbolt_format::Meta>,
-    valid: &Result<(), rbolt_format::MetaError>,
-) -> serde_json::Value {
-    match m {
-        None => json!({ "valid": false, "error": "invalid database" }),
-        Some(m) => json!({
-            "valid": valid.is_ok(),
-            "error": valid.err().map(|e| e.to_string()),
-            "txid": m.txid,
-            "root": m.root.root,
-            "sequence": m.root.sequence,
-            "freelist": (m.freelist != rbolt_format::PGID_NO_FREELIST).then_some(m.freelist),
-            "hwm": m.pgid,
-            "page_size": m.page_size,
-            "flags": m.flags,
-            "checksum": format!("{:016x}", m.checksum),
-        }),
-    }
-}
-
 /// `rbolt info FILE`: the page size (and with `--json`, both metas and the sizes).
 pub(crate) fn info(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliError> {
     exact(&a.pos.args, 1)?;
@@ -74,7 +53,7 @@ pub(crate) fn info(a: &Json, ctx: &Ctx, out: &mut dyn Write) -> Result<(), CliEr
         "hwm": info.hwm,
         "file_size": raw.file_len(),
         "logical_size": info.hwm.get() * info.page_size as u64,
-        "meta": [meta_json(m0.meta, &m0.valid), meta_json(m1.meta, &m1.valid)],
+        "meta": [json::meta(m0.meta, &m0.valid), json::meta(m1.meta, &m1.valid)],
         "active_meta": active.map(|(id, _)| id),
     });
     json::line(out, &v)
