@@ -9,7 +9,7 @@ use super::map::bucket_label;
 use crate::cli::space::AnalyzeArgs;
 use crate::error::CliError;
 use crate::json;
-use crate::pack::Packer;
+use crate::pack::{CopyOrder, CopySim};
 use crate::pagemap::PageMap;
 use crate::raw::RawFile;
 use crate::source::{check_source, path_arg};
@@ -60,24 +60,18 @@ struct Row {
     keys: Sizes,
     values: Sizes,
     sub_buckets: u64,
-    pack: Option<Packer>,
 }
 
 struct AnalyzeVisit {
     ps: u64,
-    /// Page size of the copy `compact` makes (the OS page size, as for any new file).
-    dst_ps: u64,
+    /// The copy `compact` would make (in pages of the OS page size, as for any new file),
+    /// replayed as the walk goes.
+    copy: CopyOrder,
     rows: Vec<Row>,
     /// Fill of leaf and branch pages in 10% bins (index 10 is exactly full).
     leaf_fill: [u64; 10],
     branch_fill: [u64; 10],
     problems: u64,
-    /// Keys and values copied so far, as `compact` counts them toward a commit.
-    copied: u64,
-    /// Pages the copy's last intermediate commits leave free: a commit writes the node
-    /// being appended to and the next rewrites it; a span of several pages freed that way
-    /// near the end finds nothing left to reuse it. The last two such spans.
-    commit_free: [u64; 2],
 }
 
 impl Visit for AnalyzeVisit {
@@ -93,13 +87,8 @@ impl Visit for AnalyzeVisit {
             keys: Sizes::default(),
             values: Sizes::default(),
             sub_buckets: 0,
-            // The root bucket keeps the default fill; compact sets 1.0 on every other.
-            pack: Some(Packer::new(
-                self.dst_ps,
-                if i == 0 { 0.5 } else { 1.0 },
-                i == 0,
-            )),
         };
+        self.copy.bucket(id, b.parent, b.name.len());
         if self.rows.len() <= i {
             self.rows.resize(i + 1, row);
         } else {
@@ -140,42 +129,12 @@ impl Visit for AnalyzeVisit {
         } else {
             r.values.add(v.len() as u64);
         }
-        let sz = (k.len() + if sub { 0 } else { v.len() }) as u64;
-        if self.copied > 0 && self.copied + sz > COMPACT_TX_MAX {
-            self.copied = 0;
-            if let Some(p) = &r.pack {
-                let span = p.open_span();
-                self.commit_free = [self.commit_free[1], if span > 1 { span } else { 0 }];
-            }
-        }
-        self.copied += sz;
-        if let Some(p) = &mut r.pack {
-            p.pair(k.len(), v.len(), sub);
-        }
+        self.copy.pair(bucket, sub, k.len(), v.len());
     }
 
     fn problem(&mut self, _p: &Problem) {
         self.problems += 1;
     }
-}
-
-/// `rbolt compact`'s result, estimated in pages: two meta pages, the freelist page, each
-/// bucket's packed tree, and the pages the copy's own commits leave free (the fresh file's
-/// first root and freelist, and the last pages an intermediate commit rewrote).
-fn compact_estimate(rows: &mut [Row], commit_free: u64) -> u64 {
-    let payload: u64 = rows.iter().map(|r| r.keys.total + r.values.total).sum();
-    let commits_free = match payload {
-        0 => 1,
-        1..=COMPACT_TX_MAX => 2,
-        _ => 4,
-    };
-    let mut pages = 3 + commits_free + commit_free;
-    for r in rows.iter_mut() {
-        if let Some(p) = r.pack.take() {
-            pages += p.finish();
-        }
-    }
-    pages
 }
 
 /// `rbolt compact`'s default `--tx-max-size`: bytes of keys and values per commit.
@@ -186,15 +145,14 @@ pub(crate) fn run(a: &AnalyzeArgs, ctx: &crate::Ctx, out: &mut dyn Write) -> Res
     let path = path_arg(&a.pos.args[0]);
     check_source(path)?;
     let raw = RawFile::open_lenient(path)?;
+    let dst_ps = rustix::param::page_size() as u64;
     let mut v = AnalyzeVisit {
         ps: raw.page_size,
-        dst_ps: rustix::param::page_size() as u64,
+        copy: CopyOrder::new(CopySim::new(dst_ps, COMPACT_TX_MAX)),
         rows: Vec::new(),
         leaf_fill: [0; 10],
         branch_fill: [0; 10],
         problems: 0,
-        copied: 0,
-        commit_free: [0; 2],
     };
     let bar = ctx.progress.bar(raw.pages(), "pages");
     bar.set_prefix("analyze");
@@ -209,8 +167,7 @@ pub(crate) fn run(a: &AnalyzeArgs, ctx: &crate::Ctx, out: &mut dyn Write) -> Res
     let file = raw.file_len();
     let runs = m.free_runs();
     let free_pages: u64 = runs.iter().map(|r| r.1).sum();
-    let est_pages = compact_estimate(&mut v.rows, v.commit_free.iter().sum());
-    let dst_ps = v.dst_ps;
+    let est_pages = v.copy.finish();
     let run_bins = run_bins(&runs);
     if let Some(svg) = &a.svg {
         super::analyze_svg::write(

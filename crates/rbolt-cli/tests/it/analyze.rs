@@ -1,6 +1,6 @@
 //! `rbolt analyze`: tables, JSON and SVG, and a compaction estimate that lands within 5% of
 //! what `rbolt compact` then produces, on generated files (random sizes, nested buckets,
-//! deletions). `RBOLT_SEED` replays a run, `RBOLT_ANALYZE_FILES` sets its length.
+//! deletions). `RBOLT_SEED` replays a run, `RBOLT_ANALYZE_FILES` sets the files per seed.
 
 use crate::fixtures::{Fx, run};
 use insta::assert_snapshot;
@@ -38,20 +38,13 @@ fn analyze_json_and_svg() {
     assert_snapshot!(svg);
 }
 
-/// The estimate against `compact`, in pages, and the largest value in the file.
-fn estimate_and_actual(fx: &Fx, name: &str) -> (u64, u64, u64) {
+/// The estimate against `compact`, in pages.
+fn estimate_and_actual(fx: &Fx, name: &str) -> (u64, u64) {
     let out = run(fx, &["analyze", "--json", name]);
     let json = out.split("--- stdout\n").nth(1).unwrap();
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {out}"));
     let ps = v["compact_estimate"]["page_size"].as_u64().unwrap();
     let est = v["compact_estimate"]["bytes"].as_u64().unwrap();
-    let biggest = v["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["value_size"]["max"].as_u64().unwrap())
-        .max()
-        .unwrap_or(0);
     let dst = format!("{name}.compact");
     let _ = std::fs::remove_file(fx.path(&dst));
     let c = run(fx, &["compact", "-o", &dst, name]);
@@ -59,50 +52,55 @@ fn estimate_and_actual(fx: &Fx, name: &str) -> (u64, u64, u64) {
     let checked = run(fx, &["check", &dst]);
     assert!(checked.starts_with("exit: 0"), "{checked}");
     let actual = std::fs::metadata(fx.path(&dst)).unwrap().len();
-    (est / ps, actual / ps, biggest)
+    (est / ps, actual / ps)
 }
+
+/// Seeds run besides the run's own, so that every run also covers the same files: between
+/// them they hold large values that several commits rewrite, keys longer than a sixteenth
+/// of a page, nested and inline buckets, and 16 and 64 KiB source pages.
+const FIXED_SEEDS: [u64; 4] = [1, 2, 3, 4];
 
 #[test]
 fn compaction_estimate_is_within_five_percent() {
     let fx = Fx::new();
     fx.nested().meta1().no_freelist().pages16k();
-    let mut cases: Vec<(String, u64, u64, u64)> = Vec::new();
+    let mut cases: Vec<(String, u64, u64)> = Vec::new();
     for f in ["fx.db", "meta1.db", "nofl.db", "big16k.db"] {
-        let (e, a, big) = estimate_and_actual(&fx, f);
-        cases.push((f.to_string(), e, a, big));
+        let (e, a) = estimate_and_actual(&fx, f);
+        cases.push((f.to_string(), e, a));
     }
     let master = env_seed(0x5a11_ce57);
     let n = env_count("RBOLT_ANALYZE_FILES", 10);
-    eprintln!("analyze seed: RBOLT_SEED={master} ({n} files)");
-    for i in 0..n {
-        let s = Script::generate(master, i);
-        let name = format!("gen{i}.db");
-        rbolt_testkit::script::apply_file(
-            &fx.path(&name),
-            &s.ops,
-            Some(s.page_size),
-            s.no_freelist_sync,
-        )
-        .unwrap();
-        if let Ok(dir) = std::env::var("RBOLT_ANALYZE_KEEP") {
-            std::fs::copy(fx.path(&name), std::path::Path::new(&dir).join(&name)).unwrap();
+    eprintln!("analyze seed: RBOLT_SEED={master} ({n} files per seed)");
+    let seeds = std::iter::once(master).chain(FIXED_SEEDS.into_iter().filter(|&s| s != master));
+    for seed in seeds {
+        for i in 0..n {
+            let s = Script::generate(seed, i);
+            let name = format!("gen{seed}-{i}.db");
+            rbolt_testkit::script::apply_file(
+                &fx.path(&name),
+                &s.ops,
+                Some(s.page_size),
+                s.no_freelist_sync,
+            )
+            .unwrap();
+            if let Ok(dir) = std::env::var("RBOLT_ANALYZE_KEEP") {
+                std::fs::copy(fx.path(&name), std::path::Path::new(&dir).join(&name)).unwrap();
+            }
+            let (e, a) = estimate_and_actual(&fx, &name);
+            cases.push((
+                format!("{name} (seed {seed} index {i}, {} B pages)", s.page_size),
+                e,
+                a,
+            ));
         }
-        let (e, a, big) = estimate_and_actual(&fx, &name);
-        cases.push((
-            format!("{name} (seed {master} index {i}, {} B pages)", s.page_size),
-            e,
-            a,
-            big,
-        ));
     }
     let mut bad = Vec::new();
-    for (name, est, actual, biggest) in &cases {
+    for (name, est, actual) in &cases {
         eprintln!("{name}: estimate {est} pages, compact {actual} pages");
-        // Tiny files: a page or two is more than 5%. Values larger than one of compact's
-        // commits fragment the copy's free space in ways the estimate does not follow: 20%.
+        // Tiny files: a page or two is more than 5%.
         let off = est.abs_diff(*actual);
-        let tolerance = if *biggest > 65536 { 5 } else { 20 };
-        if off * tolerance > *actual && off > 2 {
+        if off * 20 > *actual && off > 2 {
             bad.push(format!(
                 "{name}: estimate {est} pages, compact made {actual}"
             ));
