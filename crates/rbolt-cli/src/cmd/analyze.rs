@@ -180,12 +180,14 @@ pub(crate) fn run(a: &AnalyzeArgs, ctx: &crate::Ctx, out: &mut dyn Write) -> Res
         )?;
     }
     if a.json {
+        // Built once: per bucket it made the output quadratic in the number of buckets.
+        let infos = bucket_infos(&v.rows);
         let buckets: Vec<_> = v
             .rows
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                let path: Vec<_> = crate::walk::bucket_path(&bucket_infos(&v.rows), i as u32)
+                let path: Vec<_> = crate::walk::bucket_path(&infos, i as u32)
                     .iter()
                     .map(|n| json::bytes(n))
                     .collect();
