@@ -25,6 +25,7 @@ pub use meta::{Meta, MetaError, fnv1a64};
 pub use page::{
     BranchElem, BranchPage, LeafElem, LeafPage, PageHeader, branch_page_size, encode_branch,
     encode_branch_into, encode_leaf, encode_leaf_into, key_prefix, leaf_page_size, patch_branch,
+    split_runs,
 };
 
 /// Size of the header at the start of every page.

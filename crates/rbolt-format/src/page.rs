@@ -5,8 +5,8 @@
 //! leaf values) are packed after the element array in element order.
 
 use crate::{
-    BRANCH_ELEM_SIZE, BRANCH_PAGE, FormatError, LEAF_ELEM_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, Pgid,
-    read_u32, read_u64, write_u16, write_u32, write_u64,
+    BRANCH_ELEM_SIZE, BRANCH_PAGE, FormatError, LEAF_ELEM_SIZE, LEAF_PAGE, MAX_PAGE_ELEMENTS,
+    PAGE_HEADER_SIZE, Pgid, read_u32, read_u64, write_u16, write_u32, write_u64,
 };
 use std::cmp::Ordering;
 use std::ops::Range;
@@ -636,6 +636,48 @@ pub fn patch_branch(
         write_u64(page, PAGE_HEADER_SIZE + i * BRANCH_ELEM_SIZE + 8, pgid.0);
     }
     Ok(())
+}
+
+/// Cuts a node of `count` elements, element `i` taking `size(i)` bytes of a page (element
+/// header, key, value), into page-sized runs with bbolt's rule (`node.split`/`splitIndex`),
+/// into `runs` (cleared first): a run closes before the element that would push it past
+/// `threshold` (the page size times the fill percent), keeping at least two elements per
+/// page; the tail is left alone once it has ≤ 4 elements or fits a page — "fits" including
+/// exactly one page, where bbolt's strict `<` would cut it in two. Without `fold_tail` the
+/// tail is left alone only once it fits `threshold` (or has ≤ 4 elements): the runs are then
+/// those of any longer sequence these elements begin.
+pub fn split_runs(
+    count: usize,
+    size: impl Fn(usize) -> usize,
+    page_size: usize,
+    threshold: usize,
+    fold_tail: bool,
+    runs: &mut Vec<Range<usize>>,
+) {
+    let tail_fits = if fold_tail { page_size } else { threshold };
+    runs.clear();
+    let mut start = 0;
+    let mut rest_size = PAGE_HEADER_SIZE + (0..count).map(&size).sum::<usize>();
+    loop {
+        let rest = count - start;
+        if (rest <= 4 || rest_size <= tail_fits) && rest <= MAX_PAGE_ELEMENTS {
+            runs.push(start..count);
+            return;
+        }
+        let mut sz = PAGE_HEADER_SIZE;
+        let mut idx = 0;
+        for i in 0..rest - 2 {
+            idx = i;
+            let el = size(start + i);
+            if (i >= 2 && sz + el > threshold) || i >= MAX_PAGE_ELEMENTS {
+                break;
+            }
+            sz += el;
+        }
+        runs.push(start..start + idx);
+        rest_size -= sz - PAGE_HEADER_SIZE;
+        start += idx;
+    }
 }
 
 #[cfg(test)]

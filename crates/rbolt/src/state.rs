@@ -12,9 +12,7 @@
 
 use crate::limits::{DEFAULT_FILL_PERCENT, MAX_FILL_PERCENT, MIN_FILL_PERCENT};
 use crate::mmap::ByteArena;
-use rbolt_format::{
-    BucketHeader, LEAF_ELEM_SIZE, MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE, Pgid, key_prefix,
-};
+use rbolt_format::{BucketHeader, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE, Pgid, key_prefix};
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -102,13 +100,8 @@ impl Inode {
     }
 }
 
-/// Cuts `inodes` into page-sized runs with bbolt's rule (`node.split`/`splitIndex`), into
-/// `runs` (cleared first, a vector a spill reuses from node to node): a run closes before the
-/// element that would push it past `page_size × fill`, keeping at least two elements per page;
-/// the tail is left alone once it fits a page or has ≤ 4 elements. "Fits" includes exactly
-/// one page; bbolt's strict `<` would cut such a node in two.
-/// Without `fold_tail` the tail is left alone only once it fits `page_size × fill` (or has
-/// ≤ 4 elements): the runs are then those of any longer sequence these entries begin.
+/// Cuts `inodes` into page-sized runs with bbolt's rule ([`rbolt_format::split_runs`]), into
+/// `runs` (cleared first, a vector a spill reuses from node to node).
 pub(crate) fn split_runs_into(
     inodes: &[Inode],
     page_size: usize,
@@ -117,30 +110,14 @@ pub(crate) fn split_runs_into(
     runs: &mut Vec<Range<usize>>,
 ) {
     let threshold = (page_size as f64 * fill.clamp(MIN_FILL_PERCENT, MAX_FILL_PERCENT)) as usize;
-    let tail_fits = if fold_tail { page_size } else { threshold };
-    runs.clear();
-    let mut start = 0;
-    let mut rest_size = PAGE_HEADER_SIZE + inodes.iter().map(Inode::page_size).sum::<usize>();
-    loop {
-        let rest = &inodes[start..];
-        if (rest.len() <= 4 || rest_size <= tail_fits) && rest.len() <= MAX_PAGE_ELEMENTS {
-            runs.push(start..inodes.len());
-            return;
-        }
-        let mut sz = PAGE_HEADER_SIZE;
-        let mut idx = 0;
-        for (i, ino) in rest.iter().enumerate().take(rest.len() - 2) {
-            idx = i;
-            let el = ino.page_size();
-            if (i >= 2 && sz + el > threshold) || i >= MAX_PAGE_ELEMENTS {
-                break;
-            }
-            sz += el;
-        }
-        runs.push(start..start + idx);
-        rest_size -= sz - PAGE_HEADER_SIZE;
-        start += idx;
-    }
+    rbolt_format::split_runs(
+        inodes.len(),
+        |i| inodes[i].page_size(),
+        page_size,
+        threshold,
+        fold_tail,
+        runs,
+    );
 }
 
 /// A branch node that is still its page (checked when read): a small commit changes one child

@@ -5,7 +5,7 @@
 //! page or, for the leaf that appends grow, up to [`TAIL_SPLIT_PAGES`] pages.
 
 use super::pages::{Pages, Span};
-use rbolt_format::{BRANCH_ELEM_SIZE, LEAF_ELEM_SIZE, MAX_PAGE_ELEMENTS, PAGE_HEADER_SIZE};
+use rbolt_format::{BRANCH_ELEM_SIZE, LEAF_ELEM_SIZE, PAGE_HEADER_SIZE};
 use std::ops::Range;
 
 pub(super) const HEADER: u64 = PAGE_HEADER_SIZE as u64;
@@ -374,10 +374,7 @@ impl Tree {
     }
 }
 
-/// The writer's rule for cutting a node into pages (bbolt's `splitIndex`, with its quirks):
-/// a page ends before the element that would take it past `ps × fill`, with two elements
-/// at least; the rest is one page once it has four elements or fewer, or fits a page
-/// (`fold`) or the threshold (not `fold`).
+/// The writer's rule for cutting a node into pages ([`rbolt_format::split_runs`]).
 pub(super) fn split_runs(
     elems: &[Elem],
     ps: u64,
@@ -385,28 +382,13 @@ pub(super) fn split_runs(
     fold: bool,
     runs: &mut Vec<Range<usize>>,
 ) {
-    let threshold = (ps as f64 * fill.clamp(MIN_FILL, MAX_FILL)) as u64;
-    let tail_fits = if fold { ps } else { threshold };
-    runs.clear();
-    let mut start = 0;
-    let mut rest_size = HEADER + elems.iter().map(|e| e.size).sum::<u64>();
-    loop {
-        let rest = &elems[start..];
-        if (rest.len() <= 4 || rest_size <= tail_fits) && rest.len() <= MAX_PAGE_ELEMENTS {
-            runs.push(start..elems.len());
-            return;
-        }
-        let mut sz = HEADER;
-        let mut idx = 0;
-        for (i, e) in rest.iter().enumerate().take(rest.len() - 2) {
-            idx = i;
-            if (i >= 2 && sz + e.size > threshold) || i >= MAX_PAGE_ELEMENTS {
-                break;
-            }
-            sz += e.size;
-        }
-        runs.push(start..start + idx);
-        rest_size -= sz - HEADER;
-        start += idx;
-    }
+    let threshold = (ps as f64 * fill.clamp(MIN_FILL, MAX_FILL)) as usize;
+    rbolt_format::split_runs(
+        elems.len(),
+        |i| elems[i].size as usize,
+        ps as usize,
+        threshold,
+        fold,
+        runs,
+    );
 }
